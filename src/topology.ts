@@ -1,0 +1,158 @@
+/**
+ * The one definition of the pipeline's topology (DESIGN.md section 6).
+ *
+ * The CDK stack (`infra/`) and the embedded Lambda host (`runtime/`) both read this module, so the
+ * event-source semantics a developer sees with `npm start` are the ones AWS applies after
+ * `cdk deploy`. A test synthesizes the stack and proves every value below reaches the template.
+ *
+ * Plain data only: no AWS SDK, no CDK types, so both sides can import it cheaply.
+ */
+
+/** Logical function names; also the suffix of the deployed function names. */
+export type FunctionId = 'producer' | 'validator' | 'dlqDrainer' | 'aggregator';
+
+/** Logical queue names. */
+export type QueueId = 'errors' | 'failures';
+
+export interface FunctionSpec {
+  /** Name of the deployed function (prefixed by the stack on AWS). */
+  readonly name: string;
+  /** Handler module relative to the project root; its `handler` export is the entry point. */
+  readonly entry: string;
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+  /** Why this function exists, for humans reading the console or the template. */
+  readonly description: string;
+}
+
+export interface QueueSpec {
+  readonly name: string;
+  /** Must be at least six times the consuming function's timeout (AWS's own guidance). */
+  readonly visibilityTimeoutSeconds: number;
+  readonly retentionSeconds: number;
+  /** Messages received this many times without being deleted move to the queue's own DLQ. */
+  readonly maxReceiveCount: number;
+  readonly deadLetterQueueName: string;
+}
+
+export interface KinesisSourceSpec {
+  readonly function: FunctionId;
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds: number;
+  /** Concurrent batches per shard; order is kept per partition key (sensor), as on AWS. */
+  readonly parallelizationFactor: number;
+  readonly bisectBatchOnError: boolean;
+  /** Retries after the first attempt; -1 would mean "until the record expires". */
+  readonly retryAttempts: number;
+  readonly maxRecordAgeSeconds: number;
+  readonly reportBatchItemFailures: boolean;
+  readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
+  /** Queue that receives a notice naming the shard and sequence range of a batch given up on. */
+  readonly onFailure: QueueId;
+}
+
+export interface SqsSourceSpec {
+  readonly function: FunctionId;
+  readonly queue: QueueId;
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds: number;
+  readonly reportBatchItemFailures: boolean;
+}
+
+export interface ScheduleSpec {
+  readonly function: FunctionId;
+  /** Rate in minutes; rendered as an EventBridge `rate(...)` expression by {@link rateExpression}. */
+  readonly everyMinutes: number;
+  readonly description: string;
+}
+
+export interface Topology {
+  readonly stream: { readonly name: string; readonly shardCount: number; readonly retentionHours: number };
+  /** Largest accepted reading in bytes; larger records become PAYLOAD_TOO_LARGE errors. */
+  readonly payloadCapBytes: number;
+  readonly functions: Readonly<Record<FunctionId, FunctionSpec>>;
+  readonly queues: Readonly<Record<QueueId, QueueSpec>>;
+  readonly kinesisSources: readonly KinesisSourceSpec[];
+  readonly sqsSources: readonly SqsSourceSpec[];
+  readonly schedules: readonly ScheduleSpec[];
+}
+
+const DRAINER_TIMEOUT_SECONDS = 30;
+
+export const topology: Topology = {
+  stream: { name: 'iot_sensor_data', shardCount: 2, retentionHours: 24 },
+  payloadCapBytes: 64 * 1024,
+  functions: {
+    producer: {
+      name: 'iot-producer',
+      entry: 'lambdas/producer/handler.ts',
+      memoryMb: 256,
+      timeoutSeconds: 60,
+      description: 'Simulates a fleet of sensors and writes their readings to the stream',
+    },
+    validator: {
+      name: 'iot-validator',
+      entry: 'lambdas/validator/handler.ts',
+      memoryMb: 512,
+      timeoutSeconds: 60,
+      description: 'Validates readings; valid rows to PostgreSQL, invalid ones with a reason to the errors queue',
+    },
+    dlqDrainer: {
+      name: 'iot-dlq-drainer',
+      entry: 'lambdas/dlq-drainer/handler.ts',
+      memoryMb: 256,
+      timeoutSeconds: DRAINER_TIMEOUT_SECONDS,
+      description: 'Lands error messages and failed-batch notices in PostgreSQL',
+    },
+    aggregator: {
+      name: 'iot-aggregator',
+      entry: 'lambdas/aggregator/handler.ts',
+      memoryMb: 256,
+      timeoutSeconds: 120,
+      description: 'Recomputes the 1-minute windows that received readings since its last run',
+    },
+  },
+  queues: {
+    errors: {
+      name: 'iot-sensor-errors',
+      visibilityTimeoutSeconds: 6 * DRAINER_TIMEOUT_SECONDS,
+      retentionSeconds: 14 * 24 * 3600,
+      maxReceiveCount: 5,
+      deadLetterQueueName: 'iot-sensor-errors-dlq',
+    },
+    failures: {
+      name: 'iot-ingest-failures',
+      visibilityTimeoutSeconds: 6 * DRAINER_TIMEOUT_SECONDS,
+      retentionSeconds: 14 * 24 * 3600,
+      maxReceiveCount: 5,
+      deadLetterQueueName: 'iot-ingest-failures-dlq',
+    },
+  },
+  kinesisSources: [
+    {
+      function: 'validator',
+      batchSize: 500,
+      maxBatchingWindowSeconds: 1,
+      parallelizationFactor: 2,
+      bisectBatchOnError: true,
+      retryAttempts: 5,
+      maxRecordAgeSeconds: 3600,
+      reportBatchItemFailures: true,
+      startingPosition: 'TRIM_HORIZON',
+      onFailure: 'failures',
+    },
+  ],
+  sqsSources: [
+    { function: 'dlqDrainer', queue: 'errors', batchSize: 10, maxBatchingWindowSeconds: 0, reportBatchItemFailures: true },
+    { function: 'dlqDrainer', queue: 'failures', batchSize: 1, maxBatchingWindowSeconds: 0, reportBatchItemFailures: true },
+  ],
+  schedules: [
+    { function: 'aggregator', everyMinutes: 1, description: 'Recompute 1-minute windows touched since the last run' },
+  ],
+};
+
+/** EventBridge schedule expression for a schedule, e.g. `rate(1 minute)`. */
+export function rateExpression(schedule: Pick<ScheduleSpec, 'everyMinutes'>): string {
+  const n = schedule.everyMinutes;
+  return `rate(${n} ${n === 1 ? 'minute' : 'minutes'})`;
+}
