@@ -1,0 +1,100 @@
+/**
+ * The PostgreSQL pool of one Lambda container: created on first use, then reused by every
+ * invocation the container serves. Small on purpose (a container handles one batch at a
+ * time); scale comes from concurrent containers, bounded by the database's connection limit
+ * (or RDS Proxy).
+ *
+ * Credentials come from `DATABASE_URL` (embedded stack, tests) or from a Secrets Manager
+ * secret in RDS's JSON shape (AWS, LocalStack). The secret is cached and re-read after a TTL,
+ * so a rotated password is picked up by new connections without a cold start.
+ */
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import pg from 'pg';
+import { z } from 'zod';
+import { ConfigurationError } from '../../config/env.js';
+
+export type DatabaseSource =
+  | { readonly kind: 'url'; readonly url: string }
+  | {
+      readonly kind: 'secret';
+      readonly secretArn: string;
+      readonly region: string;
+      readonly endpoint?: string | undefined;
+      /** Overrides the secret's host (an RDS Proxy endpoint, say). */
+      readonly hostOverride?: string | undefined;
+      readonly ssl: boolean;
+    };
+
+const rdsSecretShape = z.object({
+  username: z.string().min(1),
+  password: z.string().min(1),
+  host: z.string().min(1),
+  port: z.coerce.number().int().positive().default(5432),
+  dbname: z.string().min(1).default('postgres'),
+});
+type RdsSecret = z.output<typeof rdsSecretShape>;
+
+const SECRET_TTL_MS = 5 * 60_000;
+
+/** Reads the database source from the environment: DATABASE_URL wins, else DB_SECRET_ARN. */
+export function databaseSourceFromEnv(env: Record<string, string | undefined> = process.env): DatabaseSource {
+  if (env.DATABASE_URL) return { kind: 'url', url: env.DATABASE_URL };
+  if (env.DB_SECRET_ARN) {
+    return {
+      kind: 'secret',
+      secretArn: env.DB_SECRET_ARN,
+      region: env.AWS_REGION ?? 'us-east-1',
+      endpoint: env.SECRETS_MANAGER_ENDPOINT,
+      hostOverride: env.DB_HOST_OVERRIDE,
+      ssl: env.DB_SSL !== 'false',
+    };
+  }
+  throw new ConfigurationError('Invalid configuration: set DATABASE_URL, or DB_SECRET_ARN naming a Secrets Manager secret');
+}
+
+function secretReader(source: Extract<DatabaseSource, { kind: 'secret' }>): () => Promise<RdsSecret> {
+  const client = new SecretsManagerClient({ region: source.region, ...(source.endpoint ? { endpoint: source.endpoint } : {}) });
+  let cached: { value: RdsSecret; expires: number } | undefined;
+  return async () => {
+    if (cached && cached.expires > Date.now()) return cached.value;
+    const out = await client.send(new GetSecretValueCommand({ SecretId: source.secretArn }));
+    const parsed = rdsSecretShape.safeParse(JSON.parse(out.SecretString ?? '{}'));
+    if (!parsed.success) {
+      // Name the fields, never their values.
+      throw new ConfigurationError(
+        `Database secret ${source.secretArn} lacks ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`,
+      );
+    }
+    cached = { value: parsed.data, expires: Date.now() + SECRET_TTL_MS };
+    return parsed.data;
+  };
+}
+
+/** Builds a pool for the source. Callers keep one per container (see {@link sharedPool}). */
+export async function createPool(source: DatabaseSource, max = 2): Promise<pg.Pool> {
+  const common = { max, idleTimeoutMillis: 60_000, connectionTimeoutMillis: 10_000, application_name: process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'iot-first' };
+  if (source.kind === 'url') return new pg.Pool({ ...common, connectionString: source.url });
+  const readSecret = secretReader(source);
+  const first = await readSecret();
+  return new pg.Pool({
+    ...common,
+    host: source.hostOverride ?? first.host,
+    port: first.port,
+    database: first.dbname,
+    user: first.username,
+    password: async () => (await readSecret()).password,
+    // Verified TLS: on Lambda, NODE_EXTRA_CA_CERTS points Node at the runtime's RDS CA bundle.
+    ssl: source.ssl ? { rejectUnauthorized: true } : false,
+  });
+}
+
+let shared: Promise<pg.Pool> | undefined;
+
+/** The container's pool, created on first call from the environment. */
+export function sharedPool(): Promise<pg.Pool> {
+  shared ??= createPool(databaseSourceFromEnv()).catch((error: unknown) => {
+    shared = undefined;
+    throw error;
+  });
+  return shared;
+}

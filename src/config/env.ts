@@ -1,0 +1,39 @@
+/**
+ * Configuration is read from the environment once, at container start, and validated with zod.
+ * A missing or bad setting fails the cold start with one message naming every offending
+ * variable, instead of surfacing later as an `undefined` deep inside a batch.
+ */
+import { z } from 'zod';
+
+export class ConfigurationError extends Error {
+  override readonly name = 'ConfigurationError';
+}
+
+/**
+ * Parses `env` with `schema`; on failure throws a ConfigurationError such as
+ * `Invalid configuration for validator: ERRORS_QUEUE_URL: required; PAYLOAD_CAP_BYTES: must be a positive integer`.
+ */
+export function readConfig<S extends z.ZodType>(
+  component: string,
+  schema: S,
+  env: Record<string, string | undefined> = process.env,
+): z.output<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const key = issue.path.join('.') || '(environment)';
+    const missing = issue.code === 'invalid_type' && issue.input === undefined;
+    return `${key}: ${missing ? 'required but not set' : issue.message}`;
+  });
+  throw new ConfigurationError(`Invalid configuration for ${component}: ${problems.join('; ')}`);
+}
+
+/** Reusable field schemas, so every function spells its settings the same way. */
+export const settings = {
+  region: z.string().min(1).default('us-east-1'),
+  optionalUrl: z.url({ message: 'must be a URL such as http://127.0.0.1:4567' }).optional(),
+  url: z.url({ message: 'must be a URL' }),
+  name: z.string().min(1),
+  positiveInt: (fallback: number) =>
+    z.coerce.number({ message: 'must be a positive integer' }).int('must be a positive integer').positive('must be a positive integer').default(fallback),
+};
