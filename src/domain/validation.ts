@@ -1,0 +1,93 @@
+/**
+ * Validation of one stream record, in exactly the order of DESIGN.md section 3: the first rule
+ * that matches decides the error type. Total: any byte sequence at all yields one
+ * classification, never an exception, so a hostile record cannot fail its batch.
+ */
+import { buildErrorRecord } from './error-record.js';
+import { normalize } from './normalization.js';
+import { readingSchema, type ErrorRecord, type ErrorType, type ReadingRow, type StreamPosition } from './reading.js';
+
+export type Classification =
+  | { readonly kind: 'reading'; readonly row: ReadingRow }
+  | { readonly kind: 'error'; readonly error: ErrorRecord };
+
+export interface ClassifyOptions {
+  readonly payloadCapBytes: number;
+  /** Processing time stamped on the result; one value per batch keeps a batch consistent. */
+  readonly now: Date;
+}
+
+const strictDecoder = new TextDecoder('utf-8', { fatal: true });
+const MAX_ISSUES_IN_MESSAGE = 5;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function classifyRecord(data: Uint8Array, position: StreamPosition, options: ClassifyOptions): Classification {
+  let parsed: Record<string, unknown> | undefined;
+  const reject = (errorType: ErrorType, errorMessage: string): Classification => ({
+    kind: 'error',
+    error: buildErrorRecord({
+      errorType,
+      errorMessage,
+      data,
+      payloadCapBytes: options.payloadCapBytes,
+      position,
+      parsed,
+      errorTime: options.now,
+    }),
+  });
+
+  if (data.length > options.payloadCapBytes) {
+    return reject('PAYLOAD_TOO_LARGE', `record is ${data.length} bytes; the cap is ${options.payloadCapBytes}`);
+  }
+
+  let json: unknown;
+  try {
+    json = JSON.parse(strictDecoder.decode(data));
+  } catch (error) {
+    const reason = error instanceof SyntaxError ? error.message : 'not valid UTF-8';
+    return reject('JSON_PARSE_ERROR', reason);
+  }
+  if (!isPlainObject(json)) {
+    return reject('JSON_PARSE_ERROR', `expected a JSON object, got ${Array.isArray(json) ? 'an array' : json === null ? 'null' : typeof json}`);
+  }
+  parsed = json;
+
+  const result = readingSchema.safeParse(json);
+  if (!result.success) {
+    const issues = result.error.issues;
+    const described = issues
+      .slice(0, MAX_ISSUES_IN_MESSAGE)
+      .map((issue) => `${issue.path.join('.') || '(record)'}: ${issue.message}`);
+    if (issues.length > MAX_ISSUES_IN_MESSAGE) described.push(`and ${issues.length - MAX_ISSUES_IN_MESSAGE} more`);
+    return reject('SCHEMA_ERROR', described.join('; '));
+  }
+  const reading = result.data;
+
+  if (reading.status !== 'active') return reject('INACTIVE_SENSOR', `sensor status is "${reading.status}", not "active"`);
+  if (reading.value === null) return reject('NULL_VALUE', 'value is null');
+  if (reading.value < reading.min) return reject('BELOW_MIN', `value ${reading.value} is below min ${reading.min}`);
+  if (reading.value > reading.max) return reject('ABOVE_MAX', `value ${reading.value} is above max ${reading.max}`);
+
+  return {
+    kind: 'reading',
+    row: {
+      readingId: reading.reading_id ?? null,
+      sensorId: reading.sensor_id,
+      sensorType: reading.sensor_type,
+      value: reading.value,
+      unit: reading.unit,
+      manufacturer: reading.manufacturer,
+      model: reading.model,
+      min: reading.min,
+      max: reading.max,
+      status: reading.status,
+      eventTime: reading.timestamp,
+      ...normalize(reading.value, reading.min, reading.max),
+      processingTime: options.now,
+      position,
+    },
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * The validator's use case: classify every record of a stream batch, store the valid ones in
+ * one batched write, send the rejected ones to the errors queue, and report which records are
+ * not yet durable so the event source retries them (`ReportBatchItemFailures`).
+ *
+ * A record is acknowledged only when its row is committed or its DLQ message is accepted.
+ * Nothing here throws for a record's content; only the ports' infrastructure failures
+ * surface, and those become item failures too.
+ */
+import { buildErrorRecord } from '../domain/error-record.js';
+import type { ErrorQueue, PipelineStore } from '../domain/ports.js';
+import type { ErrorRecord, ErrorType, ReadingRow, StreamPosition } from '../domain/reading.js';
+import { classifyRecord } from '../domain/validation.js';
+
+export interface StreamRecord {
+  readonly data: Uint8Array;
+  readonly position: StreamPosition;
+}
+
+export interface ValidateBatchDeps {
+  readonly store: PipelineStore;
+  readonly errorQueue: ErrorQueue;
+  readonly payloadCapBytes: number;
+  readonly now?: () => Date;
+}
+
+export interface BatchOutcome {
+  readonly received: number;
+  readonly stored: number;
+  readonly duplicates: number;
+  readonly rejected: number;
+  readonly rejectedByType: Readonly<Partial<Record<ErrorType, number>>>;
+  /** Sequence numbers of records that are not durable; the event source must retry them. */
+  readonly failedSequenceNumbers: readonly string[];
+  /** Infrastructure failures met, for the log. */
+  readonly problems: readonly string[];
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+export async function validateBatch(records: readonly StreamRecord[], deps: ValidateBatchDeps): Promise<BatchOutcome> {
+  const now = (deps.now ?? (() => new Date()))();
+  const rows: ReadingRow[] = [];
+  const rejections: ErrorRecord[] = [];
+  const dataBySequence = new Map<string, Uint8Array>();
+  for (const record of records) {
+    const result = classifyRecord(record.data, record.position, { payloadCapBytes: deps.payloadCapBytes, now });
+    if (result.kind === 'reading') {
+      rows.push(result.row);
+      dataBySequence.set(record.position.sequenceNumber, record.data);
+    } else {
+      rejections.push(result.error);
+    }
+  }
+
+  const failed = new Set<string>();
+  const problems: string[] = [];
+  let stored = 0;
+  let duplicates = 0;
+
+  const sendRejections = async (errors: readonly ErrorRecord[]): Promise<void> => {
+    if (errors.length === 0) return;
+    try {
+      const { unsent } = await deps.errorQueue.send(errors);
+      for (const e of unsent) failed.add(e.position.sequenceNumber);
+      if (unsent.length > 0) problems.push(`${unsent.length} rejection(s) could not be sent to the errors queue`);
+    } catch (error) {
+      for (const e of errors) failed.add(e.position.sequenceNumber);
+      problems.push(`errors queue: ${describe(error)}`);
+    }
+  };
+
+  const storeReadings = async (): Promise<void> => {
+    if (rows.length === 0) return;
+    try {
+      const result = await deps.store.insertReadings(rows);
+      stored = result.inserted;
+      duplicates = result.duplicates;
+      // Content the database refused becomes a rejection like any other, so it is kept.
+      const refusedAsErrors = result.refused.map(({ row, reason }) =>
+        buildErrorRecord({
+          errorType: 'SCHEMA_ERROR',
+          errorMessage: `refused by the database: ${reason}`,
+          data: dataBySequence.get(row.position.sequenceNumber) ?? new Uint8Array(),
+          payloadCapBytes: deps.payloadCapBytes,
+          position: row.position,
+          parsed: { sensor_id: row.sensorId, reading_id: row.readingId },
+          errorTime: now,
+        }),
+      );
+      rejections.push(...refusedAsErrors);
+      await sendRejections(refusedAsErrors);
+    } catch (error) {
+      for (const row of rows) failed.add(row.position.sequenceNumber);
+      problems.push(`database: ${describe(error)}`);
+    }
+  };
+
+  const initialRejections = rejections.slice();
+  await Promise.all([storeReadings(), sendRejections(initialRejections)]);
+
+  const rejectedByType: Partial<Record<ErrorType, number>> = {};
+  for (const e of rejections) rejectedByType[e.errorType] = (rejectedByType[e.errorType] ?? 0) + 1;
+
+  return {
+    received: records.length,
+    stored,
+    duplicates,
+    rejected: rejections.length,
+    rejectedByType,
+    failedSequenceNumbers: records.map((r) => r.position.sequenceNumber).filter((s) => failed.has(s)),
+    problems,
+  };
+}
