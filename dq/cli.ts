@@ -1,0 +1,96 @@
+/**
+ * `npm run dq -- [options] [check files or folders]`: runs SodaCL check files without Python.
+ *
+ *   -V, --verbose        print each check's SQL and parameters
+ *   --json               machine-readable output
+ *   -v, --variable N=V   scan variable (repeatable); NOW=2026-01-01T00:00:00Z fixes freshness' now
+ *   -d, -c               accepted for command-line compatibility with `soda scan`; the
+ *                        connection comes from DATABASE_URL, else the running `npm start` stack
+ *
+ * Exit codes are soda scan's: 0 pass, 1 warn, 2 fail, 3 error (including syntax it does not
+ * support, which is never skipped).
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { loadCheckFiles } from './check-files.js';
+import { pgExecutor } from './pg-executor.js';
+import { renderJson, renderText } from './report.js';
+import { runScan } from './runner.js';
+
+interface CliArgs {
+  verbose: boolean;
+  json: boolean;
+  variables: Record<string, string>;
+  files: string[];
+}
+
+const USAGE = 'usage: npm run dq -- [-V|--verbose] [--json] [-v NAME=VALUE]... [check files or folders]';
+
+export function parseArgs(argv: readonly string[]): CliArgs | string {
+  const args: CliArgs = { verbose: false, json: false, variables: {}, files: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '-V' || a === '--verbose') args.verbose = true;
+    else if (a === '--json') args.json = true;
+    else if (a === '-h' || a === '--help') return USAGE;
+    else if (a === '-v' || a === '--variable') {
+      const kv = argv[++i];
+      const m = kv === undefined ? null : /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(kv);
+      if (!m) return `-v needs NAME=VALUE\n${USAGE}`;
+      args.variables[m[1]!] = m[2]!;
+    } else if (a === '-d' || a === '-c' || a === '--data-source' || a === '--configuration') i++;
+    else if (a.startsWith('-')) return `unknown option ${a}\n${USAGE}`;
+    else args.files.push(a);
+  }
+  return args;
+}
+
+const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** DATABASE_URL, else the `databaseUrl` that `npm start` writes to .iot-first/endpoints.json. */
+export async function resolveDatabaseUrl(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<string> {
+  if (env.DATABASE_URL) return env.DATABASE_URL;
+  for (const dir of [cwd, PROJECT_ROOT]) {
+    const file = path.join(dir, '.iot-first', 'endpoints.json');
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch {
+      continue;
+    }
+    const parsed: unknown = JSON.parse(text);
+    const url = typeof parsed === 'object' && parsed !== null ? (parsed as { databaseUrl?: unknown }).databaseUrl : undefined;
+    if (typeof url === 'string' && url !== '') return url;
+    throw new Error(`${file} has no "databaseUrl"`);
+  }
+  throw new Error('no database: set DATABASE_URL, or start the embedded stack with `npm start` (it writes .iot-first/endpoints.json)');
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv);
+  if (typeof args === 'string') {
+    process.stderr.write(`${args}\n`);
+    return args === USAGE ? 0 : 3;
+  }
+  let client: pg.Client | undefined;
+  try {
+    const files = await loadCheckFiles(args.files);
+    const url = await resolveDatabaseUrl();
+    client = new pg.Client({ connectionString: url, application_name: 'iot-first-dq' });
+    await client.connect();
+    const scan = await runScan({ files, executor: pgExecutor(client), variables: args.variables });
+    process.stdout.write(`${args.json ? renderJson(scan, args.verbose) : renderText(scan, args.verbose)}\n`);
+    return scan.exitCode;
+  } catch (error) {
+    process.stderr.write(`dq: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 3;
+  } finally {
+    await client?.end().catch(() => undefined);
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
+}

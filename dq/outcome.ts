@@ -1,0 +1,90 @@
+/**
+ * Threshold semantics (shared/reference/sodacl-v3.md, "Outcomes"): an inline threshold is the
+ * pass condition; `warn:`/`fail:` thresholds describe the bad zone; fail is tested before warn.
+ */
+import type { Alerts, SchemaRules, Threshold } from './model.js';
+
+export type Outcome = 'pass' | 'warn' | 'fail';
+
+/** True when `value` lies in the zone the threshold describes. */
+export function holds(t: Threshold, value: number): boolean {
+  if (t.kind === 'compare') {
+    switch (t.op) {
+      case '<':
+        return value < t.value;
+      case '<=':
+        return value <= t.value;
+      case '=':
+        return value === t.value;
+      case '>=':
+        return value >= t.value;
+      case '>':
+        return value > t.value;
+      case '!=':
+        return value !== t.value;
+    }
+  }
+  const aboveLow = t.lowInclusive ? value >= t.low : value > t.low;
+  const belowHigh = t.highInclusive ? value <= t.high : value < t.high;
+  const inside = aboveLow && belowHigh;
+  return t.negated ? !inside : inside;
+}
+
+/**
+ * `defaultFail` is the bad zone used when no threshold is given at all (failed rows: `> 0`).
+ * Soda lets an inline threshold win over `warn`/`fail` keys.
+ */
+export function outcomeOf(alerts: Alerts, value: number, defaultFail?: Threshold): Outcome {
+  if (alerts.inline) return holds(alerts.inline, value) ? 'pass' : 'fail';
+  const fail = alerts.fail ?? (alerts.warn ? undefined : defaultFail);
+  if (fail && holds(fail, value)) return 'fail';
+  if (alerts.warn && holds(alerts.warn, value)) return 'warn';
+  return 'pass';
+}
+
+export function describeThreshold(t: Threshold): string {
+  if (t.kind === 'compare') return `${t.op} ${t.value}`;
+  return `${t.negated ? 'not ' : ''}between ${t.lowInclusive ? '[' : '('}${t.low} and ${t.high}${t.highInclusive ? ']' : ')'}`;
+}
+
+/** PostgreSQL type names and the short forms Soda accepts for them, as equivalence classes. */
+const TYPE_ALIASES: readonly (readonly string[])[] = [
+  ['character varying', 'varchar', 'text'],
+  ['double precision', 'decimal', 'numeric'],
+  ['timestamp without time zone', 'timestamp'],
+  ['timestamp with time zone', 'timestamptz'],
+];
+
+export function sameType(expected: string, actual: string): boolean {
+  const e = expected.trim().toLowerCase();
+  const a = actual.trim().toLowerCase();
+  if (e === a) return true;
+  return TYPE_ALIASES.some((group) => group.includes(e) && group.includes(a));
+}
+
+export interface ColumnInfo {
+  readonly name: string;
+  readonly type: string;
+  /** 0-based, as `when wrong column index` counts. */
+  readonly index: number;
+}
+
+/** Human-readable problems one rule set finds; empty when the schema satisfies it. */
+export function schemaProblems(rules: SchemaRules, columns: readonly ColumnInfo[]): string[] {
+  const byName = new Map(columns.map((c) => [c.name, c]));
+  const problems: string[] = [];
+  for (const name of rules.requiredMissing) if (!byName.has(name)) problems.push(`required column missing: ${name}`);
+  for (const pattern of rules.forbiddenPresent) {
+    const re = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/[%*]/g, '.*')}$`);
+    for (const c of columns) if (re.test(c.name)) problems.push(`forbidden column present: ${c.name}`);
+  }
+  for (const [name, type] of Object.entries(rules.wrongType)) {
+    const c = byName.get(name);
+    if (c && !sameType(type, c.type)) problems.push(`wrong column type: ${name} is ${c.type}, expected ${type}`);
+  }
+  for (const [name, index] of Object.entries(rules.wrongIndex)) {
+    const c = byName.get(name);
+    if (c && c.index !== index) problems.push(`wrong column index: ${name} is at ${c.index}, expected ${index}`);
+  }
+  return problems;
+}
