@@ -2,7 +2,7 @@
  * The ports the pipeline's use cases need. Adapters in src/adapters implement them with
  * PostgreSQL, SQS and Kinesis; the domain never imports those libraries.
  */
-import type { ErrorRecord, ReadingRow } from './reading.js';
+import type { ErrorRecord, ReadingRow, StreamPosition } from './reading.js';
 
 export interface RefusedReading {
   readonly row: ReadingRow;
@@ -37,4 +37,38 @@ export interface ErrorQueue {
    * that could still not be sent (their stream records must be retried).
    */
   send(errors: readonly ErrorRecord[]): Promise<{ readonly unsent: readonly ErrorRecord[] }>;
+}
+
+/** Reads records back from the stream, for failure notices that name a range, not records. */
+export interface StreamReader {
+  /**
+   * The records of one shard with start <= sequence number <= end, in order. `complete` is
+   * false when the stream no longer holds the start of the range (trimmed or expired).
+   */
+  readRange(range: {
+    readonly streamName: string;
+    readonly shardId: string;
+    readonly startSequenceNumber: string;
+    readonly endSequenceNumber: string;
+  }): Promise<{
+    readonly records: readonly { readonly data: Uint8Array; readonly position: StreamPosition }[];
+    readonly complete: boolean;
+  }>;
+}
+
+export interface WindowRecomputation {
+  /** Marks claimed; fewer than the limit means none was left. */
+  readonly claimed: number;
+  /** Windows upserted. */
+  readonly windows: number;
+  readonly readings: number;
+}
+
+export interface AggregationStore {
+  /**
+   * Claims up to `limit` windows marked as having received readings, recomputes them from
+   * sensor_readings and upserts them, in one transaction. Resolves with zeros when none is
+   * marked.
+   */
+  recomputeMarkedWindows(limit: number): Promise<WindowRecomputation>;
 }

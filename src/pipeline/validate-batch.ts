@@ -7,15 +7,11 @@
  * Nothing here throws for a record's content; only the ports' infrastructure failures
  * surface, and those become item failures too.
  */
-import { buildErrorRecord } from '../domain/error-record.js';
 import type { ErrorQueue, PipelineStore } from '../domain/ports.js';
-import type { ErrorRecord, ErrorType, ReadingRow, StreamPosition } from '../domain/reading.js';
-import { classifyRecord } from '../domain/validation.js';
+import type { ErrorRecord, ErrorType } from '../domain/reading.js';
+import { classifyBatch, type StreamRecord } from './classify-batch.js';
 
-export interface StreamRecord {
-  readonly data: Uint8Array;
-  readonly position: StreamPosition;
-}
+export type { StreamRecord } from './classify-batch.js';
 
 export interface ValidateBatchDeps {
   readonly store: PipelineStore;
@@ -42,18 +38,9 @@ function describe(error: unknown): string {
 
 export async function validateBatch(records: readonly StreamRecord[], deps: ValidateBatchDeps): Promise<BatchOutcome> {
   const now = (deps.now ?? (() => new Date()))();
-  const rows: ReadingRow[] = [];
-  const rejections: ErrorRecord[] = [];
-  const dataBySequence = new Map<string, Uint8Array>();
-  for (const record of records) {
-    const result = classifyRecord(record.data, record.position, { payloadCapBytes: deps.payloadCapBytes, now });
-    if (result.kind === 'reading') {
-      rows.push(result.row);
-      dataBySequence.set(record.position.sequenceNumber, record.data);
-    } else {
-      rejections.push(result.error);
-    }
-  }
+  const batch = classifyBatch(records, { payloadCapBytes: deps.payloadCapBytes, now });
+  const { rows } = batch;
+  const rejections = batch.rejections.slice();
 
   const failed = new Set<string>();
   const problems: string[] = [];
@@ -79,17 +66,7 @@ export async function validateBatch(records: readonly StreamRecord[], deps: Vali
       stored = result.inserted;
       duplicates = result.duplicates;
       // Content the database refused becomes a rejection like any other, so it is kept.
-      const refusedAsErrors = result.refused.map(({ row, reason }) =>
-        buildErrorRecord({
-          errorType: 'SCHEMA_ERROR',
-          errorMessage: `refused by the database: ${reason}`,
-          data: dataBySequence.get(row.position.sequenceNumber) ?? new Uint8Array(),
-          payloadCapBytes: deps.payloadCapBytes,
-          position: row.position,
-          parsed: { sensor_id: row.sensorId, reading_id: row.readingId },
-          errorTime: now,
-        }),
-      );
+      const refusedAsErrors = batch.rejectionsFor(result.refused);
       rejections.push(...refusedAsErrors);
       await sendRejections(refusedAsErrors);
     } catch (error) {
@@ -98,8 +75,7 @@ export async function validateBatch(records: readonly StreamRecord[], deps: Vali
     }
   };
 
-  const initialRejections = rejections.slice();
-  await Promise.all([storeReadings(), sendRejections(initialRejections)]);
+  await Promise.all([storeReadings(), sendRejections(batch.rejections)]);
 
   const rejectedByType: Partial<Record<ErrorType, number>> = {};
   for (const e of rejections) rejectedByType[e.errorType] = (rejectedByType[e.errorType] ?? 0) + 1;

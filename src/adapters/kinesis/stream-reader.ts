@@ -1,0 +1,73 @@
+/**
+ * Kinesis implementation of the {@link StreamReader} port: reads a sequence-number range of one
+ * shard back, for the drainer's handling of failed-batch notices.
+ */
+import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { compareSequenceNumbers } from '../../domain/failure-notice.js';
+import type { StreamReader } from '../../domain/ports.js';
+import type { StreamPosition } from '../../domain/reading.js';
+
+/** Errors meaning "the stream does not hold that position any more". */
+const GONE = new Set(['TrimmedDataAccessException', 'ExpiredIteratorException', 'InvalidArgumentException', 'ResourceNotFoundException']);
+
+const MAX_EMPTY_READS = 5;
+
+export class KinesisStreamReader implements StreamReader {
+  constructor(private readonly kinesis: KinesisClient) {}
+
+  async readRange(range: Parameters<StreamReader['readRange']>[0]): ReturnType<StreamReader['readRange']> {
+    const records: { data: Uint8Array; position: StreamPosition }[] = [];
+    let iterator: string | undefined;
+    try {
+      const out = await this.kinesis.send(
+        new GetShardIteratorCommand({
+          StreamName: range.streamName,
+          ShardId: range.shardId,
+          ShardIteratorType: 'AT_SEQUENCE_NUMBER',
+          StartingSequenceNumber: range.startSequenceNumber,
+        }),
+      );
+      iterator = out.ShardIterator;
+    } catch (error) {
+      if (error instanceof Error && GONE.has(error.name)) return { records, complete: false };
+      throw error;
+    }
+
+    let emptyReads = 0;
+    while (iterator && emptyReads < MAX_EMPTY_READS) {
+      let out;
+      try {
+        out = await this.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
+      } catch (error) {
+        if (error instanceof Error && GONE.has(error.name)) return { records, complete: false };
+        throw error;
+      }
+      const batch = out.Records ?? [];
+      emptyReads = batch.length === 0 ? emptyReads + 1 : 0;
+      for (const r of batch) {
+        const seq = r.SequenceNumber ?? '0';
+        if (compareSequenceNumbers(seq, range.endSequenceNumber) > 0) {
+          return { records, complete: isComplete(records, range.startSequenceNumber) };
+        }
+        records.push({
+          data: r.Data ?? new Uint8Array(),
+          position: {
+            streamName: range.streamName,
+            shardId: range.shardId,
+            sequenceNumber: seq,
+            partitionKey: r.PartitionKey ?? '',
+            arrivalTime: r.ApproximateArrivalTimestamp ?? new Date(0),
+          },
+        });
+      }
+      // At the tip of the shard with the end of the range not reached: nothing more will come.
+      if (batch.length === 0 && out.MillisBehindLatest === 0) break;
+      iterator = out.NextShardIterator;
+    }
+    return { records, complete: isComplete(records, range.startSequenceNumber) };
+  }
+}
+
+function isComplete(records: readonly { position: StreamPosition }[], start: string): boolean {
+  return records.length > 0 && records[0]?.position.sequenceNumber === start;
+}

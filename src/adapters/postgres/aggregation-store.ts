@@ -1,0 +1,86 @@
+/**
+ * PostgreSQL implementation of the {@link AggregationStore} port.
+ *
+ * Which windows to recompute: every reading insert marks its (sensor, minute) in
+ * aggregation_dirty_windows, in the same transaction, by a statement trigger (see the schema
+ * migration). A watermark on a bigserial or a timestamp would miss readings that commit out of
+ * order: a transaction that took id 100 can commit after the aggregator has read up to id 101.
+ * Marks cannot be missed that way:
+ *
+ * 1. `claim` deletes marks (locking them in key order, the same order the trigger uses, so the
+ *    two never deadlock). If an ingest transaction has touched a mark and not committed yet,
+ *    the claim waits for it; READ COMMITTED then re-reads the mark after that commit.
+ * 2. `recompute` runs as a separate statement, hence with a fresh snapshot taken after the
+ *    claim: it sees every reading whose mark was claimed.
+ * 3. A reading that commits after the claim re-creates its mark (the claim's delete is
+ *    committed or, while in flight, makes the trigger's upsert wait), so the next run picks it
+ *    up. Recomputing a window from all its readings makes runs idempotent.
+ */
+import type pg from 'pg';
+import type { AggregationStore, WindowRecomputation } from '../../domain/ports.js';
+
+const CLAIM = `
+DELETE FROM aggregation_dirty_windows d
+USING (
+  SELECT sensor_id, window_start FROM aggregation_dirty_windows
+  ORDER BY sensor_id, window_start
+  LIMIT $1
+  FOR UPDATE
+) claimed
+WHERE d.sensor_id = claimed.sensor_id AND d.window_start = claimed.window_start
+RETURNING d.sensor_id, d.window_start`;
+
+const RECOMPUTE = `
+WITH windows AS (
+  SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS w(sensor_id, window_start)
+)
+INSERT INTO sensor_aggregations AS a (
+  sensor_id, window_start, window_end, sensor_type, unit, reading_count, avg_value, min_value,
+  max_value, stddev_value, high_alert_count, low_alert_count, updated_at)
+SELECT r.sensor_id, w.window_start, w.window_start + interval '1 minute',
+       min(r.sensor_type), min(r.unit), count(*), avg(r.value), min(r.value), max(r.value),
+       stddev_samp(r.value), count(*) FILTER (WHERE r.high_alert), count(*) FILTER (WHERE r.low_alert),
+       now()
+FROM windows w
+JOIN sensor_readings r
+  ON r.sensor_id = w.sensor_id
+ AND r.event_time >= w.window_start
+ AND r.event_time < w.window_start + interval '1 minute'
+GROUP BY r.sensor_id, w.window_start
+ON CONFLICT (sensor_id, window_start) DO UPDATE SET
+  sensor_type = EXCLUDED.sensor_type, unit = EXCLUDED.unit, reading_count = EXCLUDED.reading_count,
+  avg_value = EXCLUDED.avg_value, min_value = EXCLUDED.min_value, max_value = EXCLUDED.max_value,
+  stddev_value = EXCLUDED.stddev_value, high_alert_count = EXCLUDED.high_alert_count,
+  low_alert_count = EXCLUDED.low_alert_count, updated_at = EXCLUDED.updated_at
+RETURNING reading_count`;
+
+export class PostgresAggregationStore implements AggregationStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async recomputeMarkedWindows(limit: number): Promise<WindowRecomputation> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+      const claimed = await client.query<{ sensor_id: string; window_start: Date }>(CLAIM, [limit]);
+      if (claimed.rowCount === 0) {
+        await client.query('COMMIT');
+        return { claimed: 0, windows: 0, readings: 0 };
+      }
+      const upserted = await client.query<{ reading_count: number }>(RECOMPUTE, [
+        claimed.rows.map((r) => r.sensor_id),
+        claimed.rows.map((r) => r.window_start),
+      ]);
+      await client.query('COMMIT');
+      return {
+        claimed: claimed.rowCount ?? 0,
+        windows: upserted.rowCount ?? 0,
+        readings: upserted.rows.reduce((sum, r) => sum + Number(r.reading_count), 0),
+      };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * The DLQ drainer's use case. Two kinds of message arrive:
+ * - a rejection sent by the validator: stored in sensor_errors as it is;
+ * - a failed-batch notice from the Kinesis event source (a shard and a sequence range the
+ *   validator gave up on): the range is read back from the stream and every record in it is
+ *   landed as a reading or a rejection, exactly as the validator would have. Records the stream
+ *   no longer holds become one PROCESSING_FAILURE row naming the range.
+ * Everything is idempotent (stream position keys), so redelivered messages add nothing.
+ * A message is reported failed (and retried, then redriven to the queue's own DLQ) only when
+ * it cannot be landed; nothing is dropped silently.
+ */
+import { toStorableText } from '../domain/error-record.js';
+import { decodeErrorMessage, isErrorMessage } from '../domain/error-message.js';
+import { isFailureNotice, parseFailureNotice, type FailureNotice } from '../domain/failure-notice.js';
+import type { PipelineStore, StreamReader } from '../domain/ports.js';
+import type { ErrorRecord } from '../domain/reading.js';
+import { classifyBatch } from './classify-batch.js';
+
+export interface QueueMessage {
+  readonly messageId: string;
+  readonly body: string;
+}
+
+export interface DrainDeps {
+  readonly store: PipelineStore;
+  readonly streamReader: StreamReader;
+  readonly payloadCapBytes: number;
+  readonly now?: () => Date;
+}
+
+export interface DrainOutcome {
+  readonly errorsLanded: number;
+  readonly readingsLanded: number;
+  readonly noticesHandled: number;
+  readonly failedMessageIds: readonly string[];
+  readonly problems: readonly string[];
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** Rejections come from our own validator, but a queue accepts anyone's messages. */
+function sanitized(e: ErrorRecord): ErrorRecord {
+  return {
+    ...e,
+    errorMessage: toStorableText(e.errorMessage),
+    sensorId: e.sensorId === null ? null : toStorableText(e.sensorId),
+  };
+}
+
+export async function drainMessages(messages: readonly QueueMessage[], deps: DrainDeps): Promise<DrainOutcome> {
+  const failed = new Set<string>();
+  const problems: string[] = [];
+  const rejections: { messageId: string; record: ErrorRecord }[] = [];
+  const notices: { messageId: string; notice: FailureNotice }[] = [];
+
+  for (const message of messages) {
+    try {
+      const body: unknown = JSON.parse(message.body);
+      if (isErrorMessage(body)) rejections.push({ messageId: message.messageId, record: sanitized(decodeErrorMessage(body)) });
+      else if (isFailureNotice(body)) notices.push({ messageId: message.messageId, notice: parseFailureNotice(body) });
+      else throw new Error('neither a rejection nor a failed-batch notice');
+    } catch (error) {
+      failed.add(message.messageId);
+      problems.push(`message ${message.messageId} not understood: ${describe(error)}`);
+    }
+  }
+
+  let errorsLanded = 0;
+  let readingsLanded = 0;
+
+  if (rejections.length > 0) {
+    try {
+      const result = await deps.store.insertErrors(rejections.map((r) => r.record));
+      errorsLanded += result.inserted;
+      for (const { index, reason } of result.refused) {
+        const messageId = rejections[index]?.messageId ?? '';
+        failed.add(messageId);
+        problems.push(`message ${messageId} refused by the database: ${reason}`);
+      }
+    } catch (error) {
+      for (const r of rejections) failed.add(r.messageId);
+      problems.push(`database: ${describe(error)}`);
+    }
+  }
+
+  for (const { messageId, notice } of notices) {
+    try {
+      const landed = await landNotice(notice, deps);
+      errorsLanded += landed.errors;
+      readingsLanded += landed.readings;
+    } catch (error) {
+      failed.add(messageId);
+      problems.push(`notice ${messageId} (${notice.shardId} ${notice.startSequenceNumber}..${notice.endSequenceNumber}): ${describe(error)}`);
+    }
+  }
+
+  return {
+    errorsLanded,
+    readingsLanded,
+    noticesHandled: notices.length,
+    failedMessageIds: messages.map((m) => m.messageId).filter((id) => failed.has(id)),
+    problems,
+  };
+}
+
+async function landNotice(notice: FailureNotice, deps: DrainDeps): Promise<{ readings: number; errors: number }> {
+  const now = (deps.now ?? (() => new Date()))();
+  const { records, complete } = await deps.streamReader.readRange(notice);
+  const batch = classifyBatch(records, { payloadCapBytes: deps.payloadCapBytes, now });
+  const written = await deps.store.insertReadings(batch.rows);
+  const errors = [...batch.rejections, ...batch.rejectionsFor(written.refused)];
+  const missing = Math.max(0, notice.batchSize - records.length);
+  if (!complete || missing > 0) errors.push(lostRange(notice, Math.max(missing, 1), records.length, now));
+
+  const stored = await deps.store.insertErrors(errors);
+  if (stored.refused.length > 0) throw new Error(`database refused ${stored.refused.length} error row(s): ${stored.refused[0]?.reason}`);
+  return { readings: written.inserted, errors: stored.inserted };
+}
+
+/**
+ * The row that stands for records the stream no longer holds. Its sequence_number names the
+ * range (`start..end`), which keeps it unique and idempotent per notice.
+ */
+function lostRange(notice: FailureNotice, missing: number, found: number, now: Date): ErrorRecord {
+  return {
+    errorType: 'PROCESSING_FAILURE',
+    errorMessage:
+      `the event source gave up on ${notice.batchSize} record(s) of ${notice.shardId} ` +
+      `(${notice.startSequenceNumber}..${notice.endSequenceNumber}, ${notice.condition}); ` +
+      `${missing} could not be read back from the stream (${found} were landed)`,
+    rawBytes: new Uint8Array(),
+    rawSize: 0,
+    sensorId: null,
+    readingId: null,
+    position: {
+      streamName: notice.streamName,
+      shardId: notice.shardId,
+      sequenceNumber: `${notice.startSequenceNumber}..${notice.endSequenceNumber}`,
+      partitionKey: null,
+      arrivalTime: null,
+    },
+    errorTime: now,
+  };
+}
