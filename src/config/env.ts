@@ -28,11 +28,15 @@ export function readConfig<S extends z.ZodType>(
   throw new ConfigurationError(`Invalid configuration for ${component}: ${problems.join('; ')}`);
 }
 
+const HTTP_URL = /^https?:\/\/[^\s/]+(\/\S*)?$/;
+
 /** Reusable field schemas, so every function spells its settings the same way. */
 export const settings = {
   region: z.string().min(1).default('us-east-1'),
-  optionalUrl: z.url({ message: 'must be a URL such as http://127.0.0.1:4567' }).optional(),
-  url: z.url({ message: 'must be a URL' }),
+  // A pattern, not z.url() or URL.canParse: emulator queue URLs such as
+  // http://sqs.us-east-1.127.0.0.1:3000/… are not WHATWG URLs, yet the SDK uses them fine.
+  optionalUrl: z.string().regex(HTTP_URL, 'must be an http(s) URL such as http://127.0.0.1:4567').optional(),
+  url: z.string().regex(HTTP_URL, 'must be an http(s) URL'),
   name: z.string().min(1),
   positiveInt: (fallback: number) =>
     z.coerce.number({ message: 'must be a positive integer' }).int('must be a positive integer').positive('must be a positive integer').default(fallback),

@@ -72,7 +72,7 @@ export const faultRatesSchema = z
     const sum = FAULTS.reduce((total, fault) => total + rates[fault], 0);
     // A small tolerance: 0.7 + 0.2 + 0.1 is 1.0000000000000002 in binary floating point.
     if (sum > 1 + 1e-9) {
-      ctx.addIssue({ code: 'custom', message: `the rates (defaults included) add up to ${sum}; at most 1 is possible, one fault per reading` });
+      ctx.addIssue({ code: 'custom', message: `the rates (defaults included) add up to ${Number(sum.toFixed(6))}; at most 1 is possible, one fault per reading` });
     }
   });
 

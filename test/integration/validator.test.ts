@@ -1,0 +1,198 @@
+/**
+ * The validator and the drainer handlers against real PostgreSQL and a real SQS emulator.
+ */
+import { ReceiveMessageCommand, DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
+import type { KinesisStreamBatchResponse, SQSBatchResponse } from 'aws-lambda';
+import pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PostgresPipelineStore } from '../../src/adapters/postgres/pipeline-store.js';
+import { SqsErrorQueue } from '../../src/adapters/sqs/error-queue.js';
+import { validateBatch } from '../../src/pipeline/validate-batch.js';
+import { createTestDatabase } from '../support/database.js';
+import { startSqs, type RunningSqs } from '../support/emulators.js';
+import { aPosition, aReading, encode, kinesisEvent, lambdaContext, sqsEvent } from '../support/factories.js';
+import { freePort } from '../support/free-port.js';
+
+type Handler<E, R> = (event: E, context: ReturnType<typeof lambdaContext>) => Promise<R>;
+
+let sqs: RunningSqs;
+let queueUrl: string;
+let db: pg.Pool;
+let validator: Handler<ReturnType<typeof kinesisEvent>['event'], KinesisStreamBatchResponse>;
+let drainer: Handler<ReturnType<typeof sqsEvent>, SQSBatchResponse>;
+
+beforeAll(async () => {
+  const databaseUrl = await createTestDatabase('validator');
+  sqs = await startSqs();
+  queueUrl = await sqs.createQueue('iot-sensor-errors');
+  Object.assign(process.env, {
+    DATABASE_URL: databaseUrl,
+    ERRORS_QUEUE_URL: queueUrl,
+    SQS_ENDPOINT: sqs.endpoint,
+    AWS_REGION: 'us-east-1',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  });
+  db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  validator = (await import('../../lambdas/validator/handler.js')).handler as typeof validator;
+  drainer = (await import('../../lambdas/dlq-drainer/handler.js')).handler as typeof drainer;
+});
+
+afterAll(async () => {
+  await db?.end();
+  await sqs?.stop();
+});
+
+beforeEach(async () => {
+  await db.query('TRUNCATE sensor_readings, sensor_errors, sensor_aggregations, aggregation_dirty_windows');
+  await drainQueue();
+});
+
+/** Every message now in the errors queue, deleted as read. */
+async function drainQueue(): Promise<{ messageId: string; body: string }[]> {
+  const all: { messageId: string; body: string }[] = [];
+  for (;;) {
+    const out = await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    const messages = out.Messages ?? [];
+    if (messages.length === 0) return all;
+    all.push(...messages.map((m) => ({ messageId: m.MessageId as string, body: m.Body as string })));
+    await sqs.client.send(
+      new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }),
+    );
+  }
+}
+
+async function count(table: string): Promise<number> {
+  return Number((await db.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
+}
+
+const mixedBatch = () => [
+  encode(aReading({ sensor_id: 'temp-0001', value: 20 })),
+  encode(aReading({ sensor_id: 'temp-0002', value: 85 })),
+  encode('{"sensor_id": "broken'),
+  encode(aReading({ sensor_type: 'voltage' })),
+  encode(aReading({ sensor_id: 'temp-0003', status: 'maintenance' })),
+  encode(aReading({ sensor_id: 'temp-0004', value: null })),
+  encode(aReading({ sensor_id: 'temp-0005', value: -41 })),
+  encode(aReading({ sensor_id: 'temp-0006', value: 86 })),
+  Buffer.alloc(70 * 1024, 0x61),
+];
+
+describe('validator handler', () => {
+  it('stores valid readings, queues every rejection with its reason, and acknowledges all', async () => {
+    const { event, sequenceNumbers } = kinesisEvent(mixedBatch());
+    const response = await validator(event, lambdaContext('validator'));
+    expect(response.batchItemFailures).toEqual([]);
+
+    const readings = await db.query('SELECT sensor_id, value, normalized_value, high_alert, sequence_number, stream_name, shard_id FROM sensor_readings ORDER BY sensor_id');
+    expect(readings.rows).toEqual([
+      { sensor_id: 'temp-0001', value: 20, normalized_value: 60 / 125, high_alert: false, sequence_number: sequenceNumbers[0], stream_name: 'iot_sensor_data', shard_id: 'shardId-000000000000' },
+      { sensor_id: 'temp-0002', value: 85, normalized_value: 1, high_alert: true, sequence_number: sequenceNumbers[1], stream_name: 'iot_sensor_data', shard_id: 'shardId-000000000000' },
+    ]);
+
+    const messages = await drainQueue();
+    expect(messages.map((m) => JSON.parse(m.body).errorType).sort()).toEqual(
+      ['ABOVE_MAX', 'BELOW_MIN', 'INACTIVE_SENSOR', 'JSON_PARSE_ERROR', 'NULL_VALUE', 'PAYLOAD_TOO_LARGE', 'SCHEMA_ERROR'],
+    );
+
+    const drained = await drainer(sqsEvent(messages.map((m) => m.body)), lambdaContext('drainer'));
+    expect(drained.batchItemFailures).toEqual([]);
+    const errors = await db.query('SELECT error_type, sensor_id, raw_size, octet_length(raw_bytes) AS stored, raw_value, sequence_number FROM sensor_errors ORDER BY sequence_number');
+    expect(errors.rows.map((r) => r.error_type)).toEqual(
+      ['JSON_PARSE_ERROR', 'SCHEMA_ERROR', 'INACTIVE_SENSOR', 'NULL_VALUE', 'BELOW_MIN', 'ABOVE_MAX', 'PAYLOAD_TOO_LARGE'],
+    );
+    expect(errors.rows.map((r) => r.sequence_number)).toEqual(sequenceNumbers.slice(2));
+    expect(errors.rows[0].raw_value).toBe('{"sensor_id": "broken');
+    expect(errors.rows[2].sensor_id).toBe('temp-0003');
+    const tooLarge = errors.rows[6];
+    expect([tooLarge.raw_size, tooLarge.stored]).toEqual([70 * 1024, 64 * 1024]);
+  });
+
+  it('adds nothing when the same batch is delivered again (COPY falls back to ON CONFLICT)', async () => {
+    const { event } = kinesisEvent(mixedBatch());
+    await validator(event, lambdaContext('validator'));
+    await drainer(sqsEvent((await drainQueue()).map((m) => m.body)), lambdaContext('drainer'));
+    const again = await validator(event, lambdaContext('validator'));
+    expect(again.batchItemFailures).toEqual([]);
+    await drainer(sqsEvent((await drainQueue()).map((m) => m.body)), lambdaContext('drainer'));
+    expect([await count('sensor_readings'), await count('sensor_errors')]).toEqual([2, 7]);
+  });
+
+  it('adds nothing when a retrying producer sends the same reading_id at a new position', async () => {
+    const reading = encode(aReading());
+    await validator(kinesisEvent([reading]).event, lambdaContext('validator'));
+    const retry = await validator(kinesisEvent([reading, encode(aReading({ sensor_id: 'temp-0009' }))]).event, lambdaContext('validator'));
+    expect(retry.batchItemFailures).toEqual([]);
+    expect(await count('sensor_readings')).toBe(2);
+  });
+
+  it('marks the windows of stored readings for the aggregator in the same write', async () => {
+    await validator(
+      kinesisEvent([
+        encode(aReading({ sensor_id: 'a', timestamp: '2026-11-26T12:00:59.999Z' })),
+        encode(aReading({ sensor_id: 'a', timestamp: '2026-11-26T12:01:00Z' })),
+        encode(aReading({ sensor_id: 'b', timestamp: '2026-11-26T09:00:10-03:00' })),
+      ]).event,
+      lambdaContext('validator'),
+    );
+    const marks = await db.query(`SELECT sensor_id, to_char(window_start AT TIME ZONE 'UTC', 'HH24:MI') AS w FROM aggregation_dirty_windows ORDER BY 1, 2`);
+    expect(marks.rows).toEqual([
+      { sensor_id: 'a', w: '12:00' },
+      { sensor_id: 'a', w: '12:01' },
+      { sensor_id: 'b', w: '12:00' },
+    ]);
+  });
+});
+
+describe('validateBatch when a part is down (real refused connections, no mocks)', () => {
+  it('database down: valid records are retried, rejections still acknowledged once queued', async () => {
+    const deadPool = new pg.Pool({ connectionString: `postgres://x:y@127.0.0.1:${await freePort()}/none`, connectionTimeoutMillis: 2_000 });
+    try {
+      const valid = { data: encode(aReading()), position: aPosition() };
+      const invalid = { data: encode('nope'), position: aPosition() };
+      const outcome = await validateBatch([valid, invalid], {
+        store: new PostgresPipelineStore(deadPool),
+        errorQueue: new SqsErrorQueue(sqs.client, queueUrl),
+        payloadCapBytes: 65_536,
+      });
+      expect(outcome.failedSequenceNumbers).toEqual([valid.position.sequenceNumber]);
+      expect(outcome.problems.join()).toMatch(/database/);
+      expect(await drainQueue()).toHaveLength(1);
+    } finally {
+      await deadPool.end();
+    }
+  });
+
+  it('queue down: rejections are retried, valid records still committed', async () => {
+    const valid = { data: encode(aReading()), position: aPosition() };
+    const invalid = { data: encode('nope'), position: aPosition() };
+    const outcome = await validateBatch([valid, invalid], {
+      store: new PostgresPipelineStore(db),
+      errorQueue: new SqsErrorQueue(sqs.client, `${queueUrl}-missing`, { attempts: 2, baseMs: 1, maxMs: 5 }),
+      payloadCapBytes: 65_536,
+    });
+    expect(outcome.failedSequenceNumbers).toEqual([invalid.position.sequenceNumber]);
+    expect(await count('sensor_readings')).toBe(1);
+  });
+
+  it('a row the database refuses is routed to the DLQ with the reason and does not fail its neighbours', async () => {
+    // A constraint stricter than the validator stands in for any content PostgreSQL refuses.
+    await db.query(`ALTER TABLE sensor_readings ADD CONSTRAINT test_no_evil CHECK (model <> 'evil')`);
+    try {
+      const records = [aReading(), aReading({ model: 'evil' }), aReading()].map((r) => ({ data: encode(r), position: aPosition() }));
+      const outcome = await validateBatch(records, {
+        store: new PostgresPipelineStore(db),
+        errorQueue: new SqsErrorQueue(sqs.client, queueUrl),
+        payloadCapBytes: 65_536,
+      });
+      expect(outcome.failedSequenceNumbers).toEqual([]);
+      expect(outcome.stored).toBe(2);
+      const [message] = await drainQueue();
+      const body = JSON.parse(message?.body ?? '{}');
+      expect(body).toMatchObject({ errorType: 'SCHEMA_ERROR', sequenceNumber: records[1]?.position.sequenceNumber });
+      expect(body.errorMessage).toMatch(/refused by the database.*test_no_evil/);
+    } finally {
+      await db.query('ALTER TABLE sensor_readings DROP CONSTRAINT test_no_evil');
+    }
+  });
+});
