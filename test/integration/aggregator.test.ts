@@ -1,0 +1,206 @@
+/**
+ * The aggregator against real PostgreSQL: window statistics, late readings, idempotence, and
+ * readings committed concurrently with a run.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PostgresPipelineStore } from '../../src/adapters/postgres/pipeline-store.js';
+import type { ReadingRow } from '../../src/domain/reading.js';
+import { classifyRecord } from '../../src/domain/validation.js';
+import type { AggregationSummary } from '../../src/pipeline/aggregate-windows.js';
+import { createTestDatabase } from '../support/database.js';
+import { aPosition, aReading, encode, lambdaContext } from '../support/factories.js';
+
+let db: pg.Pool;
+let store: PostgresPipelineStore;
+let aggregate: () => Promise<AggregationSummary>;
+
+beforeAll(async () => {
+  const url = await createTestDatabase('aggregator');
+  Object.assign(process.env, { DATABASE_URL: url, POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'SILENT' });
+  db = new pg.Pool({ connectionString: url, max: 8 });
+  store = new PostgresPipelineStore(db);
+  const { handler } = await import('../../lambdas/aggregator/handler.js');
+  aggregate = () => handler({ id: 'scheduled-test' }, lambdaContext('aggregator'));
+});
+afterAll(async () => db?.end());
+beforeEach(async () => db.query('TRUNCATE sensor_readings, sensor_aggregations, aggregation_dirty_windows'));
+
+function row(sensorId: string, timestamp: string, value: number): ReadingRow {
+  const result = classifyRecord(encode(aReading({ sensor_id: sensorId, timestamp, value, min: 0, max: 100 })), aPosition(), {
+    payloadCapBytes: 65_536,
+    now: new Date(),
+  });
+  if (result.kind !== 'reading') throw new Error('factory made an invalid reading');
+  return result.row;
+}
+
+interface Window {
+  sensor_id: string;
+  window_start: string;
+  reading_count: number;
+  avg_value: number;
+  min_value: number;
+  max_value: number;
+  stddev_value: number | null;
+  high_alert_count: number;
+  low_alert_count: number;
+}
+
+/** Windows computed here, in TypeScript, from the stored readings: the reference. */
+async function expectedWindows(): Promise<Window[]> {
+  const rows = (
+    await db.query<{ sensor_id: string; minute: string; value: number; high_alert: boolean; low_alert: boolean }>(
+      `SELECT sensor_id, to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI') AS minute, value, high_alert, low_alert FROM sensor_readings`,
+    )
+  ).rows;
+  const groups = new Map<string, typeof rows>();
+  for (const r of rows) {
+    const key = `${r.sensor_id}|${r.minute}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  return [...groups.entries()]
+    .map(([key, rs]) => {
+      const values = rs.map((r) => r.value);
+      const n = values.length;
+      const mean = values.reduce((a, b) => a + b, 0) / n;
+      const variance = n > 1 ? values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1) : null;
+      const [sensor_id, minute] = key.split('|') as [string, string];
+      return {
+        sensor_id,
+        window_start: `${minute}`,
+        reading_count: n,
+        avg_value: mean,
+        min_value: Math.min(...values),
+        max_value: Math.max(...values),
+        stddev_value: variance === null ? null : Math.sqrt(variance),
+        high_alert_count: rs.filter((r) => r.high_alert).length,
+        low_alert_count: rs.filter((r) => r.low_alert).length,
+      };
+    })
+    .sort((a, b) => (a.sensor_id + a.window_start).localeCompare(b.sensor_id + b.window_start));
+}
+
+async function storedWindows(): Promise<Window[]> {
+  return (
+    await db.query<Window>(
+      `SELECT sensor_id, to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI') AS window_start, reading_count,
+              avg_value, min_value, max_value, stddev_value, high_alert_count, low_alert_count
+       FROM sensor_aggregations ORDER BY sensor_id || to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI')`,
+    )
+  ).rows;
+}
+
+function expectSameWindows(actual: Window[], expected: Window[]): void {
+  expect(actual.map((w) => [w.sensor_id, w.window_start, w.reading_count, w.high_alert_count, w.low_alert_count])).toEqual(
+    expected.map((w) => [w.sensor_id, w.window_start, w.reading_count, w.high_alert_count, w.low_alert_count]),
+  );
+  actual.forEach((w, i) => {
+    const e = expected[i] as Window;
+    expect(w.avg_value).toBeCloseTo(e.avg_value, 9);
+    expect(w.min_value).toBe(e.min_value);
+    expect(w.max_value).toBe(e.max_value);
+    if (e.stddev_value === null) expect(w.stddev_value).toBeNull();
+    else expect(w.stddev_value).toBeCloseTo(e.stddev_value, 9);
+  });
+}
+
+describe('aggregator', () => {
+  it('computes count, avg, min, max, sample stddev and alert counts per sensor and minute', async () => {
+    await store.insertReadings([
+      row('s1', '2026-11-26T12:00:00Z', 10),
+      row('s1', '2026-11-26T12:00:30Z', 20),
+      row('s1', '2026-11-26T12:00:59.999Z', 95),
+      row('s1', '2026-11-26T12:01:00Z', 50),
+      row('s2', '2026-11-26T09:00:15-03:00', 5),
+    ]);
+    const summary = await aggregate();
+    expect(summary).toMatchObject({ windowsRecomputed: 3, readingsCovered: 5 });
+    const windows = await storedWindows();
+    expect(windows[0]).toMatchObject({ sensor_id: 's1', window_start: '2026-11-26T12:00', reading_count: 3, min_value: 10, max_value: 95, high_alert_count: 1, low_alert_count: 1 });
+    expect(windows[0]?.avg_value).toBeCloseTo(125 / 3, 12);
+    expect(windows[0]?.stddev_value).toBeCloseTo(Math.sqrt(((10 - 125 / 3) ** 2 + (20 - 125 / 3) ** 2 + (95 - 125 / 3) ** 2) / 2), 9);
+    expect(windows[1]).toMatchObject({ window_start: '2026-11-26T12:01', reading_count: 1, stddev_value: null });
+    expect(windows[2]).toMatchObject({ sensor_id: 's2', window_start: '2026-11-26T12:00', low_alert_count: 1 });
+    expectSameWindows(windows, await expectedWindows());
+  });
+
+  it('recomputes only the windows touched since its last run, late readings included, and is idempotent', async () => {
+    await store.insertReadings([row('s1', '2026-11-26T12:00:10Z', 10), row('s1', '2026-11-26T12:05:10Z', 30), row('s2', '2026-11-26T12:05:10Z', 30)]);
+    await aggregate();
+    const late = row('s1', '2026-11-26T12:00:50Z', 30);
+    await store.insertReadings([late]);
+    expect(await aggregate()).toMatchObject({ windowsRecomputed: 1, readingsCovered: 2 });
+    expect(await aggregate()).toMatchObject({ windowsRecomputed: 0, readingsCovered: 0 });
+    expectSameWindows(await storedWindows(), await expectedWindows());
+    expect((await storedWindows())[0]).toMatchObject({ reading_count: 2, avg_value: 20 });
+  });
+
+  it('waits for a reading committed during its run into an already-marked window, and counts it', async () => {
+    await store.insertReadings([row('s1', '2026-11-26T12:00:10Z', 10)]);
+    const writer = await db.connect();
+    try {
+      await writer.query('BEGIN');
+      // The trigger's upsert now holds the committed mark for s1 12:00 locked until COMMIT.
+      await insertInOpenTransaction(writer, row('s1', '2026-11-26T12:00:20Z', 30));
+      const run = aggregate();
+      await new Promise((r) => setTimeout(r, 300));
+      await writer.query('COMMIT');
+      expect(await run).toMatchObject({ windowsRecomputed: 1, readingsCovered: 2 });
+    } finally {
+      writer.release();
+    }
+    expectSameWindows(await storedWindows(), await expectedWindows());
+  });
+
+  it('picks up on its next run a reading into a new window that commits after its run', async () => {
+    await store.insertReadings([row('s1', '2026-11-26T12:00:10Z', 10)]);
+    const writer = await db.connect();
+    try {
+      await writer.query('BEGIN');
+      await insertInOpenTransaction(writer, row('s9', '2026-11-26T12:00:20Z', 30));
+      expect(await aggregate()).toMatchObject({ windowsRecomputed: 1 });
+      await writer.query('COMMIT');
+    } finally {
+      writer.release();
+    }
+    expect(await aggregate()).toMatchObject({ windowsRecomputed: 1, readingsCovered: 1 });
+    expectSameWindows(await storedWindows(), await expectedWindows());
+  });
+
+  it('misses nothing while many writers commit out of order during repeated runs', async () => {
+    const sensors = ['a', 'b', 'c', 'd'];
+    const minutes = ['12:00', '12:01', '12:02'];
+    let stop = false;
+    const runs = (async () => {
+      while (!stop) await aggregate();
+    })();
+    await Promise.all(
+      Array.from({ length: 4 }, async (_, w) => {
+        for (let i = 0; i < 40; i++) {
+          const rows = Array.from({ length: 5 }, (_, k) =>
+            row(sensors[(w + i + k) % 4] as string, `2026-11-26T${minutes[(i + k) % 3]}:${String((i * 7 + k) % 60).padStart(2, '0')}Z`, (w * 13 + i * 7 + k) % 100),
+          );
+          await store.insertReadings(rows);
+        }
+      }),
+    );
+    stop = true;
+    await runs;
+    await aggregate();
+    expect(Number((await db.query('SELECT count(*) AS n FROM sensor_readings')).rows[0].n)).toBe(4 * 40 * 5);
+    expectSameWindows(await storedWindows(), await expectedWindows());
+  });
+});
+
+/** Inserts one reading on a connection whose transaction the test keeps open. */
+async function insertInOpenTransaction(client: pg.PoolClient, r: ReadingRow): Promise<void> {
+  const p = r.position;
+  await client.query(
+    `INSERT INTO sensor_readings (reading_id, sensor_id, sensor_type, value, unit, manufacturer, model, min, max, status,
+       event_time, normalized_value, high_alert, low_alert, processing_time, stream_name, shard_id, sequence_number, partition_key, arrival_time)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)`,
+    [r.readingId, r.sensorId, r.sensorType, r.value, r.unit, r.manufacturer, r.model, r.min, r.max, r.status, r.eventTime,
+      r.normalizedValue, r.highAlert, r.lowAlert, r.processingTime, p.streamName, p.shardId, p.sequenceNumber, p.partitionKey, p.arrivalTime],
+  );
+}
