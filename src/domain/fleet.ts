@@ -299,8 +299,11 @@ export function simulate(options: SimulationOptions): Simulation {
   if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be a non-negative integer, got ${count}`);
   if (!Number.isInteger(intervalMs) || intervalMs < 0) throw new RangeError(`intervalMs must be a non-negative integer, got ${intervalMs}`);
   if (Number.isNaN(startTime.getTime())) throw new RangeError('startTime is not a valid date');
+  if (!Number.isInteger(sensors) || sensors < 1) throw new RangeError(`sensors must be a positive integer, got ${sensors}`);
   const rates = resolveFaultRates(options.rates);
-  const fleet = createFleet(Math.min(sensors, Math.max(count, 1)), options.fleetSeed);
+  // Only sensors that report are part of the result: a caller counts them as distinct ids.
+  const fleetSize = Math.min(sensors, count);
+  const fleet = fleetSize > 0 ? createFleet(fleetSize, options.fleetSeed) : [];
 
   const faker = newFaker();
   faker.seed(seed);

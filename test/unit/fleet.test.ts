@@ -169,6 +169,7 @@ describe('simulate: expected outcomes', () => {
     expect(simulate({ ...base, count: 7 }).fleet).toHaveLength(7);
     const none = simulate({ ...base, count: 0 });
     expect(none.records).toEqual([]);
+    expect(none.fleet).toEqual([]);
     expect(Object.values(none.expected).every((n) => n === 0)).toBe(true);
   });
 });
@@ -194,5 +195,6 @@ describe('fault rates', () => {
 
   it('makes simulate refuse bad rates before generating anything', () => {
     expect(() => simulate({ ...base, rates: { SCHEMA_ERROR: 1.5 } })).toThrow(RangeError);
+    expect(() => simulate({ ...base, sensors: 0 })).toThrow(/sensors must be a positive integer/);
   });
 });
