@@ -34,7 +34,7 @@ export function renderText(scan: ScanResult, verbose = false): string {
     }
   }
   if (scan.warnings.length > 0) out.push('', 'Warnings:', ...scan.warnings.map((w) => `  ${w}`));
-  if (scan.errors.length > 0) out.push('', 'Errors:', ...scan.errors.map((e) => `  ${e}`));
+  if (scan.errors.length > 0) out.push('', 'Errors:', ...scan.errors.map((e) => `  ${e.message}`));
   const count = (o: string | null): number => scan.results.filter((r) => r.outcome === o).length;
   out.push(
     '',
@@ -50,7 +50,7 @@ export function renderJson(scan: ScanResult, verbose = false): string {
       startedAt: scan.startedAt.toISOString(),
       now: scan.now.toISOString(),
       exitCode: scan.exitCode,
-      errors: scan.errors,
+      errors: scan.errors.map((e) => e.message),
       warnings: scan.warnings,
       checks: scan.results.map((r) => ({
         file: r.file,

@@ -45,9 +45,17 @@ export interface ScanResult {
   readonly now: Date;
   readonly results: readonly CheckResult[];
   /** Syntax and scan-level errors (each check's own error is on its result). */
-  readonly errors: readonly string[];
+  readonly errors: readonly ScanError[];
   readonly warnings: readonly string[];
   readonly exitCode: 0 | 1 | 2 | 3;
+}
+
+/** A problem outside any one check: a file that cannot be read as SodaCL, a bad NOW. */
+export interface ScanError {
+  readonly file?: string;
+  readonly line?: number;
+  /** Complete message, `file:line: detail` when the position is known. */
+  readonly message: string;
 }
 
 export interface ScanOptions {
@@ -60,7 +68,7 @@ export interface ScanOptions {
 }
 
 /** soda scan: 3 if any error was logged, else 2 if any check failed, else 1 if any warned, else 0. */
-export function exitCodeOf(results: readonly CheckResult[], errors: readonly string[]): 0 | 1 | 2 | 3 {
+export function exitCodeOf(results: readonly CheckResult[], errors: readonly ScanError[]): 0 | 1 | 2 | 3 {
   if (errors.length > 0 || results.some((r) => r.outcome === null)) return 3;
   if (results.some((r) => r.outcome === 'fail')) return 2;
   if (results.some((r) => r.outcome === 'warn')) return 1;
@@ -143,11 +151,11 @@ function parseNow(variables: Readonly<Record<string, string>>, startedAt: Date):
 /** Parses every file, then evaluates every check; one failing check never stops the others. */
 export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const startedAt = options.startedAt ?? new Date();
-  const errors: string[] = [];
+  const errors: ScanError[] = [];
   const warnings: string[] = [];
   const nowOrError = parseNow(options.variables ?? {}, startedAt);
   if (typeof nowOrError === 'string') {
-    return { startedAt, now: startedAt, results: [], errors: [nowOrError], warnings, exitCode: 3 };
+    return { startedAt, now: startedAt, results: [], errors: [{ message: nowOrError }], warnings, exitCode: 3 };
   }
   const now = nowOrError;
   const variables = { ...(options.variables ?? {}), NOW: options.variables?.NOW ?? now.toISOString() };
@@ -155,7 +163,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const checks: Check[] = [];
   for (const source of options.files) {
     const parsed = parseCheckFile(source.path, source.text, { variables });
-    errors.push(...parsed.errors.map((e) => e.message));
+    errors.push(...parsed.errors.map((e) => ({ file: e.pos.file, line: e.pos.line, message: e.message })));
     checks.push(...parsed.file.checks);
   }
 

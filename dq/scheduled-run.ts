@@ -1,0 +1,107 @@
+/**
+ * The scheduled data-quality run (lambdas/dq): one scan of the check files, every result kept
+ * in `dq_check_results`, and counts for the metrics the alarm watches. Free of `pg` and of the
+ * Lambda runtime, so it is tested with a real database and any executor/store.
+ */
+import { runScan, type CheckFileSource, type CheckResult, type ScanResult, type SqlExecutor } from './runner.js';
+
+/** One row of dq_check_results. */
+export interface StoredResult {
+  readonly runId: string;
+  readonly checkFile: string;
+  readonly checkLine: number;
+  readonly checkName: string;
+  readonly tableName: string | null;
+  readonly metric: string;
+  readonly metricValue: number | null;
+  readonly outcome: 'pass' | 'warn' | 'fail' | 'error';
+  readonly thresholds: string;
+  readonly diagnostics: Readonly<Record<string, unknown>>;
+  readonly error: string | null;
+  readonly runStartedAt: Date;
+}
+
+export interface ResultStore {
+  /** Idempotent per (runId, file, line): a retried run replaces its own rows. */
+  save(rows: readonly StoredResult[]): Promise<void>;
+}
+
+export interface RunSummary {
+  readonly runId: string;
+  readonly exitCode: 0 | 1 | 2 | 3;
+  readonly passed: number;
+  readonly warned: number;
+  readonly failed: number;
+  /** Checks not evaluated plus file-level errors (each is stored as an 'error' row). */
+  readonly errored: number;
+  readonly checks: number;
+}
+
+function toRow(runId: string, scan: ScanResult, r: CheckResult): StoredResult {
+  return {
+    runId,
+    checkFile: r.file,
+    checkLine: r.line,
+    checkName: r.name,
+    tableName: r.table,
+    metric: r.metric,
+    metricValue: r.value,
+    outcome: r.outcome ?? 'error',
+    thresholds: r.thresholds,
+    diagnostics: r.diagnostics,
+    error: r.outcome === null ? (r.error ?? 'not evaluated') : null,
+    runStartedAt: scan.startedAt,
+  };
+}
+
+export interface ScheduledRunOptions {
+  readonly runId: string;
+  readonly files: readonly CheckFileSource[];
+  readonly executor: SqlExecutor;
+  readonly store: ResultStore;
+  readonly variables?: Readonly<Record<string, string>>;
+  readonly startedAt?: Date;
+}
+
+export async function runScheduledChecks(options: ScheduledRunOptions): Promise<{ summary: RunSummary; scan: ScanResult }> {
+  const scan = await runScan({
+    files: options.files,
+    executor: options.executor,
+    ...(options.variables ? { variables: options.variables } : {}),
+    ...(options.startedAt ? { startedAt: options.startedAt } : {}),
+  });
+  const rows = scan.results.map((r) => toRow(options.runId, scan, r));
+  // A file that could not be parsed is a result too: the alarm on errors must see it.
+  for (const e of scan.errors) {
+    rows.push({
+      runId: options.runId,
+      checkFile: e.file ?? '(scan)',
+      checkLine: e.line ?? 1,
+      checkName: 'check file could not be run',
+      tableName: null,
+      metric: 'syntax',
+      metricValue: null,
+      outcome: 'error',
+      thresholds: '',
+      diagnostics: {},
+      error: e.message,
+      runStartedAt: scan.startedAt,
+    });
+  }
+  // Two file errors on one line would collide on the key; keep the first message.
+  const unique = [...new Map(rows.map((r) => [`${r.checkFile}\u0000${r.checkLine}`, r])).values()];
+  await options.store.save(unique);
+  const count = (o: StoredResult['outcome']): number => unique.filter((r) => r.outcome === o).length;
+  return {
+    scan,
+    summary: {
+      runId: options.runId,
+      exitCode: scan.exitCode,
+      passed: count('pass'),
+      warned: count('warn'),
+      failed: count('fail'),
+      errored: count('error'),
+      checks: unique.length,
+    },
+  };
+}
