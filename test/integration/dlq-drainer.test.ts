@@ -1,0 +1,112 @@
+/**
+ * The drainer's handling of failed-batch notices: the range is read back from a real Kinesis
+ * emulator and landed; records the stream no longer holds become one PROCESSING_FAILURE row.
+ */
+import { DeleteStreamCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import type { SQSBatchResponse } from 'aws-lambda';
+import pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../support/database.js';
+import { startKinesis, type RunningKinesis } from '../support/emulators.js';
+import { aReading, encode, lambdaContext, sqsEvent, STREAM_NAME } from '../support/factories.js';
+
+let kinesis: RunningKinesis;
+let db: pg.Pool;
+let drainer: (event: ReturnType<typeof sqsEvent>, context: ReturnType<typeof lambdaContext>) => Promise<SQSBatchResponse>;
+let shardId: string;
+
+beforeAll(async () => {
+  const url = await createTestDatabase('drainer');
+  kinesis = await startKinesis();
+  Object.assign(process.env, {
+    DATABASE_URL: url,
+    KINESIS_ENDPOINT: kinesis.endpoint,
+    AWS_REGION: 'us-east-1',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  });
+  db = new pg.Pool({ connectionString: url, max: 2 });
+  drainer = (await import('../../lambdas/dlq-drainer/handler.js')).handler as typeof drainer;
+});
+afterAll(async () => {
+  await db?.end();
+  await kinesis?.stop();
+});
+beforeEach(async () => {
+  await db.query('TRUNCATE sensor_readings, sensor_errors');
+  await kinesis.client.send(new DeleteStreamCommand({ StreamName: STREAM_NAME })).catch(() => undefined);
+  [shardId] = (await kinesis.createStream(STREAM_NAME, 1)) as [string];
+});
+
+async function put(payloads: Uint8Array[]): Promise<string[]> {
+  const out = await kinesis.client.send(
+    new PutRecordsCommand({ StreamName: STREAM_NAME, Records: payloads.map((Data) => ({ Data, PartitionKey: 'temp-0001' })) }),
+  );
+  return (out.Records ?? []).map((r) => r.SequenceNumber as string);
+}
+
+function notice(start: string, end: string, batchSize: number): string {
+  return JSON.stringify({
+    requestContext: { requestId: 'req-1', functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:validator', condition: 'RetryAttemptsExhausted', approximateInvokeCount: 6 },
+    responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+    version: '1.0',
+    timestamp: new Date().toISOString(),
+    KinesisBatchInfo: {
+      shardId,
+      startSequenceNumber: start,
+      endSequenceNumber: end,
+      approximateArrivalOfFirstRecord: new Date().toISOString(),
+      approximateArrivalOfLastRecord: new Date().toISOString(),
+      batchSize,
+      streamArn: `arn:aws:kinesis:us-east-1:000000000000:stream/${STREAM_NAME}`,
+    },
+  });
+}
+
+async function rows(sql: string): Promise<Record<string, unknown>[]> {
+  return (await db.query(sql)).rows;
+}
+
+describe('dlq-drainer with failed-batch notices', () => {
+  it('reads the named range back and lands each record as a reading or an error, once', async () => {
+    const before = await put([encode(aReading({ sensor_id: 'outside' }))]);
+    const seqs = await put([encode(aReading({ sensor_id: 'in-1' })), encode('garbage'), encode(aReading({ sensor_id: 'in-3', value: null }))]);
+    await put([encode(aReading({ sensor_id: 'after' }))]);
+    const body = notice(seqs[0] as string, seqs[2] as string, 3);
+
+    for (let delivery = 0; delivery < 2; delivery++) {
+      const response = await drainer(sqsEvent([body]), lambdaContext('drainer'));
+      expect(response.batchItemFailures).toEqual([]);
+    }
+
+    expect(await rows('SELECT sensor_id, sequence_number FROM sensor_readings')).toEqual([{ sensor_id: 'in-1', sequence_number: seqs[0] }]);
+    expect(await rows('SELECT error_type, sequence_number, shard_id FROM sensor_errors ORDER BY sequence_number')).toEqual([
+      { error_type: 'JSON_PARSE_ERROR', sequence_number: seqs[1], shard_id: shardId },
+      { error_type: 'NULL_VALUE', sequence_number: seqs[2], shard_id: shardId },
+    ]);
+    expect(before).toHaveLength(1);
+  });
+
+  it('turns records the stream no longer holds into one PROCESSING_FAILURE row naming the range', async () => {
+    const seqs = await put([encode(aReading()), encode(aReading())]);
+    // Deleting and re-creating the stream is the emulator's way to lose records for good.
+    await kinesis.client.send(new DeleteStreamCommand({ StreamName: STREAM_NAME }));
+    await kinesis.createStream(STREAM_NAME, 1);
+
+    const body = notice(seqs[0] as string, seqs[1] as string, 2);
+    expect((await drainer(sqsEvent([body]), lambdaContext('drainer'))).batchItemFailures).toEqual([]);
+    expect((await drainer(sqsEvent([body]), lambdaContext('drainer'))).batchItemFailures).toEqual([]);
+
+    const errors = await rows('SELECT error_type, sequence_number, error_message, raw_size FROM sensor_errors');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ error_type: 'PROCESSING_FAILURE', sequence_number: `${seqs[0]}..${seqs[1]}`, raw_size: 0 });
+    expect(errors[0]?.error_message).toMatch(/gave up on 2 record\(s\).*RetryAttemptsExhausted.*2 could not be read back/);
+    expect(await rows('SELECT 1 FROM sensor_readings')).toEqual([]);
+  });
+
+  it('reports a message it does not understand as failed, so it is retried and then redriven, not dropped', async () => {
+    const event = sqsEvent(['{"hello": "world"}', 'not json']);
+    const response = await drainer(event, lambdaContext('drainer'));
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(event.Records.map((r) => r.messageId));
+  });
+});
