@@ -43,12 +43,18 @@ export function classifyRecord(data: Uint8Array, position: StreamPosition, optio
     return reject('PAYLOAD_TOO_LARGE', `record is ${data.length} bytes; the cap is ${options.payloadCapBytes}`);
   }
 
+  let text: string;
+  try {
+    text = strictDecoder.decode(data);
+  } catch {
+    return reject('JSON_PARSE_ERROR', 'not valid UTF-8');
+  }
   let json: unknown;
   try {
-    json = JSON.parse(strictDecoder.decode(data));
+    json = JSON.parse(text);
   } catch (error) {
-    const reason = error instanceof SyntaxError ? error.message : 'not valid UTF-8';
-    return reject('JSON_PARSE_ERROR', reason);
+    // SyntaxError for malformed JSON; RangeError when nesting exhausts the parser's stack.
+    return reject('JSON_PARSE_ERROR', error instanceof Error ? `${error.name}: ${error.message}` : 'not valid JSON');
   }
   if (!isPlainObject(json)) {
     return reject('JSON_PARSE_ERROR', `expected a JSON object, got ${Array.isArray(json) ? 'an array' : json === null ? 'null' : typeof json}`);

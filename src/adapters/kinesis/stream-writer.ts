@@ -13,6 +13,7 @@
  */
 import { PutRecordsCommand, type PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
 import { retryFailedEntries, type BackoffOptions } from '../retry.js';
+import { packByCountAndBytes } from '../batching.js';
 
 /** Kinesis limits for one PutRecords request (AWS API reference). */
 export const MAX_RECORDS_PER_CALL = 500;
@@ -52,21 +53,7 @@ export function chunkForPutRecords<T extends OutgoingRecord>(
   records: readonly T[],
   limits: { readonly maxRecords: number; readonly maxBytes: number } = { maxRecords: MAX_RECORDS_PER_CALL, maxBytes: MAX_BYTES_PER_CALL },
 ): T[][] {
-  const chunks: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const record of records) {
-    const size = requestBytes(record);
-    if (current.length === limits.maxRecords || (current.length > 0 && bytes + size > limits.maxBytes)) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(record);
-    bytes += size;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
+  return packByCountAndBytes(records, requestBytes, { maxItems: limits.maxRecords, maxBytes: limits.maxBytes });
 }
 
 function errorName(error: unknown): string {

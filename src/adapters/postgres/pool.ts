@@ -70,13 +70,25 @@ function secretReader(source: Extract<DatabaseSource, { kind: 'secret' }>): () =
   };
 }
 
+/**
+ * An idle connection dropped by the server (restart, failover, idle timeout) makes the pool emit
+ * 'error'; unheard, that event would crash the container. The pool discards such a client by
+ * itself, so noting it is all there is to do.
+ */
+function survivingIdleErrors(pool: pg.Pool): pg.Pool {
+  pool.on('error', (error) => {
+    console.warn(JSON.stringify({ level: 'WARN', message: 'idle database connection lost', error: error.message }));
+  });
+  return pool;
+}
+
 /** Builds a pool for the source. Callers keep one per container (see {@link sharedPool}). */
 export async function createPool(source: DatabaseSource, max = 2): Promise<pg.Pool> {
   const common = { max, idleTimeoutMillis: 60_000, connectionTimeoutMillis: 10_000, application_name: process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'iot-first' };
-  if (source.kind === 'url') return new pg.Pool({ ...common, connectionString: source.url });
+  if (source.kind === 'url') return survivingIdleErrors(new pg.Pool({ ...common, connectionString: source.url }));
   const readSecret = secretReader(source);
   const first = await readSecret();
-  return new pg.Pool({
+  return survivingIdleErrors(new pg.Pool({
     ...common,
     host: source.hostOverride ?? first.host,
     port: first.port,
@@ -85,7 +97,7 @@ export async function createPool(source: DatabaseSource, max = 2): Promise<pg.Po
     password: async () => (await readSecret()).password,
     // Verified TLS: on Lambda, NODE_EXTRA_CA_CERTS points Node at the runtime's RDS CA bundle.
     ssl: source.ssl ? { rejectUnauthorized: true } : false,
-  });
+  }));
 }
 
 let shared: Promise<pg.Pool> | undefined;

@@ -9,6 +9,7 @@ import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { encodeErrorMessage } from '../../domain/error-message.js';
 import type { ErrorQueue } from '../../domain/ports.js';
 import type { ErrorRecord } from '../../domain/reading.js';
+import { packByCountAndBytes } from '../batching.js';
 import { retryFailedEntries, type BackoffOptions } from '../retry.js';
 
 export const MAX_BATCH_ENTRIES = 10;
@@ -21,21 +22,7 @@ interface Entry {
 
 /** Packs entries into SendMessageBatch-sized groups (bodies are ASCII, so length = bytes). */
 export function packBatches<T extends { readonly body: string }>(entries: readonly T[]): T[][] {
-  const batches: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const entry of entries) {
-    const size = entry.body.length;
-    if (current.length === MAX_BATCH_ENTRIES || (current.length > 0 && bytes + size > MAX_BATCH_BYTES)) {
-      batches.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(entry);
-    bytes += size;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
+  return packByCountAndBytes(entries, (e) => e.body.length, { maxItems: MAX_BATCH_ENTRIES, maxBytes: MAX_BATCH_BYTES });
 }
 
 export class SqsErrorQueue implements ErrorQueue {
