@@ -20,7 +20,23 @@ declare module 'vitest' {
   }
 }
 
+/**
+ * With TEST_DATABASE_URL (a role allowed to CREATE DATABASE), the run uses that server instead
+ * of starting one; the template gets a name of its own so parallel runs never share it.
+ */
+async function useExistingServer(project: TestProject, adminUrl: string): Promise<() => Promise<void>> {
+  const template = `iot_template_${process.pid}_${Date.now()}`;
+  await ensureDatabase(adminUrl, template);
+  const url = new URL(adminUrl);
+  url.pathname = `/${template}`;
+  await migrate({ database: url.toString() });
+  project.provide('pgAdminUrl', adminUrl);
+  project.provide('pgTemplateDatabase', template);
+  return async () => undefined;
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  if (process.env.TEST_DATABASE_URL) return useExistingServer(project, process.env.TEST_DATABASE_URL);
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'iot-first-test-'));
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
