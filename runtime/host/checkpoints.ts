@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS iot_runtime.kinesis_checkpoints (
   stream_created_at text        NOT NULL,
   shard_id          text        NOT NULL,
   function_name     text        NOT NULL,
-  sequence_number   numeric(40) NOT NULL,
+  sequence_number   numeric NOT NULL,
   updated_at        timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (stream_name, stream_created_at, shard_id, function_name)
 );`;
@@ -81,6 +81,11 @@ export class PostgresCheckpointStore implements CheckpointStore {
        WHERE c.sequence_number < EXCLUDED.sequence_number`,
       [key.streamName, key.streamCreatedAt, key.shardId, key.functionName, sequenceNumber],
     );
+  }
+
+  /** Forgets every checkpoint (`npm start --fresh` against an existing database). */
+  async clear(): Promise<void> {
+    await this.pool.query('TRUNCATE iot_runtime.kinesis_checkpoints');
   }
 
   async close(): Promise<void> {

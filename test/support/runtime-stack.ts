@@ -1,0 +1,106 @@
+/**
+ * Test helpers for the embedded runtime: a stack on OS-assigned ports with its own database
+ * and state folder, a topology whose functions are swapped for fixtures (or kept real), and
+ * small polling helpers. Timing never decides a test: waits poll for a condition and fail with
+ * the last observed value when the condition is not reached.
+ */
+import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { startStack, type RunningStack, type StackOptions } from '../../runtime/stack.js';
+import { topology as realTopology, type FunctionId, type Topology } from '../../src/topology.js';
+import { createTestDatabase } from './database.js';
+
+export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
+
+/** A deep copy of the real topology, for a test to change. */
+export function copyTopology(): Mutable<Topology> {
+  return structuredClone(realTopology) as Mutable<Topology>;
+}
+
+/** Points functions at fixture handlers (paths relative to the project root). */
+export function withFixtures(t: Mutable<Topology>, entries: Partial<Record<FunctionId, string>>): Mutable<Topology> {
+  for (const [id, entry] of Object.entries(entries) as [FunctionId, string][]) t.functions[id].entry = entry;
+  return t;
+}
+
+export interface TestStack extends RunningStack {
+  readonly db: pg.Pool;
+  readonly stateDir: string;
+  /** Stops the stack, closes the pool and removes the state folder. */
+  close(): Promise<void>;
+}
+
+export async function startTestStack(options: {
+  topology: Topology;
+  label: string;
+  host?: StackOptions['host'];
+  environment?: Record<string, string>;
+  databaseUrl?: string;
+}): Promise<TestStack> {
+  const databaseUrl = options.databaseUrl ?? (await createTestDatabase(options.label));
+  const stateDir = await mkdtemp(path.join(os.tmpdir(), `iot-first-${options.label}-`));
+  const stack = await startStack({
+    projectRoot: PROJECT_ROOT,
+    stateDir,
+    topology: options.topology,
+    databaseUrl,
+    ports: { postgres: 0, kinesis: 0, sqs: 0, lambda: 0 },
+    host: { pollIntervalMs: 50, retryDelayMs: () => 20, ...options.host },
+    ...(options.environment ? { environment: options.environment } : {}),
+  });
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  return {
+    ...stack,
+    db,
+    stateDir,
+    close: async () => {
+      await stack.stop();
+      await db.end();
+      await rm(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Puts records (JSON-encoded unless already bytes) with explicit partition keys; returns their sequence numbers in order. */
+export async function putRecords(stack: RunningStack, records: readonly { key: string; data: unknown }[]): Promise<{ shardId: string; sequenceNumber: string }[]> {
+  const out: { shardId: string; sequenceNumber: string }[] = [];
+  for (let i = 0; i < records.length; i += 500) {
+    const chunk = records.slice(i, i + 500);
+    const res = await stack.kinesis.send(
+      new PutRecordsCommand({
+        StreamName: stack.endpoints.streamName,
+        Records: chunk.map((r) => ({
+          PartitionKey: r.key,
+          Data: r.data instanceof Uint8Array ? r.data : Buffer.from(typeof r.data === 'string' ? r.data : JSON.stringify(r.data)),
+        })),
+      }),
+    );
+    if (res.FailedRecordCount) throw new Error(`PutRecords: ${res.FailedRecordCount} failed`);
+    for (const e of res.Records ?? []) out.push({ shardId: e.ShardId ?? '', sequenceNumber: e.SequenceNumber ?? '' });
+  }
+  return out;
+}
+
+/** Polls `probe` until `done` accepts its value; fails with the last value after `timeoutMs`. */
+export async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await probe();
+  while (!done(last)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 100));
+    last = await probe();
+  }
+  return last;
+}
+
+/** Count of rows of a query returning one `n` column. */
+export async function count(db: pg.Pool, sql: string, params: unknown[] = []): Promise<number> {
+  const out = await db.query<{ n: string }>(sql, params);
+  return Number(out.rows[0]?.n ?? 0);
+}
