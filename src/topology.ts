@@ -9,7 +9,7 @@
  */
 
 /** Logical function names; also the suffix of the deployed function names. */
-export type FunctionId = 'producer' | 'validator' | 'dlqDrainer' | 'aggregator';
+export type FunctionId = 'producer' | 'validator' | 'dlqDrainer' | 'aggregator' | 'dq';
 
 /** Logical queue names. */
 export type QueueId = 'errors' | 'failures';
@@ -111,6 +111,13 @@ export const topology: Topology = {
       timeoutSeconds: 120,
       description: 'Recomputes the 1-minute windows that received readings since its last run',
     },
+    dq: {
+      name: 'iot-dq',
+      entry: 'lambdas/dq/handler.ts',
+      memoryMb: 256,
+      timeoutSeconds: 300,
+      description: 'Runs the SodaCL checks in soda/checks and stores each result in dq_check_results',
+    },
   },
   queues: {
     errors: {
@@ -148,6 +155,7 @@ export const topology: Topology = {
   ],
   schedules: [
     { function: 'aggregator', everyMinutes: 1, description: 'Recompute 1-minute windows touched since the last run' },
+    { function: 'dq', everyMinutes: 5, description: 'Run the data-quality checks and record their outcomes' },
   ],
 };
 
