@@ -110,8 +110,11 @@ class Container {
     );
   }
 
+  /** Kills the process; marked dead at once so it is never handed out again. */
   kill(): void {
-    if (!this.dead) this.child.kill('SIGKILL');
+    if (this.dead) return;
+    this.dead = true;
+    this.child.kill('SIGKILL');
   }
 }
 
