@@ -18,6 +18,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { type FunctionId, type QueueId, rateExpression, type Topology, topology as defaultTopology } from '../src/topology.js';
@@ -208,7 +209,11 @@ export class PipelineStack extends Stack {
       removalPolicy: settings.removalPolicy,
       bundleMetafile: props.bundleMetafile,
     });
-    for (const rotation of db.rotations) rotation.node.addDependency(this.migrations.resource);
+    // A rotation that runs before the migrations resource has created its user fails; Secrets
+    // Manager rotates once as soon as a schedule exists, so schedules wait for the migrations.
+    for (const c of this.node.findAll()) {
+      if (c instanceof secretsmanager.CfnRotationSchedule) c.node.addDependency(this.migrations.resource);
+    }
 
     // Event sources and schedules start only once the schema and the users exist.
     for (const src of topo.kinesisSources) {
@@ -255,11 +260,8 @@ export class PipelineStack extends Stack {
       stream: this.stream,
       streamConsumer: functions[topo.kinesisSources[0]?.function ?? 'validator'].function,
       functions: Object.fromEntries(functionIds.map((fid) => [fid, functions[fid].function])),
-      deadLetterQueues: {
-        ...Object.fromEntries(Object.entries(dlqs).map(([qid, q]) => [`${qid}Dlq`, q])),
-        // The stream's on-failure destinations hold batches the validator gave up on.
-        ...Object.fromEntries(topo.kinesisSources.map((s) => [`${s.onFailure}Queue`, queues[s.onFailure]])),
-      },
+      deadLetterQueues: Object.fromEntries(Object.entries(dlqs).map(([qid, q]) => [`${qid}Dlq`, q])),
+      onFailureQueues: Object.fromEntries(topo.kinesisSources.map((s) => [`${s.onFailure}Queue`, queues[s.onFailure]])),
       queues: Object.fromEntries(Object.entries(queues).map(([qid, q]) => [`${qid}Queue`, q])),
       metricAlarms: functionIds.flatMap((fid) => FUNCTION_WIRING[fid].metricAlarms ?? []),
       alarmTopicArn: settings.alarmTopicArn,

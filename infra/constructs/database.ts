@@ -39,11 +39,6 @@ export interface PipelineDatabase {
   connectionEnvironment(options?: { readonly direct?: boolean }): Record<string, string>;
   /** Called once every user exists: an RDS Proxy must list every secret it authenticates. */
   finalize(): void;
-  /**
-   * Secret rotations. They must start only after the migrations resource has created the users
-   * (a rotation that finds no user fails), so the stack makes them depend on it.
-   */
-  readonly rotations: readonly Construct[];
 }
 
 export interface AwsDatabaseProps {
@@ -65,7 +60,6 @@ export class AwsDatabase extends Construct implements PipelineDatabase {
   readonly secretsEndpoint: ec2.InterfaceVpcEndpoint;
   readonly endpoints: readonly ec2.InterfaceVpcEndpoint[];
   proxy?: rds.DatabaseProxy;
-  readonly rotations: Construct[] = [];
   private readonly settings: DatabaseSettings;
   private readonly userSecrets: secretsmanager.ISecret[] = [];
   private readonly clients: lambda.IFunction[] = [];
@@ -138,12 +132,11 @@ export class AwsDatabase extends Construct implements PipelineDatabase {
     this.instance.node.addDependency(postgresLogs);
     if (!this.instance.secret) throw new Error('RDS instance without a generated secret');
     this.adminSecret = this.instance.secret;
-    const adminRotation = this.instance.addRotationSingleUser({
+    this.instance.addRotationSingleUser({
       automaticallyAfter: ROTATION_PERIOD,
       endpoint: this.secretsEndpoint,
       vpcSubnets: this.vpcSubnets,
     });
-    this.rotations.push(adminRotation);
   }
 
   addUser(id: string, username: string): secretsmanager.ISecret {
@@ -155,13 +148,12 @@ export class AwsDatabase extends Construct implements PipelineDatabase {
       masterSecret: this.adminSecret,
     });
     const attached = secret.attach(this.instance);
-    const rotation = this.instance.addRotationMultiUser(`${id}UserRotation`, {
+    this.instance.addRotationMultiUser(`${id}UserRotation`, {
       secret: attached,
       automaticallyAfter: ROTATION_PERIOD,
       endpoint: this.secretsEndpoint,
       vpcSubnets: this.vpcSubnets,
     });
-    this.rotations.push(rotation);
     this.userSecrets.push(attached);
     return attached;
   }
@@ -205,8 +197,6 @@ export class LocalStackDatabase extends Construct implements PipelineDatabase {
   readonly adminSecret: secretsmanager.ISecret;
   readonly vpc = undefined;
   readonly vpcSubnets = undefined;
-  /** None: the admin password must stay equal to the container's, and LocalStack data is throwaway. */
-  readonly rotations: readonly Construct[] = [];
   readonly adminPassword: CfnParameter;
   readonly userSecrets: secretsmanager.Secret[] = [];
 

@@ -25,8 +25,13 @@ export interface MonitoringProps {
   /** The function consuming the stream (its IteratorAge metric is the lag). */
   readonly streamConsumer: lambda.IFunction;
   readonly functions: Readonly<Record<string, lambda.IFunction>>;
-  /** Queues where any message needs attention (the DLQs and the stream's on-failure queue). */
+  /** Dead-letter queues: any message in one is a record that needs a human. */
   readonly deadLetterQueues: Readonly<Record<string, sqs.IQueue>>;
+  /**
+   * The stream's on-failure queues: the drainer empties them within seconds, so their depth says
+   * little; any message sent to one means the validator gave up on a batch, which is the alarm.
+   */
+  readonly onFailureQueues: Readonly<Record<string, sqs.IQueue>>;
   /** Working queues, for depth and age on the dashboard. */
   readonly queues: Readonly<Record<string, sqs.IQueue>>;
   /** Alarms on the pipeline's own metrics (Powertools EMF, namespace IoTFirst): any non-zero sum alarms. */
@@ -68,6 +73,14 @@ export class Monitoring extends Construct {
         `${name}Depth`,
         `${queue.node.id}: messages waiting; each is a record or batch that needs a human`,
         queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period }),
+        1,
+      );
+    }
+    for (const [name, queue] of Object.entries(props.onFailureQueues)) {
+      alarm(
+        `${name}GivenUp`,
+        `${queue.node.id}: the stream's event source gave up on a batch (retries or record age exhausted)`,
+        queue.metricNumberOfMessagesSent({ statistic: 'Sum', period: Duration.minutes(5) }),
         1,
       );
     }
