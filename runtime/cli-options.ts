@@ -1,0 +1,124 @@
+/**
+ * Command-line options of `npm start` (pure, so they are unit-tested). Defaults are fixed
+ * ports (documented in the README) so a user can attach tools to a known address; every port
+ * can be overridden, and `0` asks the OS for a free one.
+ */
+import { parseArgs } from 'node:util';
+
+export interface StartOptions {
+  readonly producer: boolean;
+  /** Readings per second the producer sends (one invocation every 2 s with rate * 2 readings). */
+  readonly rate: number;
+  readonly sensors: number;
+  readonly seed: number | undefined;
+  readonly fresh: boolean;
+  readonly quiet: boolean;
+  readonly stateDir: string | undefined;
+  readonly ports: { readonly postgres: number; readonly kinesis: number; readonly sqs: number; readonly lambda: number };
+  /** Divides schedule periods: 6 runs the 1-minute aggregator every 10 s. */
+  readonly scheduleSpeedUp: number;
+  readonly help: boolean;
+}
+
+export const DEFAULT_PORTS = { postgres: 54329, kinesis: 4567, sqs: 4576, lambda: 9001 } as const;
+export const DEFAULT_RATE = 50;
+export const DEFAULT_SENSORS = 50;
+/** The original's pace: one producer batch every 2 seconds. */
+export const PRODUCER_PERIOD_MS = 2_000;
+
+export const USAGE = `Usage: npm start -- [options]
+
+Runs the whole pipeline locally: PostgreSQL, Kinesis (kinesalite), SQS (fauxqs) and a local
+Lambda host running the real handlers. Prints "READY {json}" when ready (also written to
+.iot-first/endpoints.json). Ctrl-C stops it cleanly.
+
+  --no-producer          do not invoke the producer (attach your own)
+  --rate <n>             readings per second from the producer (default ${DEFAULT_RATE})
+  --sensors <n>          size of the simulated fleet (default ${DEFAULT_SENSORS})
+  --seed <n>             make the producer's readings reproducible
+  --fresh                start from empty state (embedded database, stream, checkpoints)
+  --quiet                one status line every 5 s instead of the live panel
+  --schedule-speedup <n> run schedules n times faster (e.g. 6: aggregator every 10 s)
+  --pg-port <n>          embedded PostgreSQL port (default ${DEFAULT_PORTS.postgres})
+  --kinesis-port <n>     kinesalite port (default ${DEFAULT_PORTS.kinesis})
+  --sqs-port <n>         fauxqs port (default ${DEFAULT_PORTS.sqs})
+  --lambda-port <n>      Lambda Invoke API port (default ${DEFAULT_PORTS.lambda})
+  --state-dir <path>     state folder (default .iot-first in the project)
+  -h, --help             this text
+
+Environment: DATABASE_URL uses an existing PostgreSQL; KINESIS_ENDPOINT and SQS_ENDPOINT use
+existing endpoints (LocalStack, say) instead of starting the emulators.`;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+  return value;
+}
+
+export function parseStartOptions(argv: readonly string[]): StartOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        'no-producer': { type: 'boolean' },
+        rate: { type: 'string' },
+        sensors: { type: 'string' },
+        seed: { type: 'string' },
+        fresh: { type: 'boolean' },
+        quiet: { type: 'boolean' },
+        'schedule-speedup': { type: 'string' },
+        'pg-port': { type: 'string' },
+        'kinesis-port': { type: 'string' },
+        'sqs-port': { type: 'string' },
+        'lambda-port': { type: 'string' },
+        'state-dir': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const v = parsed.values;
+  return {
+    producer: !v['no-producer'],
+    rate: integer('rate', v.rate, DEFAULT_RATE, 1, 50_000),
+    sensors: integer('sensors', v.sensors, DEFAULT_SENSORS, 1, 10_000),
+    seed: v.seed === undefined ? undefined : integer('seed', v.seed, 0, 0, 2 ** 32 - 1),
+    fresh: v.fresh ?? false,
+    quiet: v.quiet ?? false,
+    stateDir: v['state-dir'],
+    scheduleSpeedUp: integer('schedule-speedup', v['schedule-speedup'], 1, 1, 600),
+    ports: {
+      postgres: integer('pg-port', v['pg-port'], DEFAULT_PORTS.postgres, 0, 65535),
+      kinesis: integer('kinesis-port', v['kinesis-port'], DEFAULT_PORTS.kinesis, 0, 65535),
+      sqs: integer('sqs-port', v['sqs-port'], DEFAULT_PORTS.sqs, 0, 65535),
+      lambda: integer('lambda-port', v['lambda-port'], DEFAULT_PORTS.lambda, 0, 65535),
+    },
+    help: v.help ?? false,
+  };
+}
+
+/** The producer event for tick `tick`: a fresh seed per tick, so reading ids never repeat. */
+export function producerEvent(
+  options: Pick<StartOptions, 'rate' | 'sensors' | 'seed'>,
+  tick: number,
+  now: Date,
+): { count: number; sensors: number; seed?: number; startTime: string; intervalMs: number } {
+  const count = options.rate * (PRODUCER_PERIOD_MS / 1000);
+  return {
+    count,
+    sensors: options.sensors,
+    // Each sensor reports ceil(count / sensors) times per batch: spread them over the period.
+    intervalMs: Math.floor(PRODUCER_PERIOD_MS / Math.max(1, Math.ceil(count / options.sensors))),
+    ...(options.seed !== undefined ? { seed: (options.seed + tick) % 2 ** 32 } : {}),
+    startTime: now.toISOString(),
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * `npm start`: launches the embedded pipeline (runtime/serve.ts) in its own process group and
+ * relays Ctrl-C to it as one SIGTERM.
+ *
+ * Why a launcher: Ctrl-C in a terminal signals the whole foreground process group. Without
+ * it, the embedded PostgreSQL server and the function containers would get SIGINT at the
+ * same moment as the host, and PostgreSQL's fast shutdown would abort the very batches the
+ * host is trying to finish. In its own group, only the host hears the signal, and it stops
+ * the others in order (pollers, in-flight batches, checkpoints, containers, servers).
+ */
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const serve = fileURLToPath(new URL('./serve.ts', import.meta.url));
+const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+const child = spawn(process.execPath, ['--import', tsx, serve, ...process.argv.slice(2)], {
+  detached: true,
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+});
+
+let signalled = 0;
+let lastSignalAt = 0;
+const relay = (signal: NodeJS.Signals): void => {
+  // One Ctrl-C can arrive twice (from the terminal and relayed by npm): count it once.
+  if (Date.now() - lastSignalAt < 1_000) return;
+  lastSignalAt = Date.now();
+  signalled++;
+  // First signal: graceful stop. Second: the host's own "again to force" path.
+  child.kill(signalled === 1 ? 'SIGTERM' : 'SIGINT');
+  if (signalled > 2) child.kill('SIGKILL');
+  void signal;
+};
+process.on('SIGINT', relay);
+process.on('SIGTERM', relay);
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
