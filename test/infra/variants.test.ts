@@ -1,0 +1,65 @@
+/**
+ * Deployment options that change the template, synthesized without bundling (fast): cdk-nag stays
+ * clean in each, acknowledgements come and go with the settings that need them, and the CLI path
+ * really blocks on a finding.
+ */
+import { App } from 'aws-cdk-lib';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { describe, expect, it } from 'vitest';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { buildApp } from '../../infra/build.js';
+import { type FunctionId, topology } from '../../src/topology.js';
+import { acknowledgements, logicalId, nagFindings, resourcesOfType, synthesize } from './synth.js';
+
+const ackIds = (app: App) => acknowledgements(app).map((a) => a.id.replace(/^Annotation::/, ''));
+
+describe('deployment variants', () => {
+  it('with multi-AZ and deletion protection on, needs no RDS3/RDS10 acknowledgement and stays clean', () => {
+    const s = synthesize({ bundle: false, context: { target: 'aws', dbMultiAz: 'true', removalPolicy: 'retain' } });
+    s.template.hasResourceProperties('AWS::RDS::DBInstance', { MultiAZ: true, DeletionProtection: true });
+    expect(ackIds(s.app)).not.toContain('AwsSolutions-RDS3');
+    expect(ackIds(s.app)).not.toContain('AwsSolutions-RDS10');
+    expect(nagFindings(s.app)).toEqual([]);
+    // Retained data: the database snapshots on delete; log groups and queues are kept.
+    expect(Object.values(s.json.Resources).find((r) => r.Type === 'AWS::RDS::DBInstance')).toMatchObject({ DeletionPolicy: 'Snapshot' });
+  }, 120_000);
+
+  it('with an RDS Proxy, points pipeline functions at it (TLS required) while migrations go direct', () => {
+    const s = synthesize({ bundle: false, context: { target: 'aws', rdsProxy: 'true' } });
+    s.template.hasResourceProperties('AWS::RDS::DBProxy', { RequireTLS: true, EngineFamily: 'POSTGRESQL' });
+    const proxyId = resourcesOfType(s, 'AWS::RDS::DBProxy')[0]?.[0] ?? '';
+    const envOf = (id: string) => (resourcesOfType(s, 'AWS::Lambda::Function').find(([fid]) => fid === id)?.[1].Environment as { Variables: Record<string, unknown> }).Variables;
+    for (const fid of (Object.keys(topology.functions) as FunctionId[]).filter((f) => f !== 'producer')) {
+      expect(envOf(logicalId(s.stack, s.stack.functions[fid].function)).DB_HOST_OVERRIDE, fid).toEqual({ 'Fn::GetAtt': [proxyId, 'Endpoint'] });
+    }
+    expect(envOf(logicalId(s.stack, s.stack.migrations.handler.function)).DB_HOST_OVERRIDE).toBeUndefined();
+    expect(nagFindings(s.app)).toEqual([]);
+  }, 120_000);
+
+  it('acknowledges RDS13 only when backups are explicitly turned off', () => {
+    const s = synthesize({ bundle: false, context: { target: 'aws', dbBackupRetentionDays: '0' } });
+    expect(ackIds(s.app)).toContain('AwsSolutions-RDS13');
+    expect(nagFindings(s.app)).toEqual([]);
+    const d = synthesize({ bundle: false, context: { target: 'aws' } });
+    expect(ackIds(d.app)).not.toContain('AwsSolutions-RDS13');
+  }, 120_000);
+
+  it('refuses an unknown target instead of silently deploying the AWS variant', () => {
+    expect(() => synthesize({ bundle: false, context: { target: 'localstak' } })).toThrow(/target must be one of aws, localstack/);
+  });
+
+  it('blocks synth (and so deploy) on an unacknowledged finding: the nag plugin is really registered', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = buildApp(app);
+    new sqs.Queue(stack, 'UnencryptedQueue', { encryption: sqs.QueueEncryption.UNENCRYPTED });
+    expect(() => app.synth()).toThrow(/Validation failed|AwsSolutions-SQS/);
+  }, 120_000);
+
+  it('finds that same queue when the pack runs directly (the findings list the tests rely on is not vacuous)', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = buildApp(app, { nag: false });
+    new sqs.Queue(stack, 'UnencryptedQueue', { encryption: sqs.QueueEncryption.UNENCRYPTED });
+    const findings = new AwsSolutionsChecks(app).validateScope(app).violations.map((v) => v.ruleName);
+    expect(findings).toEqual(expect.arrayContaining(['AwsSolutions-SQS2', 'AwsSolutions-SQS3', 'AwsSolutions-SQS4']));
+  }, 120_000);
+});
