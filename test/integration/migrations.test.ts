@@ -30,7 +30,7 @@ describe('migrations', () => {
       ]),
     );
     const roles = await client.query(`SELECT rolname FROM pg_roles WHERE rolname LIKE 'iot\\_%' ORDER BY 1`);
-    expect(roles.rows.map((r) => r.rolname)).toEqual(['iot_aggregation', 'iot_ingest', 'iot_readonly']);
+    expect(roles.rows.map((r) => r.rolname)).toEqual(expect.arrayContaining(['iot_aggregation', 'iot_ingest', 'iot_readonly']));
   });
 
   it('is safe to run twice and concurrently: each migration applies once', async () => {
