@@ -2,9 +2,9 @@
  * The `aws` target, synthesized once with real esbuild bundles: resources and their security
  * settings, topology parity, least privilege, cdk-nag, and what is inside each Lambda bundle.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VPC_ENI_ACTIONS } from '../../infra/constructs/pipeline-function.js';
 import { MIGRATIONS_FOLDER, migrationsHash } from '../../infra/constructs/schema-migrations.js';
 import { PROJECT_ROOT } from '../../infra/pipeline-stack.js';
@@ -22,6 +22,8 @@ const envOf = (fid: FunctionId) =>
 beforeAll(() => {
   s = synthesize({ context: { target: 'aws' }, bundleMetafile: true });
 }, 180_000);
+
+afterAll(() => rmSync(s.outdir, { recursive: true, force: true }));
 
 describe('aws target', () => {
   it('synthesizes with cdk-nag registered and leaves no unacknowledged AwsSolutions finding', () => {

@@ -4,11 +4,11 @@
  * (the artifact the deploy ships) against a real PostgreSQL server.
  */
 import { randomUUID } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MIGRATIONS_FOLDER } from '../../infra/constructs/schema-migrations.js';
 import { LOCALSTACK } from '../../infra/localstack.js';
 import { PROJECT_ROOT } from '../../infra/pipeline-stack.js';
@@ -22,6 +22,8 @@ const fnIds = Object.keys(topology.functions) as FunctionId[];
 beforeAll(() => {
   s = synthesize({ context: { target: 'localstack' } });
 }, 180_000);
+
+afterAll(() => rmSync(s.outdir, { recursive: true, force: true }));
 
 describe('localstack target', () => {
   it('has no VPC, no RDS and no proxy', () => {
