@@ -117,6 +117,8 @@ async function main(): Promise<number> {
 
   // Status: a refreshing panel on a terminal, a line every few seconds otherwise.
   const db = new pg.Pool({ connectionString: endpoints.databaseUrl, max: 1, application_name: 'iot-first-status' });
+  // An idle client losing its server (a restart of an external database) must not crash the host.
+  db.on('error', (error) => log(`status database connection: ${error.message}`));
   const queues = {
     errors: endpoints.errorsQueueUrl,
     failures: endpoints.failuresQueueUrl,
@@ -153,8 +155,8 @@ async function main(): Promise<number> {
   if (producerTimer) clearTimeout(producerTimer);
   stopping = (async () => {
     await producing;
-    await running.stop();
     await db.end().catch(() => undefined);
+    await running.stop();
   })();
   await stopping;
   rmSync(endpointsFile, { force: true });

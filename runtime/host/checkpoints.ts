@@ -47,6 +47,8 @@ export class PostgresCheckpointStore implements CheckpointStore {
 
   static async open(databaseUrl: string): Promise<PostgresCheckpointStore> {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 2, application_name: 'iot-first-runtime' });
+    // An idle client losing its server must not crash the host; the next save reconnects.
+    pool.on('error', () => undefined);
     const client = await pool.connect();
     try {
       await client.query('BEGIN');

@@ -120,6 +120,8 @@ class Container {
 
 export class FunctionRuntime {
   readonly functionName: string;
+  /** The module this function runs: the topology's entry, the same file the deployment bundles. */
+  readonly handlerPath: string;
   readonly functionArn: string;
   private readonly idle: Container[] = [];
   private readonly all = new Set<Container>();
@@ -132,6 +134,7 @@ export class FunctionRuntime {
 
   constructor(private readonly options: FunctionRuntimeOptions) {
     this.functionName = options.functionName;
+    this.handlerPath = options.handlerPath;
     this.functionArn = `arn:aws:lambda:${options.region}:000000000000:function:${options.functionName}`;
     mkdirSync(path.dirname(options.logFile), { recursive: true });
     this.logFd = openSync(options.logFile, 'a');
