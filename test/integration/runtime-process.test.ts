@@ -1,0 +1,150 @@
+/**
+ * The `npm start` process itself (runtime/serve.ts, which the launcher runs), with the real
+ * handlers: READY line and endpoints.json, SIGKILL in the middle of a stream and a restart
+ * (still exactly N rows: durable checkpoints, nothing skipped, nothing doubled), a graceful
+ * SIGTERM exiting 0 with nothing left running, and start-up failures that name their cause.
+ *
+ * kinesalite and fauxqs run in this test process, so the stream and the queues outlive the
+ * killed runtime (as AWS's do); the runtime attaches to them through KINESIS_ENDPOINT and
+ * SQS_ENDPOINT, and to this file's database through DATABASE_URL.
+ */
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSqsClient } from '../../src/adapters/aws/clients.js';
+import { startKinesalite, startSqsEmulator, type RunningEmulator } from '../../runtime/embedded/emulators.js';
+import { ensureQueues, type Endpoints } from '../../runtime/stack.js';
+import { createTestDatabase } from '../support/database.js';
+import { copyTopology, count, PROJECT_ROOT, waitFor } from '../support/runtime-stack.js';
+
+const SERVE = path.join(PROJECT_ROOT, 'runtime/serve.ts');
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const N = 6_000;
+
+interface Serve {
+  readonly child: ChildProcess;
+  readonly ready: Promise<Endpoints>;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr(): string;
+}
+
+function serve(args: string[], env: Record<string, string>): Serve {
+  const child = spawn(process.execPath, ['--import', TSX, SERVE, '--no-producer', '--quiet', '--lambda-port', '0', ...args], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  const ready = new Promise<Endpoints>((resolve, reject) => {
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const line = out.split('\n').find((l) => l.startsWith('READY '));
+      if (line) resolve(JSON.parse(line.slice('READY '.length)) as Endpoints);
+    });
+    child.on('exit', () => reject(new Error(`exited before READY: ${err}`)));
+  });
+  ready.catch(() => undefined);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return { child, ready, exited, stderr: () => err };
+}
+
+let kinesis: RunningEmulator;
+let sqs: RunningEmulator;
+let databaseUrl: string;
+let db: pg.Pool;
+let stateDir: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  kinesis = await startKinesalite({ port: 0 });
+  sqs = await startSqsEmulator({ port: 0, region: 'us-east-1' });
+  databaseUrl = await createTestDatabase('rt_process');
+  db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  stateDir = await mkdtemp(path.join(os.tmpdir(), 'iot-first-process-'));
+  // Queues created up front with a short visibility timeout, so messages a killed runtime held
+  // come back within seconds (the runtime uses existing queues as they are).
+  const t = copyTopology();
+  t.queues.errors.visibilityTimeoutSeconds = 2;
+  t.queues.failures.visibilityTimeoutSeconds = 2;
+  const client = createSqsClient({ region: 'us-east-1', endpoint: sqs.url });
+  await ensureQueues(client, t);
+  client.destroy();
+  env = { DATABASE_URL: databaseUrl, KINESIS_ENDPOINT: kinesis.url, SQS_ENDPOINT: sqs.url, AWS_REGION: 'us-east-1' };
+});
+afterAll(async () => {
+  await db?.end();
+  await kinesis?.stop();
+  await sqs?.stop();
+  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+});
+
+const landed = (): Promise<number> => count(db, 'SELECT (SELECT count(*) FROM sensor_readings) + (SELECT count(*) FROM sensor_errors) AS n');
+
+describe('npm start process', () => {
+  it('survives SIGKILL mid-stream: after a restart every reading has landed exactly once', async () => {
+    const first = serve(['--state-dir', stateDir], env);
+    const endpoints = await first.ready;
+    expect(JSON.parse(readFileSync(path.join(stateDir, 'endpoints.json'), 'utf8'))).toEqual(endpoints);
+    expect(endpoints).toMatchObject({ kinesisEndpoint: kinesis.url, sqsEndpoint: sqs.url, databaseUrl, streamName: 'iot_sensor_data', region: 'us-east-1' });
+
+    const lambda = new LambdaClient({ region: 'us-east-1', endpoint: endpoints.lambdaEndpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    const out = await lambda.send(new InvokeCommand({ FunctionName: 'producer', Payload: new TextEncoder().encode(JSON.stringify({ count: N, sensors: 50, seed: 11 })) }));
+    lambda.destroy();
+    const produced = JSON.parse(new TextDecoder().decode(out.Payload)) as { sent: number; expected: Record<string, number> };
+    expect(produced.sent).toBe(N);
+
+    await waitFor(landed, (n) => n >= 300, 60_000, 'the first rows');
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const atKill = await landed();
+    // The kill really happened mid-stream (otherwise the restart would prove nothing).
+    expect(atKill).toBeLessThan(N);
+
+    const second = serve(['--state-dir', stateDir], env);
+    await second.ready;
+    await waitFor(landed, (n) => n >= N, 120_000, 'every reading after the restart');
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await landed()).toBe(N);
+    expect(await count(db, 'SELECT count(*) AS n FROM sensor_readings')).toBe(produced.expected.valid);
+    const byType = await db.query<{ error_type: string; n: string }>('SELECT error_type, count(*) AS n FROM sensor_errors GROUP BY 1');
+    const errors = Object.fromEntries(byType.rows.map((r) => [r.error_type, Number(r.n)]));
+    for (const [outcome, expected] of Object.entries(produced.expected)) if (outcome !== 'valid') expect(errors[outcome] ?? 0, outcome).toBe(expected);
+
+    // Graceful stop: exit 0, the endpoints file removed, no container left behind.
+    second.child.kill('SIGTERM');
+    const exit = await second.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(second.stderr()).toContain('stopped');
+    expect(existsSync(path.join(stateDir, 'endpoints.json'))).toBe(false);
+    const checkpoints = await count(db, 'SELECT count(*) AS n FROM iot_runtime.kinesis_checkpoints');
+    expect(checkpoints).toBe(2);
+  });
+
+  it('fails start-up with one message naming a taken port, and with a bad DATABASE_URL', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      const taken = serve(['--state-dir', stateDir, '--lambda-port', String(port)], env);
+      const exit = await taken.exited;
+      expect(exit.code).toBe(1);
+      expect(taken.stderr()).toMatch(new RegExp(`cannot start: port ${port} for the Lambda Invoke API is already in use`));
+    } finally {
+      blocker.close();
+    }
+    const bad = serve(['--state-dir', stateDir], { ...env, DATABASE_URL: 'postgres://nobody:wrong@127.0.0.1:1/none' });
+    const exit = await bad.exited;
+    expect(exit.code).toBe(1);
+    expect(bad.stderr()).toMatch(/cannot start: cannot connect to DATABASE_URL \(127\.0\.0\.1:1\/none\)/);
+  });
+});
