@@ -123,7 +123,8 @@ async function main(): Promise<number> {
     errors: endpoints.errorsQueueUrl,
     failures: endpoints.failuresQueueUrl,
   };
-  let previous: { at: number; received: number; landed: number } | undefined;
+  // Rates over the last ~5 s, so the 2-second producer rhythm does not make them flicker.
+  const history: { at: number; received: number; landed: number }[] = [];
   let drawn = 0;
   let sampling = false;
   const sample = async (): Promise<void> => {
@@ -131,8 +132,10 @@ async function main(): Promise<number> {
     sampling = true;
     try {
       const [totals, depths] = await Promise.all([readTotals(db), queueDepths(running.sqs, queues).catch(() => ({}))]);
-      const next = snapshot({ now: Date.now(), startedAt, host: running.host.status(), totals, queues: depths, produced, previous });
-      previous = next.counters;
+      const now = Date.now();
+      while (history.length > 1 && (history[1]?.at ?? now) <= now - 5_000) history.shift();
+      const next = snapshot({ now, startedAt, host: running.host.status(), totals, queues: depths, produced, previous: history[0] });
+      history.push(next.counters);
       if (interactive) {
         const lines = renderPanel(next.snapshot);
         // Move up over the previous panel and redraw it in place.
