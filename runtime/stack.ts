@@ -201,11 +201,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   };
 
   try {
+    if (!options.databaseUrl) await stopOrphanedPostgres(postgresDataDir(options.stateDir), log);
     if (options.fresh) {
       await rm(path.join(options.stateDir, 'kinesis'), { recursive: true, force: true });
-      if (!options.databaseUrl) await rm(path.dirname(postgresDataDir(options.stateDir)), { recursive: true, force: true });
+      if (!options.databaseUrl) await rm(postgresDataDir(options.stateDir), { recursive: true, force: true });
     }
-    if (!options.databaseUrl) await stopOrphanedPostgres(postgresDataDir(options.stateDir), log);
     // Ports first, so a taken port is reported before anything starts.
     if (!options.databaseUrl) await assertPortFree(options.ports.postgres, 'PostgreSQL');
     if (!options.kinesisEndpoint) await assertPortFree(options.ports.kinesis, 'Kinesis (kinesalite)');

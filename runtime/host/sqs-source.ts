@@ -34,7 +34,7 @@ export class SqsEventSource {
   constructor(readonly options: SqsSourceOptions) {}
 
   start(): void {
-    const n = Math.max(1, this.options.pollers ?? 2);
+    const n = Math.max(1, this.options.pollers ?? 5);
     this.loops = Array.from({ length: n }, () => this.loop());
   }
 
