@@ -18,6 +18,8 @@ interface ProducerAnswer {
 }
 
 const N = 3_000;
+/** Every fault the producer can inject, so every error type is counted. */
+const RATES = { INACTIVE_SENSOR: 0.2, BELOW_MIN: 0.05, ABOVE_MAX: 0.05, NULL_VALUE: 0.05, JSON_PARSE_ERROR: 0.03, SCHEMA_ERROR: 0.03 };
 
 async function landed(stack: TestStack): Promise<number> {
   return count(stack.db, 'SELECT (SELECT count(*) FROM sensor_readings) + (SELECT count(*) FROM sensor_errors) AS n');
@@ -39,15 +41,15 @@ describe('embedded pipeline, real handlers', () => {
   it('lands every produced reading exactly once with the injected error counts, and aggregates them', async () => {
     const lambda = new LambdaClient({ region: 'us-east-1', endpoint: stack.endpoints.lambdaEndpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
     const out = await lambda.send(
-      new InvokeCommand({ FunctionName: 'producer', Payload: new TextEncoder().encode(JSON.stringify({ count: N, sensors: 20, seed: 42, intervalMs: 1_000 })) }),
+      new InvokeCommand({ FunctionName: 'producer', Payload: new TextEncoder().encode(JSON.stringify({ count: N, sensors: 20, seed: 42, intervalMs: 1_000, rates: RATES })) }),
     );
     lambda.destroy();
     expect(out.FunctionError).toBeUndefined();
     const produced = JSON.parse(new TextDecoder().decode(out.Payload)) as ProducerAnswer;
     expect(produced.sent).toBe(N);
     expect(Object.values(produced.expected).reduce((a, b) => a + b, 0)).toBe(N);
-    // The seeded run injects faults; otherwise this test would prove little.
-    expect(N - (produced.expected.valid ?? 0)).toBeGreaterThan(100);
+    // The seeded run injects every fault type; otherwise this test would prove little.
+    for (const fault of Object.keys(RATES)) expect(produced.expected[fault], fault).toBeGreaterThan(0);
 
     await waitFor(() => landed(stack), (n) => n >= N, 120_000, 'every reading to land');
     await new Promise((r) => setTimeout(r, 500)); // a duplicate would show up now
