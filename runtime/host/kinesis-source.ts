@@ -71,6 +71,27 @@ export function laneFor(partitionKey: string, lanes: number): number {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Lambda's synchronous invocation payload limit; the event source cuts batches to fit it. */
+export const MAX_EVENT_BYTES = 6 * 1024 * 1024;
+/** JSON around one record's data in a KinesisStreamEvent (ARNs, ids, field names), generously. */
+const RECORD_OVERHEAD_BYTES = 600;
+
+/**
+ * How many of the waiting records form the next batch: at most `batchSize`, and no more than
+ * fit in a 6 MB event (base64 data plus the record's envelope). Always at least one record.
+ */
+export function batchLength(waiting: readonly Pick<StreamRecord, 'data'>[], batchSize: number): number {
+  let bytes = 0;
+  let n = 0;
+  for (const record of waiting) {
+    if (n >= batchSize) break;
+    bytes += Math.ceil(record.data.length / 3) * 4 + RECORD_OVERHEAD_BYTES;
+    if (n > 0 && bytes > MAX_EVENT_BYTES) break;
+    n++;
+  }
+  return Math.max(1, n);
+}
+
 class Stopped extends Error {}
 
 export class KinesisEventSource {
@@ -204,7 +225,7 @@ class Lane {
         await this.sleep(windowMs - waited);
         continue;
       }
-      const batch = this.queue.splice(0, spec.batchSize).map((w) => w.record);
+      const batch = this.queue.splice(0, batchLength(this.queue.map((w) => w.record), spec.batchSize)).map((w) => w.record);
       try {
         await this.shard.process(batch, 0);
       } catch (error) {

@@ -4,8 +4,23 @@
  * Lambda's environment). The function is a fixture that echoes its event and context.
  */
 import { InvokeCommand, LambdaClient, ResourceNotFoundException } from '@aws-sdk/client-lambda';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyTopology, startTestStack, withFixtures, type TestStack } from '../support/runtime-stack.js';
+import { copyTopology, PROJECT_ROOT, startTestStack, withFixtures, type TestStack } from '../support/runtime-stack.js';
+
+/** Runs `npm run invoke`'s script (runtime/invoke.ts) and collects its output. */
+function invokeCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  const child = spawn(process.execPath, ['--import', tsx, path.join(PROJECT_ROOT, 'runtime/invoke.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+}
 
 let stack: TestStack;
 let lambda: LambdaClient;
@@ -73,5 +88,16 @@ describe('Lambda Invoke API', () => {
     const async = await lambda.send(new InvokeCommand({ FunctionName: 'producer', InvocationType: 'Event', Payload: new TextEncoder().encode('{}') }));
     expect(async.StatusCode).toBe(202);
     await expect(lambda.send(new InvokeCommand({ FunctionName: 'no-such-function' }))).rejects.toBeInstanceOf(ResourceNotFoundException);
+  });
+
+  it('npm run invoke prints the answer and exits 1 on a function error', async () => {
+    const ok = await invokeCli(['producer', '{"count":5}', '--endpoint', stack.endpoints.lambdaEndpoint]);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ event: { count: 5 } });
+    const failed = await invokeCli(['producer', '{"throw":"no"}', '--endpoint', stack.endpoints.lambdaEndpoint]);
+    expect(failed.code).toBe(1);
+    expect(JSON.parse(failed.stdout)).toMatchObject({ errorType: 'TypeError', errorMessage: 'no' });
+    const bad = await invokeCli(['producer', '{not json', '--endpoint', stack.endpoints.lambdaEndpoint]);
+    expect(bad.code).toBe(2);
   });
 });

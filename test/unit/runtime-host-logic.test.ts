@@ -8,7 +8,7 @@ import { DEFAULT_PORTS, parseStartOptions, producerEvent, UsageError } from '../
 import { readBatchResponse } from '../../runtime/host/batch-response.js';
 import { kinesisEvent, kinesisFailureNotice, scheduledEvent, sqsEvent } from '../../runtime/host/events.js';
 import { functionNameFrom } from '../../runtime/host/invoke-server.js';
-import { laneFor } from '../../runtime/host/kinesis-source.js';
+import { batchLength, laneFor, MAX_EVENT_BYTES } from '../../runtime/host/kinesis-source.js';
 import { ShardTracker } from '../../runtime/host/shard-tracker.js';
 import { renderLine, renderPanel, snapshot } from '../../runtime/status.js';
 
@@ -49,6 +49,19 @@ describe('laneFor', () => {
     const lanes = new Set(Array.from({ length: 100 }, (_, i) => laneFor(`sensor-${i}`, 4)));
     expect(lanes).toEqual(new Set([0, 1, 2, 3]));
     expect(laneFor('x', 1)).toBe(0);
+  });
+});
+
+describe('batchLength', () => {
+  it('cuts at the batch size, and earlier when the event would pass 6 MB', () => {
+    const small = Array.from({ length: 20 }, () => ({ data: new Uint8Array(100) }));
+    expect(batchLength(small, 10)).toBe(10);
+    expect(batchLength(small.slice(0, 3), 10)).toBe(3);
+    const big = Array.from({ length: 20 }, () => ({ data: new Uint8Array(1024 * 1024) })); // 1 MiB: Kinesis's record limit
+    const n = batchLength(big, 500);
+    expect(n).toBe(4); // 4 x 1.33 MiB of base64 fit in 6 MiB, 5 do not
+    expect(n * Math.ceil((1024 * 1024) / 3) * 4).toBeLessThanOrEqual(MAX_EVENT_BYTES);
+    expect(batchLength([{ data: new Uint8Array(7 * 1024 * 1024) }], 500)).toBe(1);
   });
 });
 
