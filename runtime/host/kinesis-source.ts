@@ -141,7 +141,7 @@ export class KinesisEventSource {
 
   /** Sends the on-failure notice; retried until durable, because the records are acknowledged after it. */
   async sendNotice(records: readonly StreamRecord[], condition: FailureCondition, invokeCount: number, lastOutcome: InvocationOutcome | undefined): Promise<void> {
-    const { spec: _spec, region, streamName, sqs, onFailureQueueUrl, target } = this.options;
+    const { region, streamName, sqs, onFailureQueueUrl, target } = this.options;
     const notice = kinesisFailureNotice({
       records,
       condition,
