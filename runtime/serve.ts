@@ -11,6 +11,7 @@
 import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { parseStartOptions, PRODUCER_PERIOD_MS, producerEvent, USAGE, UsageError, type StartOptions } from './cli-options.js';
 import { startStack, StartupError, type RunningStack } from './stack.js';
@@ -119,10 +120,15 @@ async function main(): Promise<number> {
   const db = new pg.Pool({ connectionString: endpoints.databaseUrl, max: 1, application_name: 'iot-first-status' });
   // An idle client losing its server (a restart of an external database) must not crash the host.
   db.on('error', (error) => log(`status database connection: ${error.message}`));
-  const queues = {
-    errors: endpoints.errorsQueueUrl,
-    failures: endpoints.failuresQueueUrl,
-  };
+  // The pipeline's queues and their redrive DLQs (messages the drainer could not land).
+  const queues: Record<string, string> = { errors: endpoints.errorsQueueUrl, failures: endpoints.failuresQueueUrl };
+  for (const [id, q] of Object.entries(running.topology.queues)) {
+    const url = await running.sqs.send(new GetQueueUrlCommand({ QueueName: q.deadLetterQueueName })).then(
+      (r) => r.QueueUrl,
+      () => undefined,
+    );
+    if (url) queues[`${id}-dlq`] = url;
+  }
   // Rates over the last ~5 s, so the 2-second producer rhythm does not make them flicker.
   const history: { at: number; received: number; landed: number }[] = [];
   let drawn = 0;
