@@ -113,7 +113,7 @@ describe('embedded pipeline, real handlers', () => {
       expect(a.high_alert_count).toBe(w.high);
       expect(a.low_alert_count).toBe(w.low);
     }
-  });
+  }, 180_000);
 });
 
 describe('retries exhausted, real drainer', () => {
@@ -137,5 +137,5 @@ describe('retries exhausted, real drainer', () => {
     expect(await landed(stack)).toBe(produced.sent);
     expect(await count(stack.db, 'SELECT count(*) AS n FROM sensor_readings')).toBe(produced.expected.valid);
     expect(stack.host.status().kinesis.noticesSent).toBeGreaterThan(0);
-  });
+  }, 180_000);
 });

@@ -128,7 +128,7 @@ describe('npm start process', () => {
     expect(existsSync(path.join(stateDir, 'endpoints.json'))).toBe(false);
     const checkpoints = await count(db, 'SELECT count(*) AS n FROM iot_runtime.kinesis_checkpoints');
     expect(checkpoints).toBe(2);
-  });
+  }, 180_000);
 
   it('fails start-up with one message naming a taken port, and with a bad DATABASE_URL', async () => {
     const blocker = net.createServer();
