@@ -89,6 +89,18 @@ describe('Kinesis event source', () => {
     );
   });
 
+  it('gathers records for the batching window before invoking, and cuts batches at the batch size', async () => {
+    stack = await startTestStack({ topology: topologyWith({ batchSize: 4, maxBatchingWindowSeconds: 3 }), label: 'rt_window', host: { enable: { sqs: false, schedules: false } } });
+    // Two separate PutRecords calls: the window holds the first records until the others arrive.
+    const a = await putRecords(stack, [{ key: 'sensor-1', data: { i: 0 } }]);
+    const b = await putRecords(stack, [{ key: 'sensor-1', data: { i: 1 } }]);
+    const c = await putRecords(stack, Array.from({ length: 4 }, (_, i) => ({ key: 'sensor-1', data: { i: i + 2 } })));
+    const s = stack;
+    await waitFor(() => deliveries(s), (r) => r.length === 6, 30_000, 'deliveries');
+    const seq = [...a, ...b, ...c].map((p) => p.sequenceNumber);
+    expect(invocations(await deliveries(stack))).toEqual([seq.slice(0, 4), seq.slice(4)]);
+  });
+
   it('resumes a partially failed batch at the lowest failed sequence number', async () => {
     stack = await startTestStack({ topology: topologyWith({}), label: 'rt_partial', host: { enable: { sqs: false, schedules: false } } });
     const data = Array.from({ length: 10 }, (_, i) => ({ key: 'sensor-1', data: i === 5 || i === 7 ? { i, failTimes: 1, mode: 'partial' } : { i } }));
