@@ -101,6 +101,17 @@ describe('Kinesis event source', () => {
     expect(invocations(await deliveries(stack))).toEqual([seq.slice(0, 4), seq.slice(4)]);
   });
 
+  it('on stop, finishes the batch in flight and checkpoints it before returning', async () => {
+    stack = await startTestStack({ topology: topologyWith({ batchSize: 3 }), label: 'rt_stop', host: { enable: { sqs: false, schedules: false } } });
+    const put = await putRecords(stack, Array.from({ length: 3 }, (_, i) => ({ key: 'sensor-1', data: { i, sleepMs: 1_500 } })));
+    const s = stack;
+    // The fixture records the deliveries, then sleeps: the batch is in flight now.
+    await waitFor(() => deliveries(s), (r) => r.length === 3, 30_000, 'the batch to be in flight');
+    await stack.stop();
+    const checkpoint = await stack.db.query<{ s: string }>('SELECT sequence_number::text AS s FROM iot_runtime.kinesis_checkpoints');
+    expect(checkpoint.rows.map((r) => r.s)).toEqual([put[2]?.sequenceNumber]);
+  });
+
   it('resumes a partially failed batch at the lowest failed sequence number', async () => {
     stack = await startTestStack({ topology: topologyWith({}), label: 'rt_partial', host: { enable: { sqs: false, schedules: false } } });
     const data = Array.from({ length: 10 }, (_, i) => ({ key: 'sensor-1', data: i === 5 || i === 7 ? { i, failTimes: 1, mode: 'partial' } : { i } }));
