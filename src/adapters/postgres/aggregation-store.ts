@@ -30,23 +30,32 @@ USING (
 WHERE d.sensor_id = claimed.sensor_id AND d.window_start = claimed.window_start
 RETURNING d.sensor_id, d.window_start`;
 
+/**
+ * Each claimed window is aggregated on its own (LATERAL): one index-only range scan of
+ * (sensor_id, event_time) per window, whatever the planner estimates. A join of all claimed
+ * windows to sensor_readings, grouped afterwards, let a misestimate pick a hash join over the
+ * whole table, so a run cost in proportion to the table rather than to the windows touched
+ * (measured in `npm run bench`; see docs/benchmarks.md).
+ */
 const RECOMPUTE = `
-WITH windows AS (
-  SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS w(sensor_id, window_start)
-)
 INSERT INTO sensor_aggregations AS a (
   sensor_id, window_start, window_end, sensor_type, unit, reading_count, avg_value, min_value,
   max_value, stddev_value, high_alert_count, low_alert_count, updated_at)
-SELECT r.sensor_id, w.window_start, w.window_start + interval '1 minute',
-       min(r.sensor_type), min(r.unit), count(*), avg(r.value), min(r.value), max(r.value),
-       stddev_samp(r.value), count(*) FILTER (WHERE r.high_alert), count(*) FILTER (WHERE r.low_alert),
-       now()
-FROM windows w
-JOIN sensor_readings r
-  ON r.sensor_id = w.sensor_id
- AND r.event_time >= w.window_start
- AND r.event_time < w.window_start + interval '1 minute'
-GROUP BY r.sensor_id, w.window_start
+SELECT w.sensor_id, w.window_start, w.window_start + interval '1 minute',
+       s.sensor_type, s.unit, s.reading_count, s.avg_value, s.min_value, s.max_value, s.stddev_value,
+       s.high_alert_count, s.low_alert_count, now()
+FROM unnest($1::text[], $2::timestamptz[]) AS w(sensor_id, window_start)
+CROSS JOIN LATERAL (
+  SELECT min(r.sensor_type) AS sensor_type, min(r.unit) AS unit, count(*) AS reading_count,
+         avg(r.value) AS avg_value, min(r.value) AS min_value, max(r.value) AS max_value,
+         stddev_samp(r.value) AS stddev_value, count(*) FILTER (WHERE r.high_alert) AS high_alert_count,
+         count(*) FILTER (WHERE r.low_alert) AS low_alert_count
+  FROM sensor_readings r
+  WHERE r.sensor_id = w.sensor_id
+    AND r.event_time >= w.window_start
+    AND r.event_time < w.window_start + interval '1 minute'
+) s
+WHERE s.reading_count > 0
 ON CONFLICT (sensor_id, window_start) DO UPDATE SET
   sensor_type = EXCLUDED.sensor_type, unit = EXCLUDED.unit, reading_count = EXCLUDED.reading_count,
   avg_value = EXCLUDED.avg_value, min_value = EXCLUDED.min_value, max_value = EXCLUDED.max_value,
