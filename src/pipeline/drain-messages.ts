@@ -1,6 +1,6 @@
 /**
  * The DLQ drainer's use case. Two kinds of message arrive:
- * - a rejection sent by the validator: stored in sensor_errors as it is;
+ * - rejections sent by the validator (many per message): stored in sensor_errors as they are;
  * - a failed-batch notice from the Kinesis event source (a shard and a sequence range the
  *   validator gave up on): the range is read back from the stream and every record in it is
  *   landed as a reading or a rejection, exactly as the validator would have. Records the stream
@@ -58,7 +58,9 @@ export async function drainMessages(messages: readonly QueueMessage[], deps: Dra
   for (const message of messages) {
     try {
       const body: unknown = JSON.parse(message.body);
-      if (isErrorMessage(body)) rejections.push({ messageId: message.messageId, record: sanitized(decodeErrorMessage(body)) });
+      if (isErrorMessage(body)) {
+        for (const record of decodeErrorMessage(body)) rejections.push({ messageId: message.messageId, record: sanitized(record) });
+      }
       else if (isFailureNotice(body)) notices.push({ messageId: message.messageId, notice: parseFailureNotice(body) });
       else throw new Error('neither a rejection nor a failed-batch notice');
     } catch (error) {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { decodeErrorMessage, encodeErrorMessage, isErrorMessage } from '../../src/domain/error-message.js';
+import { decodeErrorMessage, isErrorMessage, MESSAGE_TARGET_BYTES, packErrorMessages } from '../../src/domain/error-message.js';
 import { parseFailureNotice, isFailureNotice, compareSequenceNumbers } from '../../src/domain/failure-notice.js';
 import { DEFAULT_PAYLOAD_CAP_BYTES } from '../../src/domain/reading.js';
 import { classifyRecord } from '../../src/domain/validation.js';
-import { MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, packBatches } from '../../src/adapters/sqs/error-queue.js';
+import { packByCountAndBytes } from '../../src/adapters/batching.js';
 import { aPosition, aReading, encode } from '../support/factories.js';
 
 const now = new Date('2026-11-26T12:01:00Z');
@@ -14,26 +14,46 @@ function rejectionOf(data: Uint8Array) {
   return result.error;
 }
 
+function bodyOf(errors: Parameters<typeof packErrorMessages>[0]): string {
+  const messages = packErrorMessages(errors);
+  expect(messages).toHaveLength(1);
+  return (messages[0] as { body: string }).body;
+}
+
 describe('errors queue message format', () => {
-  it('round-trips a rejection exactly, bytes included', () => {
+  it('round-trips rejections exactly, bytes included', () => {
     const data = Uint8Array.from([0xff, 0x00, 0x7b, 0xef, 0xbf, 0xbf, 0x0a]);
-    const error = rejectionOf(data);
-    const decoded = decodeErrorMessage(JSON.parse(encodeErrorMessage(error)));
-    expect(decoded).toEqual({ ...error, rawBytes: Buffer.from(data) });
+    const errors = [rejectionOf(data), rejectionOf(encode('{"a":'))];
+    const decoded = decodeErrorMessage(JSON.parse(bodyOf(errors)));
+    expect(decoded).toEqual(errors.map((e) => ({ ...e, rawBytes: Buffer.from(e.rawBytes) })));
   });
 
   it('is ASCII only, so SQS accepts any content (U+FFFF, control characters, emoji)', () => {
     const error = rejectionOf(encode(aReading({ status: '\uffff\u0001 🔥 manutenção' })));
-    const body = encodeErrorMessage(error);
+    const body = bodyOf([error]);
     expect(/^[\x20-\x7e]*$/.test(body)).toBe(true);
-    expect(decodeErrorMessage(JSON.parse(body)).errorMessage).toBe(error.errorMessage);
+    expect(decodeErrorMessage(JSON.parse(body))[0]?.errorMessage).toBe(error.errorMessage);
+  });
+
+  it('packs rejections in order into messages of at most the target size; a larger one travels alone', () => {
+    const small = Array.from({ length: 300 }, (_, i) => rejectionOf(encode(`not json ${i} ${'x'.repeat(200)}`)));
+    const huge = rejectionOf(encode('y'.repeat(70_000)));
+    const messages = packErrorMessages([...small.slice(0, 150), huge, ...small.slice(150)]);
+    expect(messages.flatMap((m) => m.records)).toEqual([...small.slice(0, 150), huge, ...small.slice(150)]);
+    const alone = messages.find((m) => m.records.includes(huge));
+    expect(alone?.records).toEqual([huge]);
+    for (const m of messages) {
+      if (m !== alone) expect(m.body.length).toBeLessThanOrEqual(MESSAGE_TARGET_BYTES);
+      expect(decodeErrorMessage(JSON.parse(m.body))).toHaveLength(m.records.length);
+    }
+    expect(messages.length).toBeLessThan(10);
   });
 
   it('is recognised, and other bodies are not', () => {
-    const body = JSON.parse(encodeErrorMessage(rejectionOf(encode('x'))));
+    const body = JSON.parse(bodyOf([rejectionOf(encode('x'))]));
     expect(isErrorMessage(body)).toBe(true);
     expect(isErrorMessage({ hello: 1 })).toBe(false);
-    expect(() => decodeErrorMessage({ ...body, errorType: 'NOPE' })).toThrow(/errorType/);
+    expect(() => decodeErrorMessage({ ...body, errors: [{ ...body.errors[0], errorType: 'NOPE' }] })).toThrow(/errorType/);
   });
 });
 
@@ -78,15 +98,15 @@ describe('failed-batch notices', () => {
   });
 });
 
-describe('SendMessageBatch packing', () => {
-  it('keeps at most 10 entries and 256 KiB per batch, in order', () => {
+describe('batch packing by count and bytes', () => {
+  it('keeps at most the item and byte limits per group, in order', () => {
     const entries = Array.from({ length: 25 }, (_, i) => ({ id: i, body: 'x'.repeat(i < 12 ? 100 : 90 * 1024) }));
-    const batches = packBatches(entries);
-    expect(batches.flat().map((e) => e.id)).toEqual(entries.map((e) => e.id));
-    for (const batch of batches) {
-      expect(batch.length).toBeLessThanOrEqual(MAX_BATCH_ENTRIES);
-      expect(batch.reduce((n, e) => n + e.body.length, 0)).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+    const groups = packByCountAndBytes(entries, (e) => e.body.length, { maxItems: 10, maxBytes: 256 * 1024 });
+    expect(groups.flat().map((e) => e.id)).toEqual(entries.map((e) => e.id));
+    for (const group of groups) {
+      expect(group.length).toBeLessThanOrEqual(10);
+      expect(group.reduce((n, e) => n + e.body.length, 0)).toBeLessThanOrEqual(256 * 1024);
     }
-    expect(batches[0]).toHaveLength(10);
+    expect(groups[0]).toHaveLength(10);
   });
 });
