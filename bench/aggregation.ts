@@ -9,10 +9,10 @@
  * statement trigger marks every window. Then VACUUM ANALYZE, the steady state autovacuum
  * reaches on a real table.
  *
- * With `prototype`, the same measurements are then repeated with the proposed recompute
- * (bench/prototypes/lateral-aggregation-store.ts) on the covering index, same data, so the
- * proposal's gain is measured side by side too; its results are checked against the bare
- * GROUP BY like the current store's.
+ * The schema is the migrated one, so the subject is exactly production's: the per-window
+ * LATERAL recompute on the covering (sensor_id, event_time) index (migration
+ * 1764190200000_covering-window-index). The full run's result is checked against the bare
+ * GROUP BY window by window.
  *
  * Fairness: both write into an empty table (sensor_aggregations is truncated and every window
  * re-marked before each full run, untimed); bare and full alternate, first one then the other,
@@ -22,7 +22,6 @@ import pg from 'pg';
 import { PostgresAggregationStore } from '../src/adapters/postgres/aggregation-store.js';
 import type { AggregationStore } from '../src/domain/ports.js';
 import { aggregateMarkedWindows, type AggregationSummary } from '../src/pipeline/aggregate-windows.js';
-import { COVERING_INDEX_SQL, LateralAggregationStore } from './prototypes/lateral-aggregation-store.js';
 import { median, round, type BenchServer } from './common.js';
 import { EVENT_TIME_ORIGIN } from './records.js';
 
@@ -32,8 +31,6 @@ export interface AggregationOptions {
   readonly rounds: number;
   /** Late readings as fractions of `readings`; the last one is the headline (1%). */
   readonly lateFractions: readonly number[];
-  /** Also measure the proposed recompute (bench/prototypes/), after the current one, on the same data. */
-  readonly prototype: boolean;
   readonly log: (line: string) => void;
 }
 
@@ -59,16 +56,7 @@ export interface AggregationResult {
   /** Full aggregator time ÷ bare GROUP BY time. */
   readonly ratio: number;
   readonly incremental: readonly IncrementalRun[];
-  /** The same measurements for the prototype, when asked: a proposal, not the pipeline's code. */
-  readonly prototype?: {
-    readonly description: string;
-    readonly full: { readonly msMedian: number; readonly runs: readonly number[]; readonly chunks: number };
-    readonly bare: { readonly msMedian: number; readonly runs: readonly number[] };
-    readonly ratio: number;
-    readonly incremental: readonly IncrementalRun[];
-    readonly mismatchedWindows: number;
-  };
-  /** Mismatches of the full runs (current and prototype) against the bare GROUP BY; readings covered after the last run. */
+  /** Mismatches of the full run against the bare GROUP BY; readings covered after the last run. */
   readonly check: { readonly mismatchedWindows: number; readonly readingsCovered: number; readonly readingsStored: number };
 }
 
@@ -260,15 +248,6 @@ export async function benchAggregation(server: BenchServer, options: Aggregation
     log(`aggregation: ${windows} windows; warm-up, then ${options.rounds} rounds of bare GROUP BY and full run, alternating`);
     const current = await measurePhase(admin, new PostgresAggregationStore(pool), options, { ticks, windows, tag: 'late' });
 
-    let prototype: AggregationResult['prototype'];
-    if (options.prototype) {
-      log('aggregation: prototype (LATERAL recompute + covering index), same data, same rounds');
-      for (const sql of COVERING_INDEX_SQL) await admin.query(sql);
-      await admin.query('VACUUM ANALYZE sensor_readings');
-      const measured = await measurePhase(admin, new LateralAggregationStore(pool), options, { ticks, windows, tag: 'proto' });
-      prototype = { ...measured, description: 'bench/prototypes/lateral-aggregation-store.ts with COVERING_INDEX_SQL' };
-    }
-
     const totals = (
       await admin.query<{ covered: string; stored: string }>(
         'SELECT (SELECT sum(reading_count) FROM sensor_aggregations) AS covered, (SELECT count(*) FROM sensor_readings) AS stored',
@@ -283,9 +262,8 @@ export async function benchAggregation(server: BenchServer, options: Aggregation
       bare: current.bare,
       ratio: current.ratio,
       incremental: current.incremental,
-      ...(prototype ? { prototype } : {}),
       check: {
-        mismatchedWindows: current.mismatchedWindows + (prototype?.mismatchedWindows ?? 0),
+        mismatchedWindows: current.mismatchedWindows,
         readingsCovered: Number(totals?.covered ?? 0),
         readingsStored: Number(totals?.stored ?? 0),
       },

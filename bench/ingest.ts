@@ -13,14 +13,16 @@
  *   (the trigger, the commit) are in both.
  * - A warm-up set (other records, other stream positions) goes through all paths untimed first.
  *
- * With `prototype`, a third path joins the rotation: the same handler with rejections packed
- * many per SQS message (bench/prototypes/), in its own database and queue.
+ * Batch size: the topology's validator batch size unless `batchSize` says otherwise, because
+ * the batch is the unit of every per-batch cost (one COPY statement, one trigger firing, one
+ * commit, the SendMessageBatch calls), so how the ratio moves with it tells which costs are
+ * per batch and which are per record. The COPY baseline is always cut at the same size.
  *
  * Also measured: the handler's own redelivery path (`INSERT … SELECT FROM unnest … ON CONFLICT
  * DO NOTHING`) on the same batches, and row-by-row autocommitted INSERTs on a sample, to show
  * the scale of the difference.
  */
-import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -28,6 +30,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { createSqsClient } from '../src/adapters/aws/clients.js';
+import { decodeErrorMessage } from '../src/domain/error-message.js';
 import type { ReadingRow } from '../src/domain/reading.js';
 import { classifyBatch } from '../src/pipeline/classify-batch.js';
 import { toStreamRecord } from '../src/adapters/lambda/kinesis-event.js';
@@ -35,7 +38,7 @@ import { topology } from '../src/topology.js';
 import { startSqsEmulator } from '../runtime/embedded/emulators.js';
 import type { BenchServer } from './common.js';
 import { round } from './common.js';
-import { copyText, kinesisEvents, READING_COLUMNS, readingCells, recordSet, REGION, type Cell, type RecordSetSpec } from './records.js';
+import { copyText, kinesisEvents, READING_COLUMNS, readingCells, recordSet, REGION, VALIDATOR_BATCH_SIZE, type Cell, type RecordSetSpec } from './records.js';
 import { WorkerProcess } from './worker-process.js';
 
 export interface IngestOptions {
@@ -44,8 +47,8 @@ export interface IngestOptions {
   readonly rowByRowSample: number;
   readonly sensors: number;
   readonly logDir: string;
-  /** Also run the prototype handler (packed rejections) in the same alternation. */
-  readonly prototype: boolean;
+  /** Records per Kinesis event (and per baseline COPY); the topology's validator batch size when absent. */
+  readonly batchSize?: number | undefined;
   /** Write a CPU profile of the validator worker into this folder. */
   readonly cpuProfileDir?: string | undefined;
   readonly log: (line: string) => void;
@@ -64,10 +67,15 @@ export interface IngestResult {
   readonly rowByRow: { readonly rows: number; readonly ms: number; readonly rowsPerSecond: number };
   /** COPY time ÷ handler time over the same batches (= handler rate ÷ COPY rate). */
   readonly ratio: number;
-  /** The prototype handler with packed rejections, measured alongside: a proposal, not the pipeline's code. */
-  readonly prototypePacked?: { readonly description: string; readonly ms: number; readonly recordsPerSecond: number; readonly ratio: number };
   /** Rows and queued rejections after the run, warm-up included: every record must be in one of them. */
-  readonly check: { readonly subjectRows: number; readonly copyRows: number; readonly queuedErrors: number };
+  readonly check: {
+    readonly subjectRows: number;
+    readonly copyRows: number;
+    /** Rejections decoded from the errors queue (many per message since the v2 format). */
+    readonly queuedErrors: number;
+    /** SQS messages they came in. */
+    readonly queuedMessages: number;
+  };
 }
 
 const READING_ARRAY_TYPES = [
@@ -121,24 +129,39 @@ async function runSubject(worker: WorkerProcess, set: 'warmup' | 'measured', ind
   return { ms: reply.ms, failures: reply.failures };
 }
 
+/**
+ * Drains the errors queue and counts the rejections in it. Messages are decoded with the
+ * drainer's own decoder, because since the v2 format one message carries many rejections:
+ * the queue's message count no longer says whether every rejected record was queued once.
+ */
+async function countQueuedRejections(sqs: SQSClient, queueUrl: string): Promise<{ messages: number; rejections: number }> {
+  let messages = 0;
+  let rejections = 0;
+  for (;;) {
+    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 600, WaitTimeSeconds: 0 }));
+    const received = out.Messages ?? [];
+    if (received.length === 0) return { messages, rejections };
+    messages += received.length;
+    for (const m of received) rejections += decodeErrorMessage(JSON.parse(m.Body ?? 'null')).length;
+  }
+}
+
 async function countRows(client: pg.Client): Promise<number> {
   return Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM sensor_readings')).rows[0]?.n ?? 0);
 }
 
 export async function benchIngest(server: BenchServer, options: IngestOptions): Promise<IngestResult> {
   const { log } = options;
-  const batchSize = topology.kinesisSources.find((s) => s.function === 'validator')?.batchSize ?? 100;
-  const [subjectUrl, copyUrl, unnestUrl, rowUrl, packedUrl] = await Promise.all(
-    ['ingest_subject', 'ingest_copy', 'ingest_unnest', 'ingest_row', 'ingest_packed'].map((label) => server.createDatabase(label)),
+  const batchSize = options.batchSize ?? VALIDATOR_BATCH_SIZE;
+  const [subjectUrl, copyUrl, unnestUrl, rowUrl] = await Promise.all(
+    ['ingest_subject', 'ingest_copy', 'ingest_unnest', 'ingest_row'].map((label) => server.createDatabase(label)),
   );
   const sqs = await startSqsEmulator({ port: 0, region: REGION });
   const sqsClient = createSqsClient({ region: REGION, endpoint: sqs.url });
   const clients = [copyUrl, unnestUrl, rowUrl].map((url) => new pg.Client({ connectionString: url }));
   let worker: WorkerProcess | undefined;
-  let packedWorker: WorkerProcess | undefined;
   try {
     const queueUrl = (await sqsClient.send(new CreateQueueCommand({ QueueName: topology.queues.errors.name }))).QueueUrl ?? '';
-    const packedQueueUrl = (await sqsClient.send(new CreateQueueCommand({ QueueName: `${topology.queues.errors.name}-packed` }))).QueueUrl ?? '';
     await Promise.all(clients.map((c) => c.connect()));
     const [copyClient, unnestClient, rowClient] = clients as [pg.Client, pg.Client, pg.Client];
 
@@ -146,30 +169,20 @@ export async function benchIngest(server: BenchServer, options: IngestOptions): 
     const measuredSpec: RecordSetSpec = { count: options.records, seed: 12, sensors: options.sensors, positionOffset: 100_000_000 };
     log(`ingest: generating ${options.records} records (+${options.warmupRecords} warm-up) with the producer's fault mix`);
     worker = new WorkerProcess(
-      { mode: 'ingest', handler: 'current', batchSize, warmup: warmupSpec, measured: measuredSpec },
+      { mode: 'ingest', batchSize, warmup: warmupSpec, measured: measuredSpec },
       { databaseUrl: subjectUrl as string, errorsQueueUrl: queueUrl, sqsEndpoint: sqs.url },
       path.join(options.logDir, 'ingest-validator.log'),
       options.cpuProfileDir,
     );
     const ready = worker.next();
-    if (options.prototype) {
-      packedWorker = new WorkerProcess(
-        { mode: 'ingest', handler: 'packed', batchSize, warmup: warmupSpec, measured: measuredSpec },
-        { databaseUrl: packedUrl as string, errorsQueueUrl: packedQueueUrl, sqsEndpoint: sqs.url },
-        path.join(options.logDir, 'ingest-validator-packed.log'),
-      );
-    }
-    const packedReady = packedWorker?.next();
     const warmup = prepare(warmupSpec, batchSize).batches;
     const { batches: measured, expected } = prepare(measuredSpec, batchSize);
     const hello = await ready;
     if (hello.type !== 'ready' || hello.measuredBatches !== measured.length) throw new Error('validator worker did not start as expected');
-    if (packedReady && (await packedReady).type !== 'ready') throw new Error('prototype validator worker did not start as expected');
 
     log(`ingest: warm-up, ${warmup.length} batches through every path`);
     for (const [i, batch] of warmup.entries()) {
       await runSubject(worker, 'warmup', i);
-      if (packedWorker) await runSubject(packedWorker, 'warmup', i);
       await copyBatch(copyClient, batch.copy);
       await unnestBatch(unnestClient, batch);
     }
@@ -179,7 +192,6 @@ export async function benchIngest(server: BenchServer, options: IngestOptions): 
     const subjectMs: number[] = [];
     let copyMs = 0;
     let unnestMs = 0;
-    let packedMs = 0;
     let failures = 0;
     for (const [i, batch] of measured.entries()) {
       const subject = async (): Promise<void> => {
@@ -190,15 +202,14 @@ export async function benchIngest(server: BenchServer, options: IngestOptions): 
       const copy = async (): Promise<void> => {
         copyMs += await timeIt(() => copyBatch(copyClient, batch.copy));
       };
-      const packed = async (): Promise<void> => {
-        if (!packedWorker) return;
-        const r = await runSubject(packedWorker, 'measured', i);
-        packedMs += r.ms;
-        failures += r.failures;
-      };
-      // Rotate the order so no path always runs first (or always right after another).
-      const steps = [subject, copy, packed];
-      for (let k = 0; k < steps.length; k++) await (steps[(i + k) % steps.length] as () => Promise<void>)();
+      // Flip the order every batch so neither path always runs first (right after the unnest).
+      if (i % 2 === 0) {
+        await subject();
+        await copy();
+      } else {
+        await copy();
+        await subject();
+      }
       unnestMs += await timeIt(() => unnestBatch(unnestClient, batch));
     }
 
@@ -214,8 +225,7 @@ export async function benchIngest(server: BenchServer, options: IngestOptions): 
     await subjectClient.connect();
     const subjectRows = await countRows(subjectClient).finally(() => subjectClient.end());
     const copyRows = await countRows(copyClient);
-    const attributes = await sqsClient.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
-    const queuedErrors = Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0);
+    const queued = await countQueuedRejections(sqsClient, queueUrl);
     const sorted = [...subjectMs].sort((a, b) => a - b);
     const pick = (p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
     return {
@@ -241,21 +251,10 @@ export async function benchIngest(server: BenchServer, options: IngestOptions): 
       unnestBaseline: { ms: round(unnestMs), rowsPerSecond: round((validRows / unnestMs) * 1000) },
       rowByRow: { rows: sample.length, ms: round(rowMs), rowsPerSecond: round((sample.length / rowMs) * 1000) },
       ratio: round(copyMs / totalSubjectMs),
-      ...(packedWorker
-        ? {
-            prototypePacked: {
-              description: 'bench/prototypes/validator-packed-handler.ts: rejections packed many per SQS message',
-              ms: round(packedMs),
-              recordsPerSecond: round((options.records / packedMs) * 1000),
-              ratio: round(copyMs / packedMs),
-            },
-          }
-        : {}),
-      check: { subjectRows, copyRows, queuedErrors },
+      check: { subjectRows, copyRows, queuedErrors: queued.rejections, queuedMessages: queued.messages },
     };
   } finally {
     await worker?.stop();
-    await packedWorker?.stop();
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
     sqsClient.destroy();
     await sqs.stop();

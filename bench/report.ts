@@ -87,9 +87,6 @@ export function tableRows(r: BenchResults): string[][] {
     const i = r.ingest;
     const ratio = find('ingest');
     rows.push([`ingest ${fmt(i.records)} records (${fmt(i.validRows)} valid), batches of ${i.batchSize}`, `${fmt(i.subject.recordsPerSecond)} rec/s handler`, `${fmt(i.copyBaseline.recordsPerSecondEquivalent)} rec/s COPY`, fmt(i.ratio), ratio?.target ?? '', verdict(ratio?.met)]);
-    if (i.prototypePacked) {
-      rows.push(['  PROTOTYPE handler, rejections packed per SQS message', `${fmt(i.prototypePacked.recordsPerSecond)} rec/s`, `${fmt(i.copyBaseline.recordsPerSecondEquivalent)} rec/s COPY`, fmt(i.prototypePacked.ratio), 'proposal', '']);
-    }
     rows.push(['  same, as valid rows/s', `${fmt(i.subject.validRowsPerSecond)} rows/s`, `${fmt(i.copyBaseline.rowsPerSecond)} rows/s`, fmt(i.ratio), '', '']);
     rows.push(['  unnest ON CONFLICT (redelivery path)', `${fmt(i.unnestBaseline.rowsPerSecond)} rows/s`, `${fmt(i.copyBaseline.rowsPerSecond)} rows/s`, fmt(Number((i.unnestBaseline.rowsPerSecond / i.copyBaseline.rowsPerSecond).toPrecision(3))), 'info', '']);
     rows.push([`  row-by-row INSERT (${fmt(i.rowByRow.rows)}-row sample)`, `${fmt(i.rowByRow.rowsPerSecond)} rows/s`, `${fmt(i.copyBaseline.rowsPerSecond)} rows/s`, fmt(Number((i.rowByRow.rowsPerSecond / i.copyBaseline.rowsPerSecond).toPrecision(3))), 'info', '']);
@@ -120,20 +117,6 @@ export function tableRows(r: BenchResults): string[][] {
         `${fmt(inc.perWindowCostVsFull)} /window`,
         last ? (prop?.target ?? '') : 'info',
         last ? verdict(prop?.met) : '',
-      ]);
-    }
-  }
-  const proto = r.aggregation?.prototype;
-  if (proto) {
-    rows.push(['  PROTOTYPE full: LATERAL recompute + covering index', `${fmt(proto.full.msMedian)} ms`, `${fmt(proto.bare.msMedian)} ms GROUP BY`, fmt(proto.ratio), 'proposal', '']);
-    for (const inc of proto.incremental) {
-      rows.push([
-        `  PROTOTYPE incremental, ${fmt(inc.lateReadings)} late → ${fmt(inc.windowsTouched)} windows`,
-        `${fmt(inc.ms)} ms (${fmt(Math.round(inc.timeShareOfFull * 1000) / 10)}% of full)`,
-        `${fmt(proto.full.msMedian)} ms full`,
-        `${fmt(inc.perWindowCostVsFull)} /window`,
-        'proposal',
-        '',
       ]);
     }
   }

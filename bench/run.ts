@@ -5,10 +5,10 @@
  *
  * Usage: npm run bench -- [--quick] [--only ingest,e2e,aggregation,memory] [--records N]
  *   [--agg-readings N] [--agg-sensors N] [--rate N] [--seconds N] [--saturation N]
+ *   [--batch-size N] (records per validator batch in the ingest benchmark; default the topology's)
  *   [--memory-batch N] [--row-sample N] [--rounds N] [--admin-url URL] [--out DIR] [--markdown]
  *   [--cpu-prof] (V8 CPU profiles of the ingest validator worker and of the e2e function
  *   containers, in the run's log folder; run under `node --cpu-prof --import tsx` for the host)
- *   [--no-prototype] (skip the prototypes in bench/prototypes/, measured beside the current code)
  *
  * Prints a table on stdout (progress on stderr), writes the JSON to bench/results/. A failed
  * benchmark is reported in the table and the JSON and makes the exit status 1; the others run.
@@ -23,6 +23,7 @@ import { logger, PROJECT_ROOT, startBenchServer } from './common.js';
 import { benchE2e } from './e2e.js';
 import { benchIngest } from './ingest.js';
 import { benchMemory } from './memory.js';
+import { VALIDATOR_BATCH_SIZE } from './records.js';
 import { ratios, renderMarkdown, renderTable, tableRows, type BenchResults } from './report.js';
 
 export const BENCHMARKS = ['ingest', 'e2e', 'aggregation', 'memory'] as const;
@@ -38,8 +39,11 @@ export interface BenchOptions {
   readonly aggSensors: number;
   readonly rounds: number;
   readonly lateFractions: readonly number[];
-  /** Measure the prototypes too (bench/prototypes/: packed rejections, aggregator recompute). */
-  readonly prototype: boolean;
+  /**
+   * Records per validator batch in the ingest benchmark (and per COPY of its baseline). The
+   * topology's size by default; other sizes show which costs are per batch and which per record.
+   */
+  readonly batchSize: number;
   readonly rate: number;
   readonly seconds: number;
   readonly saturationRecords: number;
@@ -66,7 +70,7 @@ export const FULL: Omit<BenchOptions, 'logDir' | 'quiet' | 'adminUrl'> = {
   aggSensors: 1_000,
   rounds: 3,
   lateFractions: [0.001, 0.01],
-  prototype: true,
+  batchSize: VALIDATOR_BATCH_SIZE,
   rate: 1_000,
   seconds: 30,
   saturationRecords: 60_000,
@@ -125,13 +129,13 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   };
   try {
     await attempt('ingest', async () => {
-      results.ingest = await benchIngest(server, { records: options.records, warmupRecords: options.warmupRecords, rowByRowSample: options.rowByRowSample, sensors: options.sensors, logDir: options.logDir, cpuProfileDir: options.cpuProfileDir, prototype: options.prototype, log });
+      results.ingest = await benchIngest(server, { records: options.records, warmupRecords: options.warmupRecords, rowByRowSample: options.rowByRowSample, sensors: options.sensors, logDir: options.logDir, cpuProfileDir: options.cpuProfileDir, batchSize: options.batchSize, log });
     });
     await attempt('memory', async () => {
       results.memory = await benchMemory(server, { batchRecords: options.memoryBatch, sensors: options.sensors, logDir: options.logDir, log });
     });
     await attempt('aggregation', async () => {
-      results.aggregation = await benchAggregation(server, { readings: options.aggReadings, sensors: options.aggSensors, rounds: options.rounds, lateFractions: options.lateFractions, prototype: options.prototype, log });
+      results.aggregation = await benchAggregation(server, { readings: options.aggReadings, sensors: options.aggSensors, rounds: options.rounds, lateFractions: options.lateFractions, log });
     });
     await attempt('e2e', async () => {
       results.e2e = await benchE2e(server, { rate: options.rate, seconds: options.seconds, saturationRecords: options.saturationRecords, warmupRecords: options.e2eWarmupRecords, sensors: options.sensors, logDir: options.logDir, cpuProfileDir: options.cpuProfileDir, log });
@@ -178,7 +182,7 @@ async function main(): Promise<void> {
       markdown: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
-      'no-prototype': { type: 'boolean', default: false },
+      'batch-size': { type: 'string' },
     },
     strict: true,
   });
@@ -199,7 +203,7 @@ async function main(): Promise<void> {
     saturationRecords: positiveInt('saturation', values.saturation, base.saturationRecords),
     memoryBatch: positiveInt('memory-batch', values['memory-batch'], base.memoryBatch),
     rowByRowSample: positiveInt('row-sample', values['row-sample'], base.rowByRowSample),
-    prototype: !values['no-prototype'],
+    batchSize: positiveInt('batch-size', values['batch-size'], base.batchSize),
     adminUrl: values['admin-url'] ?? process.env.BENCH_ADMIN_URL,
     logDir: path.join(os.tmpdir(), 'iot-first-bench', stamp),
     cpuProfileDir: values['cpu-prof'] ? path.join(os.tmpdir(), 'iot-first-bench', stamp, 'cpu-profiles') : undefined,

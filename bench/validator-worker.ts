@@ -19,8 +19,6 @@ import { kinesisEvents, recordSet, type RecordSetSpec } from './records.js';
 export type WorkerSpec =
   | {
       readonly mode: 'ingest';
-      /** `packed`: the prototype handler (bench/prototypes/validator-packed-handler.ts). */
-      readonly handler: 'current' | 'packed';
       readonly batchSize: number;
       readonly warmup: RecordSetSpec;
       readonly measured: RecordSetSpec;
@@ -68,10 +66,9 @@ function context(): Context {
   };
 }
 
-async function loadHandler(which: 'current' | 'packed' = 'current'): Promise<Handler> {
-  const mod = (
-    which === 'packed' ? await import('./prototypes/validator-packed-handler.js') : await import('../lambdas/validator/handler.js')
-  ) as { handler: Handler };
+/** The production handler, imported after spawn so its module scope reads this worker's environment. */
+async function loadHandler(): Promise<Handler> {
+  const mod = (await import('../lambdas/validator/handler.js')) as { handler: Handler };
   return mod.handler;
 }
 
@@ -82,7 +79,7 @@ async function timed(handler: Handler, event: KinesisStreamEvent): Promise<{ ms:
 }
 
 async function ingest(spec: Extract<WorkerSpec, { mode: 'ingest' }>): Promise<void> {
-  const handler = await loadHandler(spec.handler);
+  const handler = await loadHandler();
   const warmup = kinesisEvents(recordSet(spec.warmup), spec.warmup, spec.batchSize);
   const measured = kinesisEvents(recordSet(spec.measured), spec.measured, spec.batchSize);
   process.on('message', (message: ParentMessage) => {

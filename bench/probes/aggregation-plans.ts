@@ -5,12 +5,16 @@
  * plan sees the same state. Copies of the adapter's SQL (src/adapters/postgres/
  * aggregation-store.ts) so variants can be tried here without touching it.
  *
- * Prototypes measured against the current statement, same data, same run, alternating:
- * - LATERAL: one index range scan and one aggregate per claimed window, so the planner cannot
- *   pick a hash join over the whole table when many windows are claimed;
- * - COVER: the (sensor_id, event_time) index with INCLUDE (value, high_alert, low_alert,
- *   sensor_type, unit), so the recompute reads index pages only (index-only scan), and what
- *   that index costs raw COPY on the ingest path.
+ * Why keep it now that the change it argued for is in production: the recompute's cost hangs
+ * on the planner (row estimates per window, the index it picks), which moves as the table
+ * grows; this is where to see a plan flip before the benchmark's ratio shows it. It measures,
+ * same data, same run, alternating:
+ * - LATERAL (production): one index-only range scan and one aggregate per claimed window;
+ * - JOINED: the statement production used before (claimed windows joined to sensor_readings,
+ *   grouped afterwards), which a misestimate turned into a hash join over the whole table;
+ * - each on the key-only (sensor_id, event_time) index the schema had before migration
+ *   1764190200000, then on the schema's covering index (INCLUDE value, high_alert, low_alert,
+ *   sensor_type, unit), and what the covering index costs raw COPY on the ingest path.
  *
  * Usage: npx tsx bench/probes/aggregation-plans.ts [readings] [sensors] [late fraction]
  */
@@ -57,9 +61,10 @@ ON CONFLICT (sensor_id, window_start) DO UPDATE SET
   low_alert_count = EXCLUDED.low_alert_count, updated_at = EXCLUDED.updated_at
 RETURNING reading_count`;
 
-const CURRENT = recompute('SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS w(sensor_id, window_start)');
+/** What production ran before the LATERAL form (kept to show the plan it got). */
+const JOINED = recompute('SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS w(sensor_id, window_start)');
 
-/** The proposed statement: per-window LATERAL aggregate, proportional to windows by construction. */
+/** Production's statement (RECOMPUTE in aggregation-store.ts): per-window LATERAL aggregate. */
 const LATERAL = `
 INSERT INTO sensor_aggregations AS a (
   sensor_id, window_start, window_end, sensor_type, unit, reading_count, avg_value, min_value,
@@ -86,12 +91,17 @@ ON CONFLICT (sensor_id, window_start) DO UPDATE SET
   low_alert_count = EXCLUDED.low_alert_count, updated_at = EXCLUDED.updated_at
 RETURNING reading_count`;
 
+/** The schema's index since migration 1764190200000_covering-window-index. */
 const COVERING_INDEX = `CREATE INDEX sensor_readings_sensor_time_idx ON sensor_readings (sensor_id, event_time)
   INCLUDE (value, high_alert, low_alert, sensor_type, unit)`;
+/** The index before that migration: key columns only, so every matched row is a heap fetch. */
+const KEY_ONLY_INDEX = 'CREATE INDEX sensor_readings_sensor_time_idx ON sensor_readings (sensor_id, event_time)';
 
 const server = await startBenchServer({});
 const client = new pg.Client({ connectionString: await server.createDatabase('plans') });
 await client.connect();
+await client.query('DROP INDEX sensor_readings_sensor_time_idx');
+await client.query(KEY_ONLY_INDEX);
 const ticks = await loadReadings(client, sensors, readings);
 await client.query('VACUUM ANALYZE sensor_readings');
 await client.query('ANALYZE aggregation_dirty_windows');
@@ -131,34 +141,35 @@ async function compare(title: string, cases: Array<[string, string, unknown[]]>)
 const full = await claimAll();
 await explain('claim, full', CLAIM, [20_000]);
 
-await explain('recompute, full (current)', CURRENT, [full.ids, full.starts]);
-await explain('recompute, full (LATERAL)', LATERAL, [full.ids, full.starts]);
+await explain('recompute, full (JOINED, key-only index)', JOINED, [full.ids, full.starts]);
+await explain('recompute, full (LATERAL, key-only index)', LATERAL, [full.ids, full.starts]);
 
 // Bring the aggregations up to date, then add late readings (1% unless told).
-await client.query(CURRENT, [full.ids, full.starts]);
+await client.query(LATERAL, [full.ids, full.starts]);
 await client.query('DELETE FROM aggregation_dirty_windows');
 await client.query('VACUUM ANALYZE sensor_aggregations, aggregation_dirty_windows');
 await insertLateReadings(client, sensors, ticks, Math.round(readings * lateFraction), 'late');
 const late = await claimAll();
 console.log(`\nlate windows: ${late.ids.length}`);
 await explain('claim, incremental', CLAIM, [20_000]);
-await explain('recompute, incremental (current)', CURRENT, [late.ids, late.starts]);
-await explain('recompute, incremental (LATERAL)', LATERAL, [late.ids, late.starts]);
+await explain('recompute, incremental (JOINED, key-only index)', JOINED, [late.ids, late.starts]);
+await explain('recompute, incremental (LATERAL, key-only index)', LATERAL, [late.ids, late.starts]);
 
 const cases = (): Array<[string, string, unknown[]]> => [
   ['bare GROUP BY (all windows)', BARE_GROUP_BY, []],
-  [`current, full chunk (${full.ids.length} windows)`, CURRENT, [full.ids, full.starts]],
-  [`LATERAL, full chunk (${full.ids.length} windows)`, LATERAL, [full.ids, full.starts]],
-  [`current, incremental (${late.ids.length} windows)`, CURRENT, [late.ids, late.starts]],
-  [`LATERAL, incremental (${late.ids.length} windows)`, LATERAL, [late.ids, late.starts]],
+  [`JOINED, full chunk (${full.ids.length} windows)`, JOINED, [full.ids, full.starts]],
+  [`LATERAL (production), full chunk (${full.ids.length} windows)`, LATERAL, [full.ids, full.starts]],
+  [`JOINED, incremental (${late.ids.length} windows)`, JOINED, [late.ids, late.starts]],
+  [`LATERAL (production), incremental (${late.ids.length} windows)`, LATERAL, [late.ids, late.starts]],
 ];
-await compare('schema index (sensor_id, event_time)', cases());
+await compare('key-only index (sensor_id, event_time), before 1764190200000', cases());
 
 await client.query('DROP INDEX sensor_readings_sensor_time_idx');
 await client.query(COVERING_INDEX);
 await client.query('VACUUM ANALYZE sensor_readings');
-await explain('recompute, incremental (LATERAL, covering index)', LATERAL, [late.ids, late.starts]);
-await compare('covering index (sensor_id, event_time) INCLUDE (value, high_alert, low_alert, sensor_type, unit)', cases());
+await explain('recompute, full (LATERAL, covering index: production)', LATERAL, [full.ids, full.starts]);
+await explain('recompute, incremental (LATERAL, covering index: production)', LATERAL, [late.ids, late.starts]);
+await compare('covering index (sensor_id, event_time) INCLUDE (value, high_alert, low_alert, sensor_type, unit): production', cases());
 await client.end();
 
 // What the covering index costs ingest: raw COPY of the same batches into both schemas, alternating.
@@ -168,8 +179,8 @@ const coverUrl = await server.createDatabase('cover_wide');
 const plain = new pg.Client({ connectionString: plainUrl });
 const cover = new pg.Client({ connectionString: coverUrl });
 await Promise.all([plain.connect(), cover.connect()]);
-await cover.query('DROP INDEX sensor_readings_sensor_time_idx');
-await cover.query(COVERING_INDEX);
+await plain.query('DROP INDEX sensor_readings_sensor_time_idx');
+await plain.query(KEY_ONLY_INDEX);
 const { batches } = prepare({ count: copyRecords, seed: 12, sensors: 1_000, positionOffset: 0 }, VALIDATOR_BATCH_SIZE);
 const copyMs = { plain: 0, cover: 0 };
 for (const [i, b] of batches.entries()) {
@@ -182,7 +193,7 @@ for (const [i, b] of batches.entries()) {
 }
 const rows = batches.reduce((n, b) => n + b.rows.length, 0);
 console.log(`\n--- raw COPY of ${rows} rows in ${batches.length} batches`);
-console.log(`schema index      ${Math.round((rows / copyMs.plain) * 1000)} rows/s`);
+console.log(`key-only index    ${Math.round((rows / copyMs.plain) * 1000)} rows/s`);
 console.log(`covering index    ${Math.round((rows / copyMs.cover) * 1000)} rows/s  (${((copyMs.cover / copyMs.plain - 1) * 100).toFixed(1)}% more time)`);
 await Promise.all([plain.end(), cover.end()]);
 await server.stop();
