@@ -36,7 +36,7 @@ Lambda host running the real handlers. Prints "READY {json}" when ready (also wr
   --rate <n>             readings per second from the producer (default ${DEFAULT_RATE})
   --sensors <n>          size of the simulated fleet (default ${DEFAULT_SENSORS})
   --seed <n>             make the producer's readings reproducible
-  --fresh                start from empty state (embedded database, stream, checkpoints)
+  --fresh                start from empty state (embedded database, stream, queues, checkpoints)
   --quiet                one status line every 5 s instead of the live panel
   --schedule-speedup <n> run schedules n times faster (e.g. 6: aggregator every 10 s)
   --pg-port <n>          embedded PostgreSQL port (default ${DEFAULT_PORTS.postgres})

@@ -19,6 +19,29 @@ import { queueDepths, readTotals, renderLine, renderPanel, snapshot } from './st
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
+/** How long a graceful stop waits for the drainer to empty the errors and failures queues. */
+const DRAIN_LIMIT_MS = 10_000;
+
+/**
+ * Gives the drainer up to `limitMs` to land what the last batches queued, so a stop usually
+ * leaves the queues empty. Only a courtesy: the embedded SQS's journal (or an external SQS)
+ * keeps whatever is still queued, and the next start delivers it.
+ */
+async function drainQueues(stack: RunningStack, queueUrls: readonly string[], limitMs: number, log: (line: string) => void): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  const urls = Object.fromEntries(queueUrls.map((url, i) => [String(i), url]));
+  let left = 0;
+  for (;;) {
+    const depths = await queueDepths(stack.sqs, urls).catch(() => undefined);
+    if (!depths) return;
+    left = Object.values(depths).reduce((a, b) => a + b, 0);
+    if (left === 0) return;
+    if (Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  log(`stopping with ${left} message(s) still queued for the drainer; they are delivered at the next start`);
+}
+
 async function main(): Promise<number> {
   let options: StartOptions;
   try {
@@ -84,6 +107,7 @@ async function main(): Promise<number> {
       ports: options.ports,
       fresh: options.fresh,
       persistKinesis: true,
+      persistSqs: true,
       scheduleSpeedUp: options.scheduleSpeedUp,
       log,
     });
@@ -165,6 +189,8 @@ async function main(): Promise<number> {
   stopping = (async () => {
     await producing;
     await db.end().catch(() => undefined);
+    await running.host.stopIntake();
+    await drainQueues(running, [endpoints.errorsQueueUrl, endpoints.failuresQueueUrl], DRAIN_LIMIT_MS, log);
     await running.stop();
   })();
   await stopping;

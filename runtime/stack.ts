@@ -18,6 +18,7 @@ import { createKinesisClient, createSqsClient } from '../src/adapters/aws/client
 import { topology as defaultTopology, type QueueId, type Topology } from '../src/topology.js';
 import { ensureDatabase, postgresDataDir, startEmbeddedPostgres } from './embedded/postgres.js';
 import { leveldownAvailable, startKinesalite, startSqsEmulator } from './embedded/emulators.js';
+import { replayJournal, SqsJournal } from './embedded/sqs-journal.js';
 import { PostgresCheckpointStore } from './host/checkpoints.js';
 import { LambdaHost, type LambdaHostOptions } from './host/lambda-host.js';
 
@@ -48,6 +49,12 @@ export interface StackOptions {
   readonly fresh?: boolean;
   /** Keep kinesalite's data in `<stateDir>/kinesis` across restarts (when leveldown loads). */
   readonly persistKinesis?: boolean;
+  /**
+   * Journal the embedded fauxqs's queues in `<stateDir>/sqs-journal.ndjson` and re-send what was
+   * outstanding at the last stop or crash (runtime/embedded/sqs-journal.ts). No effect with
+   * `sqsEndpoint`: an external SQS keeps its own messages.
+   */
+  readonly persistSqs?: boolean;
   readonly scheduleSpeedUp?: number;
   readonly host?: Pick<LambdaHostOptions, 'enable' | 'pollIntervalMs' | 'retryDelayMs'>;
   /** Extra variables for every function (after the stack's own). */
@@ -70,6 +77,11 @@ export class StartupError extends Error {
 }
 
 const EMBEDDED_DATABASE = 'iot_first';
+
+/** The embedded SQS's write-ahead journal, in the state folder. */
+export function sqsJournalFile(stateDir: string): string {
+  return path.join(stateDir, 'sqs-journal.ndjson');
+}
 
 /**
  * A runtime killed with SIGKILL cannot stop its PostgreSQL server, which then keeps the data
@@ -204,6 +216,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     if (!options.databaseUrl) await stopOrphanedPostgres(postgresDataDir(options.stateDir), log);
     if (options.fresh) {
       await rm(path.join(options.stateDir, 'kinesis'), { recursive: true, force: true });
+      await rm(sqsJournalFile(options.stateDir), { force: true });
       if (!options.databaseUrl) await rm(postgresDataDir(options.stateDir), { recursive: true, force: true });
     }
     // Ports first, so a taken port is reported before anything starts.
@@ -242,8 +255,15 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       kinesisEndpoint = emulator.url;
     }
     let sqsEndpoint = options.sqsEndpoint;
+    let journal: SqsJournal | undefined;
     if (!sqsEndpoint) {
-      const emulator = await startSqsEmulator({ port: options.ports.sqs, region });
+      if (options.persistSqs) {
+        journal = SqsJournal.open({ file: sqsJournalFile(options.stateDir), log });
+        const opened = journal;
+        // Closed by the emulator's stop; this covers a failure before the emulator is up.
+        cleanups.push(async () => opened.close());
+      }
+      const emulator = await startSqsEmulator({ port: options.ports.sqs, region, journal });
       cleanups.push(() => emulator.stop());
       sqsEndpoint = emulator.url;
     }
@@ -260,6 +280,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const queueUrls = await ensureQueues(sqs, topology).catch((error: Error) => {
       throw new StartupError(`cannot create the queues at ${sqsEndpoint}: ${error.message}`);
     });
+    // Before the host polls: messages accepted by the last run and not yet drained go back in.
+    if (journal && journal.recovered.outstanding > 0) {
+      const { replayed, kept } = await replayJournal(journal, sqs, log);
+      log(`sqs journal: ${replayed} message(s) outstanding at the last stop re-sent to their queues${kept > 0 ? `, ${kept} kept for a later start` : ''}`);
+    }
 
     const checkpoints = await PostgresCheckpointStore.open(databaseUrl);
     cleanups.push(() => checkpoints.close());

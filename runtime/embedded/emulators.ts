@@ -4,13 +4,15 @@
  * kinesalite keeps its data in memory unless given a folder; `npm start` persists it (LevelDB
  * via leveldown, whose prebuilt binary loads without an install script) so that a restart keeps
  * the stream and the host's checkpoints stay meaningful. fauxqs 1.9.2 (the Node 20 line) is in
- * memory only: a restart loses queued, undrained error messages, which the README says.
+ * memory only; given a journal (runtime/embedded/sqs-journal.ts), every queue event is written
+ * to it before fauxqs answers, so queued, undrained messages survive a restart.
  */
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import kinesalite from 'kinesalite';
 import { startFauxqs } from 'fauxqs';
+import { attachJournal, type SqsJournal } from './sqs-journal.js';
 
 export interface RunningEmulator {
   readonly url: string;
@@ -56,7 +58,34 @@ export async function startKinesalite(options: { port: number; dataDir?: string 
   };
 }
 
-export async function startSqsEmulator(options: { port: number; region: string }): Promise<RunningEmulator> {
-  const server = await startFauxqs({ port: options.port, host: '127.0.0.1', logger: false, defaultRegion: options.region });
-  return { url: `http://127.0.0.1:${server.port}`, port: server.port, stop: () => server.stop() };
+/**
+ * fauxqs on loopback. With `journal`, its message spy is turned on (buffer of 1: the spy's own
+ * buffer is not used, only its synchronous event hook) and routed into the journal; `stop`
+ * closes the journal after the server, so late events are still written.
+ */
+export async function startSqsEmulator(options: { port: number; region: string; journal?: SqsJournal | undefined }): Promise<RunningEmulator> {
+  const { journal } = options;
+  const server = await startFauxqs({
+    port: options.port,
+    host: '127.0.0.1',
+    logger: false,
+    defaultRegion: options.region,
+    ...(journal ? { messageSpies: { bufferSize: 1 } } : {}),
+  });
+  if (journal) {
+    try {
+      attachJournal(server.spy, journal);
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
+  }
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    port: server.port,
+    stop: async () => {
+      await server.stop();
+      journal?.close();
+    },
+  };
 }

@@ -199,6 +199,15 @@ export class LambdaHost {
   }
 
   /**
+   * First half of a graceful stop: stop reading the stream and firing schedules, and let the
+   * batches in flight finish and checkpoint. The SQS event sources keep running, so the drainer
+   * can still empty the queues those batches filled. `stop()` afterwards stops the rest.
+   */
+  async stopIntake(): Promise<void> {
+    await Promise.all([...this.kinesisSources.map((s) => s.stop()), this.scheduler?.stop()]);
+  }
+
+  /**
    * Graceful stop: stop polling and schedules, let in-flight batches finish and checkpoint,
    * then retire the containers and close the Invoke API.
    */
