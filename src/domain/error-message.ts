@@ -28,11 +28,11 @@ const rejectionSchema = z.object({
   raw: z.base64(),
   rawSize: z.number().int().nonnegative(),
   sensorId: z.string().nullable(),
-  readingId: z.string().nullable(),
-  streamName: z.string().min(1),
-  shardId: z.string().min(1),
-  sequenceNumber: z.string().min(1),
-  partitionKey: z.string().nullable(),
+  readingId: z.guid().nullable(),
+  streamName: z.string().min(1).max(256),
+  shardId: z.string().min(1).max(256),
+  sequenceNumber: z.string().min(1).max(300),
+  partitionKey: z.string().max(1024).nullable(),
   arrivalTime: isoDate.nullable(),
   errorTime: isoDate,
 });
@@ -89,17 +89,23 @@ export function packErrorMessages(errors: readonly ErrorRecord[], targetBytes = 
   return messages;
 }
 
+/**
+ * Version 1 carried one rejection per message, its fields at the top level. Still read, so
+ * messages queued before an upgrade land instead of ending in the DLQ.
+ */
+const LEGACY_VERSION = 1;
+
 /** True when the body looks like one of ours (cheap check before a full parse). */
 export function isErrorMessage(body: unknown): boolean {
-  return (
-    typeof body === 'object' &&
-    body !== null &&
-    (body as { v?: unknown }).v === ERROR_MESSAGE_VERSION &&
-    Array.isArray((body as { errors?: unknown }).errors)
-  );
+  if (typeof body !== 'object' || body === null) return false;
+  const v = (body as { v?: unknown }).v;
+  return (v === ERROR_MESSAGE_VERSION && Array.isArray((body as { errors?: unknown }).errors)) || (v === LEGACY_VERSION && 'errorType' in body);
 }
 
-const errorMessageSchema = z.object({ v: z.literal(ERROR_MESSAGE_VERSION), errors: z.array(rejectionSchema).min(1) });
+const errorMessageSchema = z.union([
+  z.object({ v: z.literal(ERROR_MESSAGE_VERSION), errors: z.array(rejectionSchema).min(1) }),
+  rejectionSchema.extend({ v: z.literal(LEGACY_VERSION) }).transform((single) => ({ errors: [single] })),
+]);
 
 /** Parses an already JSON-decoded body; throws a ZodError naming the bad fields. */
 export function decodeErrorMessage(body: unknown): ErrorRecord[] {

@@ -131,9 +131,10 @@ export const readingSchema = z
     sensor_id: storableText.min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
     sensor_type: z.enum(SENSOR_TYPES),
     value: z.number().nullable(),
-    unit: storableText,
-    manufacturer: storableText,
-    model: storableText,
+    // Bounded like the table (sensor_readings_text_length_check): these columns are indexed.
+    unit: storableText.max(32, 'must be at most 32 characters'),
+    manufacturer: storableText.max(128, 'must be at most 128 characters'),
+    model: storableText.max(128, 'must be at most 128 characters'),
     min: z.number(),
     max: z.number(),
     status: storableText,

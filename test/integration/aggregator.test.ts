@@ -168,6 +168,26 @@ describe('aggregator', () => {
     expectSameWindows(await storedWindows(), await expectedWindows());
   });
 
+  it('keeps windows exact whatever the process time zone, historic offsets with seconds included', async () => {
+    const tz = process.env.TZ;
+    process.env.TZ = 'America/Sao_Paulo'; // 1900: UTC-03:06:28
+    try {
+      await store.insertReadings([
+        row('s1', '1900-01-01T09:59:40Z', 10),
+        row('s1', '1900-01-01T10:00:10Z', 20),
+        row('s1', '1900-01-01T10:00:50Z', 30),
+      ]);
+      expect(await aggregate()).toMatchObject({ windowsRecomputed: 2, readingsCovered: 3 });
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+    expect((await storedWindows()).map((w) => [w.window_start, w.reading_count])).toEqual([
+      ['1900-01-01T09:59', 1],
+      ['1900-01-01T10:00', 2],
+    ]);
+  });
+
   it('misses nothing while many writers commit out of order during repeated runs', async () => {
     const sensors = ['a', 'b', 'c', 'd'];
     const minutes = ['12:00', '12:01', '12:02'];

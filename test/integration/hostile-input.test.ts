@@ -64,6 +64,7 @@ const hostile: [string, Uint8Array, string][] = [
   ['a __proto__ key on an inactive reading', encode(validText.replace('"status":"active"', '"status":"maintenance"').replace('{', '{"__proto__": {"status": "active"},')), 'INACTIVE_SENSOR'],
   ['extra fields on a sensor in maintenance', encode(JSON.stringify(aReading({ reading_id: undefined, status: 'maintenance', extra: { a: [1, 2] } }))), 'INACTIVE_SENSOR'],
   ['an empty record', new Uint8Array(), 'JSON_PARSE_ERROR'],
+  ['a multi-kilobyte unit (would overflow the index row limit)', encode(JSON.stringify(aReading({ reading_id: undefined, unit: Array.from({ length: 3000 }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7919) % 20000))).join('') }))), 'SCHEMA_ERROR'],
   ['a lone surrogate escape', encode(validText.replace('"Acme"', '"\\ud800"')), 'SCHEMA_ERROR'],
   ['U+FFFF and control characters in status', encode(validText.replace('"active"', '"\\uffff\\u0001"')), 'INACTIVE_SENSOR'],
 ];

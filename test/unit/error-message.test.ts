@@ -49,6 +49,14 @@ describe('errors queue message format', () => {
     expect(messages.length).toBeLessThan(10);
   });
 
+  it('still reads version 1 (one rejection per message), so messages queued before an upgrade land', () => {
+    const error = rejectionOf(encode('legacy'));
+    const v2 = JSON.parse(bodyOf([error]));
+    const v1 = { v: 1, ...v2.errors[0] };
+    expect(isErrorMessage(v1)).toBe(true);
+    expect(decodeErrorMessage(v1)).toEqual([{ ...error, rawBytes: Buffer.from(error.rawBytes) }]);
+  });
+
   it('is recognised, and other bodies are not', () => {
     const body = JSON.parse(bodyOf([rejectionOf(encode('x'))]));
     expect(isErrorMessage(body)).toBe(true);

@@ -28,7 +28,7 @@ USING (
   FOR UPDATE
 ) claimed
 WHERE d.sensor_id = claimed.sensor_id AND d.window_start = claimed.window_start
-RETURNING d.sensor_id, d.window_start`;
+RETURNING d.sensor_id, d.window_start::text AS window_start`;
 
 /**
  * Each claimed window is aggregated on its own (LATERAL): one index-only range scan of
@@ -37,6 +37,8 @@ RETURNING d.sensor_id, d.window_start`;
  * whole table, so a run cost in proportion to the table rather than to the windows touched
  * (measured in `npm run bench`; see docs/benchmarks.md).
  */
+// window_start travels as PostgreSQL's own text (offset included, to the second): a JS Date
+// would be sent back in the process's time zone, whose historic offsets with seconds shift it.
 const RECOMPUTE = `
 INSERT INTO sensor_aggregations AS a (
   sensor_id, window_start, window_end, sensor_type, unit, reading_count, avg_value, min_value,
@@ -70,7 +72,7 @@ export class PostgresAggregationStore implements AggregationStore {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-      const claimed = await client.query<{ sensor_id: string; window_start: Date }>(CLAIM, [limit]);
+      const claimed = await client.query<{ sensor_id: string; window_start: string }>(CLAIM, [limit]);
       if (claimed.rowCount === 0) {
         await client.query('COMMIT');
         return { claimed: 0, windows: 0, readings: 0 };

@@ -111,10 +111,13 @@ function sqlState(error: unknown): string | undefined {
 
 const UNIQUE_VIOLATION = '23505';
 
-/** Content errors: data exceptions (22) and integrity violations (23) other than duplicates. */
+/**
+ * Content errors: data exceptions (22), integrity violations (23) other than duplicates, and
+ * program limits a row's content can hit (54, e.g. an index row too large).
+ */
 function isContentError(error: unknown): boolean {
   const state = sqlState(error);
-  return state !== undefined && state !== UNIQUE_VIOLATION && (state.startsWith('22') || state.startsWith('23'));
+  return state !== undefined && state !== UNIQUE_VIOLATION && /^(22|23|54)/.test(state);
 }
 
 function reasonOf(error: unknown): string {

@@ -23,6 +23,8 @@ export type DatabaseSource =
       /** Overrides the secret's host (an RDS Proxy endpoint, say). */
       readonly hostOverride?: string | undefined;
       readonly ssl: boolean;
+      /** How long a read secret is trusted before it is read again (default 5 minutes). */
+      readonly secretTtlMs?: number;
     };
 
 const rdsSecretShape = z.object({
@@ -55,17 +57,24 @@ export function databaseSourceFromEnv(env: Record<string, string | undefined> = 
 function secretReader(source: Extract<DatabaseSource, { kind: 'secret' }>): () => Promise<RdsSecret> {
   const client = new SecretsManagerClient({ region: source.region, ...(source.endpoint ? { endpoint: source.endpoint } : {}) });
   let cached: { value: RdsSecret; expires: number } | undefined;
-  return async () => {
+  return async (): Promise<RdsSecret> => {
     if (cached && cached.expires > Date.now()) return cached.value;
     const out = await client.send(new GetSecretValueCommand({ SecretId: source.secretArn }));
-    const parsed = rdsSecretShape.safeParse(JSON.parse(out.SecretString ?? '{}'));
+    let json: unknown;
+    try {
+      json = JSON.parse(out.SecretString ?? '{}');
+    } catch {
+      // Never pass the parser's message on: it quotes the start of the secret.
+      throw new ConfigurationError(`Database secret ${source.secretArn} is not JSON in RDS's shape (username, password, host, port, dbname)`);
+    }
+    const parsed = rdsSecretShape.safeParse(json);
     if (!parsed.success) {
       // Name the fields, never their values.
       throw new ConfigurationError(
         `Database secret ${source.secretArn} lacks ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`,
       );
     }
-    cached = { value: parsed.data, expires: Date.now() + SECRET_TTL_MS };
+    cached = { value: parsed.data, expires: Date.now() + (source.secretTtlMs ?? SECRET_TTL_MS) };
     return parsed.data;
   };
 }
@@ -82,9 +91,26 @@ function survivingIdleErrors(pool: pg.Pool): pg.Pool {
   return pool;
 }
 
-/** Builds a pool for the source. Callers keep one per container (see {@link sharedPool}). */
+export class DatabaseUserRotatedError extends Error {
+  override readonly name = 'DatabaseUserRotatedError';
+}
+
+/**
+ * Builds a pool for the source. Callers keep one per container (see {@link sharedPool}).
+ *
+ * Server-side limits keep a container that dies mid-transaction (a Lambda timeout) from holding
+ * row locks that would stall every other writer and the aggregator.
+ */
 export async function createPool(source: DatabaseSource, max = 2): Promise<pg.Pool> {
-  const common = { max, idleTimeoutMillis: 60_000, connectionTimeoutMillis: 10_000, application_name: process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'iot-first' };
+  const common = {
+    max,
+    idleTimeoutMillis: 60_000,
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
+    statement_timeout: 30_000,
+    idle_in_transaction_session_timeout: 30_000,
+    application_name: process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'iot-first',
+  };
   if (source.kind === 'url') return survivingIdleErrors(new pg.Pool({ ...common, connectionString: source.url }));
   const readSecret = secretReader(source);
   const first = await readSecret();
@@ -94,19 +120,40 @@ export async function createPool(source: DatabaseSource, max = 2): Promise<pg.Po
     port: first.port,
     database: first.dbname,
     user: first.username,
-    password: async () => (await readSecret()).password,
+    // Multi-user rotation switches the secret to another user (name_clone). This pool's user is
+    // fixed, so once the secret names another one the pool is retired and rebuilt.
+    password: async () => {
+      const secret = await readSecret();
+      if (secret.username !== first.username) {
+        staleSources.add(source);
+        throw new DatabaseUserRotatedError(`database user rotated from ${first.username} to ${secret.username}; reconnecting`);
+      }
+      return secret.password;
+    },
     // Verified TLS: on Lambda, NODE_EXTRA_CA_CERTS points Node at the runtime's RDS CA bundle.
     ssl: source.ssl ? { rejectUnauthorized: true } : false,
   }));
 }
 
-let shared: Promise<pg.Pool> | undefined;
+/** Sources whose pool saw its user rotated away; {@link sharedPool} rebuilds those. */
+const staleSources = new WeakSet<DatabaseSource>();
 
-/** The container's pool, created on first call from the environment. */
+let shared: { source: DatabaseSource; pool: Promise<pg.Pool> } | undefined;
+
+/** The container's pool, created on first call from the environment (again after a user rotation). */
 export function sharedPool(): Promise<pg.Pool> {
-  shared ??= createPool(databaseSourceFromEnv()).catch((error: unknown) => {
+  if (shared && staleSources.has(shared.source)) {
+    const retired = shared.pool;
     shared = undefined;
-    throw error;
-  });
-  return shared;
+    void retired.then((pool) => pool.end()).catch(() => undefined);
+  }
+  if (!shared) {
+    const source = databaseSourceFromEnv();
+    const pool = createPool(source).catch((error: unknown) => {
+      shared = undefined;
+      throw error;
+    });
+    shared = { source, pool };
+  }
+  return shared.pool;
 }

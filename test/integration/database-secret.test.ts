@@ -1,0 +1,109 @@
+/**
+ * Database credentials from a Secrets Manager secret. No Secrets Manager runs here (fauxqs and
+ * kinesalite do not emulate it), so a minimal HTTP endpoint answers GetSecretValue in the
+ * service's JSON protocol; everything else is real: the AWS SDK client, PostgreSQL, its users.
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigurationError } from '../../src/config/env.js';
+import { createPool, DatabaseUserRotatedError, type DatabaseSource } from '../../src/adapters/postgres/pool.js';
+import { createTestDatabase } from '../support/database.js';
+
+let secretString = '';
+let server: http.Server;
+let endpoint: string;
+let databaseUrl: URL;
+const roles: string[] = [];
+
+async function loginRole(): Promise<{ username: string; password: string }> {
+  const username = `secret_user_${randomUUID().slice(0, 8)}`;
+  const password = randomUUID();
+  const admin = new pg.Client({ connectionString: databaseUrl.toString() });
+  await admin.connect();
+  await admin.query(`CREATE ROLE ${username} LOGIN PASSWORD '${password}' IN ROLE iot_readonly`);
+  await admin.end();
+  roles.push(username);
+  return { username, password };
+}
+
+function rdsSecret(user: { username: string; password: string }): string {
+  return JSON.stringify({ ...user, host: databaseUrl.hostname, port: Number(databaseUrl.port), dbname: databaseUrl.pathname.slice(1), engine: 'postgres' });
+}
+
+const source = (ttl?: number): DatabaseSource => ({
+  kind: 'secret',
+  secretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:iot-db',
+  region: 'us-east-1',
+  endpoint,
+  ssl: false,
+  ...(ttl === undefined ? {} : { secretTtlMs: ttl }),
+});
+
+beforeAll(async () => {
+  databaseUrl = new URL(await createTestDatabase('secret'));
+  process.env.AWS_ACCESS_KEY_ID ??= 'local';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+  server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const ok = req.headers['x-amz-target'] === 'secretsmanager.GetSecretValue';
+      res.writeHead(ok ? 200 : 400, { 'content-type': 'application/x-amz-json-1.1' });
+      res.end(JSON.stringify(ok ? { ARN: 'arn', Name: 'iot-db', SecretString: secretString } : { __type: 'InvalidRequestException' }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  const admin = new pg.Client({ connectionString: databaseUrl.toString() });
+  await admin.connect();
+  for (const role of roles) await admin.query(`DROP ROLE ${role}`);
+  await admin.end();
+});
+
+describe('database credentials from Secrets Manager', () => {
+  it('connects as the user the secret names', async () => {
+    const user = await loginRole();
+    secretString = rdsSecret(user);
+    const pool = await createPool(source());
+    try {
+      expect((await pool.query('SELECT current_user AS u')).rows[0].u).toBe(user.username);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('refuses a secret that is not JSON without quoting any of it', async () => {
+    secretString = 'S3cretPw!';
+    const attempt = createPool(source());
+    await expect(attempt).rejects.toThrow(ConfigurationError);
+    await expect(attempt).rejects.not.toThrow(/S3cret/);
+  });
+
+  it('names the missing fields of a secret, never their values', async () => {
+    secretString = JSON.stringify({ username: 'u', password: 'hunter2-secret' });
+    await expect(createPool(source())).rejects.toThrow(/lacks host/);
+    await expect(createPool(source())).rejects.not.toThrow(/hunter2/);
+  });
+
+  it('notices a multi-user rotation to another user instead of failing every connection', async () => {
+    const first = await loginRole();
+    const clone = await loginRole();
+    secretString = rdsSecret(first);
+    const pool = await createPool(source(0));
+    try {
+      expect((await pool.query('SELECT current_user AS u')).rows[0].u).toBe(first.username);
+      secretString = rdsSecret(clone);
+      // Drop the idle connection, so the next query opens a new one and reads the secret again.
+      (await pool.connect()).release(true);
+      await expect(pool.query('SELECT 1')).rejects.toBeInstanceOf(DatabaseUserRotatedError);
+    } finally {
+      await pool.end();
+    }
+  });
+});
