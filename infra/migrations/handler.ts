@@ -60,7 +60,7 @@ export async function handler(event: CloudFormationCustomResourceEvent): Promise
   const secrets = new SecretsManagerClient(
     source.kind === 'secret' ? { region: source.region, ...(source.endpoint ? { endpoint: source.endpoint } : {}) } : {},
   );
-  const pool = await createPool(source, 1);
+  const pool = await createPool(source, { max: 1, statementTimeoutMs: 0 });
   try {
     const client = await pool.connect();
     try {
@@ -68,7 +68,7 @@ export async function handler(event: CloudFormationCustomResourceEvent): Promise
       const created: string[] = [];
       for (const spec of users) {
         const out = await secrets.send(new GetSecretValueCommand({ SecretId: spec.SecretArn }));
-        const parsed = userSecret.safeParse(JSON.parse(out.SecretString ?? '{}'));
+        const parsed = userSecret.safeParse(parseWithoutEcho(out.SecretString));
         if (!parsed.success) throw new Error(`Secret ${spec.SecretArn} lacks a valid username or password`);
         await ensureUser(client, parsed.data.username, parsed.data.password, spec.GroupRole);
         created.push(`${parsed.data.username}:${spec.GroupRole}`);
@@ -80,5 +80,14 @@ export async function handler(event: CloudFormationCustomResourceEvent): Promise
     }
   } finally {
     await pool.end();
+  }
+}
+
+/** JSON.parse's SyntaxError quotes the input; a secret must never reach a log or a stack event. */
+function parseWithoutEcho(text: string | undefined): unknown {
+  try {
+    return JSON.parse(text ?? '{}');
+  } catch {
+    return undefined;
   }
 }

@@ -10,14 +10,13 @@ import { KinesisStreamReader } from '../../src/adapters/kinesis/stream-reader.js
 import { PostgresPipelineStore } from '../../src/adapters/postgres/pipeline-store.js';
 import { databaseSourceFromEnv, sharedPool } from '../../src/adapters/postgres/pool.js';
 import { readConfig, settings } from '../../src/config/env.js';
-import { DEFAULT_PAYLOAD_CAP_BYTES } from '../../src/domain/reading.js';
 import { createTelemetry, MetricUnit } from '../../src/observability/telemetry.js';
 import { drainMessages } from '../../src/pipeline/drain-messages.js';
 
 const config = readConfig(
   'dlq-drainer',
   z.object({
-    PAYLOAD_CAP_BYTES: settings.positiveInt(DEFAULT_PAYLOAD_CAP_BYTES),
+    PAYLOAD_CAP_BYTES: settings.payloadCapBytes,
     AWS_REGION: settings.region,
     KINESIS_ENDPOINT: settings.optionalUrl,
   }),

@@ -11,7 +11,6 @@ import { PostgresPipelineStore } from '../../src/adapters/postgres/pipeline-stor
 import { databaseSourceFromEnv, sharedPool } from '../../src/adapters/postgres/pool.js';
 import { SqsErrorQueue } from '../../src/adapters/sqs/error-queue.js';
 import { readConfig, settings } from '../../src/config/env.js';
-import { DEFAULT_PAYLOAD_CAP_BYTES } from '../../src/domain/reading.js';
 import { createTelemetry, MetricUnit } from '../../src/observability/telemetry.js';
 import { validateBatch } from '../../src/pipeline/validate-batch.js';
 
@@ -19,7 +18,7 @@ const config = readConfig(
   'validator',
   z.object({
     ERRORS_QUEUE_URL: settings.url,
-    PAYLOAD_CAP_BYTES: settings.positiveInt(DEFAULT_PAYLOAD_CAP_BYTES),
+    PAYLOAD_CAP_BYTES: settings.payloadCapBytes,
     AWS_REGION: settings.region,
     SQS_ENDPOINT: settings.optionalUrl,
   }),

@@ -4,6 +4,7 @@
  * variable, instead of surfacing later as an `undefined` deep inside a batch.
  */
 import { z } from 'zod';
+import { DEFAULT_PAYLOAD_CAP_BYTES } from '../domain/reading.js';
 
 export class ConfigurationError extends Error {
   override readonly name = 'ConfigurationError';
@@ -38,6 +39,16 @@ export const settings = {
   optionalUrl: z.string().regex(HTTP_URL, 'must be an http(s) URL such as http://127.0.0.1:4567').optional(),
   url: z.string().regex(HTTP_URL, 'must be an http(s) URL'),
   name: z.string().min(1),
+  /**
+   * A rejection carries its bytes (base64) in one SQS message of at most 256 KiB, so the cap
+   * stays well below that.
+   */
+  payloadCapBytes: z.coerce
+    .number({ message: 'must be an integer from 1024 to 131072' })
+    .int('must be an integer from 1024 to 131072')
+    .min(1024, 'must be an integer from 1024 to 131072')
+    .max(128 * 1024, 'must be at most 131072: a rejection travels with its bytes in one SQS message (256 KiB)')
+    .default(DEFAULT_PAYLOAD_CAP_BYTES),
   positiveInt: (fallback: number) =>
     z.coerce.number({ message: 'must be a positive integer' }).int('must be a positive integer').positive('must be a positive integer').default(fallback),
 };

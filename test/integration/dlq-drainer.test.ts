@@ -104,6 +104,15 @@ describe('dlq-drainer with failed-batch notices', () => {
     expect(await rows('SELECT 1 FROM sensor_readings')).toEqual([]);
   });
 
+  it('retries, rather than writes off, a notice naming a stream it cannot find (a configuration error)', async () => {
+    const seqs = await put([encode(aReading())]);
+    const body = notice(seqs[0] as string, seqs[0] as string, 1).replace(`stream/${STREAM_NAME}`, 'stream/no_such_stream');
+    const event = sqsEvent([body]);
+    const response = await drainer(event, lambdaContext('drainer'));
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([event.Records[0]?.messageId]);
+    expect(await rows('SELECT 1 FROM sensor_errors')).toEqual([]);
+  });
+
   it('reports a message it does not understand as failed, so it is retried and then redriven, not dropped', async () => {
     const event = sqsEvent(['{"hello": "world"}', 'not json']);
     const response = await drainer(event, lambdaContext('drainer'));

@@ -16,6 +16,12 @@ describe('configuration', () => {
     expect(read).toThrow(/validator: ERRORS_QUEUE_URL: required but not set; PAYLOAD_CAP_BYTES: must be a positive integer; SQS_ENDPOINT: must be an http/);
   });
 
+  it('bounds the payload cap so a rejection always fits one SQS message', () => {
+    const cap = z.object({ PAYLOAD_CAP_BYTES: settings.payloadCapBytes });
+    expect(readConfig('validator', cap, {}).PAYLOAD_CAP_BYTES).toBe(65_536);
+    expect(() => readConfig('validator', cap, { PAYLOAD_CAP_BYTES: String(512 * 1024) })).toThrow(/PAYLOAD_CAP_BYTES: must be at most 131072/);
+  });
+
   it('applies defaults and coerces numbers', () => {
     expect(readConfig('validator', schema, { ERRORS_QUEUE_URL: 'http://sqs.us-east-1.127.0.0.1:3000/000000000000/q' })).toEqual({
       ERRORS_QUEUE_URL: 'http://sqs.us-east-1.127.0.0.1:3000/000000000000/q',

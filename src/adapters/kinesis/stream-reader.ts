@@ -5,12 +5,22 @@
 import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { compareSequenceNumbers } from '../../domain/failure-notice.js';
 import type { StreamReader } from '../../domain/ports.js';
+import { toStorableText } from '../../domain/error-record.js';
 import type { StreamPosition } from '../../domain/reading.js';
+import { sleep } from '../retry.js';
 
-/** Errors meaning "the stream does not hold that position any more". */
-const GONE = new Set(['TrimmedDataAccessException', 'ExpiredIteratorException', 'InvalidArgumentException', 'ResourceNotFoundException']);
+/**
+ * Errors meaning "the stream does not hold that position any more": trimmed past retention, or
+ * a sequence number the shard does not know (the stream was deleted and re-created).
+ * ResourceNotFoundException is deliberately not here: a wrong region or endpoint says the same,
+ * and writing a batch off on a configuration error would lose records still in the stream;
+ * it propagates, the notice is retried and, failing that, redriven to the DLQ.
+ */
+const GONE = new Set(['TrimmedDataAccessException', 'InvalidArgumentException']);
 
-const MAX_EMPTY_READS = 5;
+/** Shards can hold stretches with no records; keep reading a while before calling the tip. */
+const MAX_EMPTY_READS = 20;
+const EMPTY_READ_PAUSE_MS = 100;
 
 export class KinesisStreamReader implements StreamReader {
   constructor(private readonly kinesis: KinesisClient) {}
@@ -44,6 +54,7 @@ export class KinesisStreamReader implements StreamReader {
       }
       const batch = out.Records ?? [];
       emptyReads = batch.length === 0 ? emptyReads + 1 : 0;
+      if (emptyReads > 0) await sleep(EMPTY_READ_PAUSE_MS);
       for (const r of batch) {
         const seq = r.SequenceNumber ?? '0';
         if (compareSequenceNumbers(seq, range.endSequenceNumber) > 0) {
@@ -55,7 +66,7 @@ export class KinesisStreamReader implements StreamReader {
             streamName: range.streamName,
             shardId: range.shardId,
             sequenceNumber: seq,
-            partitionKey: r.PartitionKey ?? '',
+            partitionKey: toStorableText(r.PartitionKey ?? ''),
             arrivalTime: r.ApproximateArrivalTimestamp ?? new Date(0),
           },
         });

@@ -3,6 +3,7 @@
  * the part of `eventID` before the colon (`shardId-000000000000:4959…`), as AWS documents.
  */
 import type { KinesisStreamRecord } from 'aws-lambda';
+import { toStorableText } from '../../domain/error-record.js';
 import { streamNameFromArn } from '../../domain/failure-notice.js';
 import type { StreamRecord } from '../../pipeline/validate-batch.js';
 
@@ -15,7 +16,7 @@ export function toStreamRecord(record: KinesisStreamRecord): StreamRecord {
       streamName: streamNameFromArn(record.eventSourceARN),
       shardId: colon > 0 ? record.eventID.slice(0, colon) : 'unknown',
       sequenceNumber: k.sequenceNumber,
-      partitionKey: k.partitionKey,
+      partitionKey: toStorableText(k.partitionKey),
       arrivalTime: new Date(Math.round(k.approximateArrivalTimestamp * 1000)),
     },
   };

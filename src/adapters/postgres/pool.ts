@@ -101,13 +101,19 @@ export class DatabaseUserRotatedError extends Error {
  * Server-side limits keep a container that dies mid-transaction (a Lambda timeout) from holding
  * row locks that would stall every other writer and the aggregator.
  */
-export async function createPool(source: DatabaseSource, max = 2): Promise<pg.Pool> {
+export interface PoolOptions {
+  readonly max?: number;
+  /** Longest statement, in ms; 0 for none (migrations that rebuild indexes need that). */
+  readonly statementTimeoutMs?: number;
+}
+
+export async function createPool(source: DatabaseSource, options: PoolOptions = {}): Promise<pg.Pool> {
   const common = {
-    max,
+    max: options.max ?? 2,
     idleTimeoutMillis: 60_000,
     connectionTimeoutMillis: 10_000,
     keepAlive: true,
-    statement_timeout: 30_000,
+    statement_timeout: options.statementTimeoutMs ?? 30_000,
     idle_in_transaction_session_timeout: 30_000,
     application_name: process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'iot-first',
   };
