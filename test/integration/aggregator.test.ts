@@ -10,6 +10,10 @@ import { classifyRecord } from '../../src/domain/validation.js';
 import type { AggregationSummary } from '../../src/pipeline/aggregate-windows.js';
 import { createTestDatabase } from '../support/database.js';
 import { aPosition, aReading, encode, lambdaContext } from '../support/factories.js';
+import { expectedWindows as expectedIn, expectSameWindows, storedWindows as storedIn } from '../support/windows.js';
+
+const expectedWindows = () => expectedIn(db);
+const storedWindows = () => storedIn(db);
 
 let db: pg.Pool;
 let store: PostgresPipelineStore;
@@ -33,76 +37,6 @@ function row(sensorId: string, timestamp: string, value: number): ReadingRow {
   });
   if (result.kind !== 'reading') throw new Error('factory made an invalid reading');
   return result.row;
-}
-
-interface Window {
-  sensor_id: string;
-  window_start: string;
-  reading_count: number;
-  avg_value: number;
-  min_value: number;
-  max_value: number;
-  stddev_value: number | null;
-  high_alert_count: number;
-  low_alert_count: number;
-}
-
-/** Windows computed here, in TypeScript, from the stored readings: the reference. */
-async function expectedWindows(): Promise<Window[]> {
-  const rows = (
-    await db.query<{ sensor_id: string; minute: string; value: number; high_alert: boolean; low_alert: boolean }>(
-      `SELECT sensor_id, to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI') AS minute, value, high_alert, low_alert FROM sensor_readings`,
-    )
-  ).rows;
-  const groups = new Map<string, typeof rows>();
-  for (const r of rows) {
-    const key = `${r.sensor_id}|${r.minute}`;
-    groups.set(key, [...(groups.get(key) ?? []), r]);
-  }
-  return [...groups.entries()]
-    .map(([key, rs]) => {
-      const values = rs.map((r) => r.value);
-      const n = values.length;
-      const mean = values.reduce((a, b) => a + b, 0) / n;
-      const variance = n > 1 ? values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1) : null;
-      const [sensor_id, minute] = key.split('|') as [string, string];
-      return {
-        sensor_id,
-        window_start: `${minute}`,
-        reading_count: n,
-        avg_value: mean,
-        min_value: Math.min(...values),
-        max_value: Math.max(...values),
-        stddev_value: variance === null ? null : Math.sqrt(variance),
-        high_alert_count: rs.filter((r) => r.high_alert).length,
-        low_alert_count: rs.filter((r) => r.low_alert).length,
-      };
-    })
-    .sort((a, b) => (a.sensor_id + a.window_start).localeCompare(b.sensor_id + b.window_start));
-}
-
-async function storedWindows(): Promise<Window[]> {
-  return (
-    await db.query<Window>(
-      `SELECT sensor_id, to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI') AS window_start, reading_count,
-              avg_value, min_value, max_value, stddev_value, high_alert_count, low_alert_count
-       FROM sensor_aggregations ORDER BY sensor_id || to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI')`,
-    )
-  ).rows;
-}
-
-function expectSameWindows(actual: Window[], expected: Window[]): void {
-  expect(actual.map((w) => [w.sensor_id, w.window_start, w.reading_count, w.high_alert_count, w.low_alert_count])).toEqual(
-    expected.map((w) => [w.sensor_id, w.window_start, w.reading_count, w.high_alert_count, w.low_alert_count]),
-  );
-  actual.forEach((w, i) => {
-    const e = expected[i] as Window;
-    expect(w.avg_value).toBeCloseTo(e.avg_value, 9);
-    expect(w.min_value).toBe(e.min_value);
-    expect(w.max_value).toBe(e.max_value);
-    if (e.stddev_value === null) expect(w.stddev_value).toBeNull();
-    else expect(w.stddev_value).toBeCloseTo(e.stddev_value, 9);
-  });
 }
 
 describe('aggregator', () => {

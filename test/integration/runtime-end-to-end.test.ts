@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scheduledEvent } from '../../runtime/host/events.js';
 import type { FunctionId } from '../../src/topology.js';
 import { copyTopology, count, PROJECT_ROOT, startTestStack, waitFor, withFixtures, type TestStack } from '../support/runtime-stack.js';
+import { expectAggregationsMatchReadings } from '../support/windows.js';
 
 interface ProducerAnswer {
   sent: number;
@@ -72,47 +73,7 @@ describe('embedded pipeline, real handlers', () => {
     // The aggregator, invoked with an EventBridge scheduled event, against windows recomputed here.
     const run = await stack.host.invoke('aggregator', scheduledEvent({ region: 'us-east-1', ruleName: 'test' }));
     expect(run.ok).toBe(true);
-    const rows = await stack.db.query<{ sensor_id: string; event_time: Date; value: number; high_alert: boolean; low_alert: boolean }>(
-      'SELECT sensor_id, event_time, value, high_alert, low_alert FROM sensor_readings',
-    );
-    const windows = new Map<string, { values: number[]; high: number; low: number }>();
-    for (const r of rows.rows) {
-      const start = Math.floor(r.event_time.getTime() / 60_000) * 60_000;
-      const key = `${r.sensor_id}|${start}`;
-      const w = windows.get(key) ?? { values: [], high: 0, low: 0 };
-      w.values.push(r.value);
-      if (r.high_alert) w.high++;
-      if (r.low_alert) w.low++;
-      windows.set(key, w);
-    }
-    const aggs = await stack.db.query<{
-      sensor_id: string;
-      window_start: Date;
-      reading_count: number;
-      avg_value: number;
-      min_value: number;
-      max_value: number;
-      stddev_value: number | null;
-      high_alert_count: number;
-      low_alert_count: number;
-    }>('SELECT * FROM sensor_aggregations');
-    expect(aggs.rows.length).toBe(windows.size);
-    for (const a of aggs.rows) {
-      const w = windows.get(`${a.sensor_id}|${a.window_start.getTime()}`);
-      expect(w, `window ${a.sensor_id} ${a.window_start.toISOString()}`).toBeDefined();
-      if (!w) continue;
-      const n = w.values.length;
-      const mean = w.values.reduce((s, v) => s + v, 0) / n;
-      const sd = n > 1 ? Math.sqrt(w.values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1)) : null;
-      expect(a.reading_count).toBe(n);
-      expect(a.avg_value).toBeCloseTo(mean, 6);
-      expect(a.min_value).toBe(Math.min(...w.values));
-      expect(a.max_value).toBe(Math.max(...w.values));
-      if (sd === null) expect(a.stddev_value).toBeNull();
-      else expect(a.stddev_value).toBeCloseTo(sd, 6);
-      expect(a.high_alert_count).toBe(w.high);
-      expect(a.low_alert_count).toBe(w.low);
-    }
+    await expectAggregationsMatchReadings(stack.db);
   }, 180_000);
 });
 
