@@ -10,32 +10,20 @@
  */
 import { createRequire } from 'node:module';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { migrate } from '../db/migrate.js';
 import { ensureDatabase, startEmbeddedPostgres } from '../runtime/embedded/postgres.js';
+import { freePort } from '../runtime/free-port.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** `--import` value that lets a forked child run TypeScript, as the local Lambda host does. */
 export const TSX_IMPORT = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
-/** Asks the OS for a free loopback port (several people's runs share these machines). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface BenchServer {
   /** URL of a new database cloned from the migrated template. */

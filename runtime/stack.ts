@@ -21,6 +21,7 @@ import { leveldownAvailable, startKinesalite, startSqsEmulator } from './embedde
 import { replayJournal, SqsJournal } from './embedded/sqs-journal.js';
 import { PostgresCheckpointStore } from './host/checkpoints.js';
 import { LambdaHost, type LambdaHostOptions } from './host/lambda-host.js';
+import { freePort } from './free-port.js';
 
 export interface Endpoints {
   readonly kinesisEndpoint: string;
@@ -109,18 +110,6 @@ async function stopOrphanedPostgres(dataDir: string, log: (line: string) => void
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
   if (alive()) throw new StartupError(`PostgreSQL (pid ${pid}) from a previous run on ${dataDir} did not stop; stop it and try again`);
-}
-
-/** A free loopback port chosen by the OS. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Fails fast with a clear message when a fixed port is already taken. */

@@ -2,8 +2,8 @@
  * Diagnostic probe (not part of `npm run bench`): the aggregator's query plans, EXPLAIN
  * (ANALYZE, BUFFERS), for a full run and for an incremental run after 1% late readings, on
  * the benchmark's data. Statements run inside transactions that are rolled back, so each
- * plan sees the same state. Copies of the adapter's SQL (src/adapters/postgres/
- * aggregation-store.ts) so variants can be tried here without touching it.
+ * plan sees the same state. Production's SQL is imported from
+ * src/adapters/postgres/aggregation-store.ts; variants to try are written here beside it.
  *
  * Why keep it now that the change it argued for is in production: the recompute's cost hangs
  * on the planner (row estimates per window, the index it picks), which moves as the table
@@ -19,6 +19,7 @@
  * Usage: npx tsx bench/probes/aggregation-plans.ts [readings] [sensors] [late fraction]
  */
 import pg from 'pg';
+import { CLAIM_MARKED_WINDOWS, RECOMPUTE_WINDOWS } from '../../src/adapters/postgres/aggregation-store.js';
 import { median, startBenchServer } from '../common.js';
 import { BARE_GROUP_BY, insertLateReadings, loadReadings } from '../aggregation.js';
 import { copyBatch, prepare } from '../ingest.js';
@@ -28,16 +29,7 @@ const readings = Number(process.argv[2] ?? 100_000);
 const sensors = Number(process.argv[3] ?? 100);
 const lateFraction = Number(process.argv[4] ?? 0.01);
 
-const CLAIM = `
-DELETE FROM aggregation_dirty_windows d
-USING (
-  SELECT sensor_id, window_start FROM aggregation_dirty_windows
-  ORDER BY sensor_id, window_start
-  LIMIT $1
-  FOR UPDATE
-) claimed
-WHERE d.sensor_id = claimed.sensor_id AND d.window_start = claimed.window_start
-RETURNING d.sensor_id, d.window_start`;
+const CLAIM = CLAIM_MARKED_WINDOWS;
 
 const recompute = (windowsSql: string): string => `
 WITH windows AS (${windowsSql})
@@ -64,32 +56,8 @@ RETURNING reading_count`;
 /** What production ran before the LATERAL form (kept to show the plan it got). */
 const JOINED = recompute('SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS w(sensor_id, window_start)');
 
-/** Production's statement (RECOMPUTE in aggregation-store.ts): per-window LATERAL aggregate. */
-const LATERAL = `
-INSERT INTO sensor_aggregations AS a (
-  sensor_id, window_start, window_end, sensor_type, unit, reading_count, avg_value, min_value,
-  max_value, stddev_value, high_alert_count, low_alert_count, updated_at)
-SELECT w.sensor_id, w.window_start, w.window_start + interval '1 minute',
-       s.sensor_type, s.unit, s.reading_count, s.avg_value, s.min_value, s.max_value, s.stddev_value,
-       s.high_alert_count, s.low_alert_count, now()
-FROM unnest($1::text[], $2::timestamptz[]) AS w(sensor_id, window_start)
-CROSS JOIN LATERAL (
-  SELECT min(r.sensor_type) AS sensor_type, min(r.unit) AS unit, count(*) AS reading_count,
-         avg(r.value) AS avg_value, min(r.value) AS min_value, max(r.value) AS max_value,
-         stddev_samp(r.value) AS stddev_value, count(*) FILTER (WHERE r.high_alert) AS high_alert_count,
-         count(*) FILTER (WHERE r.low_alert) AS low_alert_count
-  FROM sensor_readings r
-  WHERE r.sensor_id = w.sensor_id
-    AND r.event_time >= w.window_start
-    AND r.event_time < w.window_start + interval '1 minute'
-) s
-WHERE s.reading_count > 0
-ON CONFLICT (sensor_id, window_start) DO UPDATE SET
-  sensor_type = EXCLUDED.sensor_type, unit = EXCLUDED.unit, reading_count = EXCLUDED.reading_count,
-  avg_value = EXCLUDED.avg_value, min_value = EXCLUDED.min_value, max_value = EXCLUDED.max_value,
-  stddev_value = EXCLUDED.stddev_value, high_alert_count = EXCLUDED.high_alert_count,
-  low_alert_count = EXCLUDED.low_alert_count, updated_at = EXCLUDED.updated_at
-RETURNING reading_count`;
+/** Production's statement: per-window LATERAL aggregate. */
+const LATERAL = RECOMPUTE_WINDOWS;
 
 /** The schema's index since migration 1764190200000_covering-window-index. */
 const COVERING_INDEX = `CREATE INDEX sensor_readings_sensor_time_idx ON sensor_readings (sensor_id, event_time)

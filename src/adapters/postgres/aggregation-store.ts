@@ -19,7 +19,7 @@
 import type pg from 'pg';
 import type { AggregationStore, WindowRecomputation } from '../../domain/ports.js';
 
-const CLAIM = `
+export const CLAIM_MARKED_WINDOWS = `
 DELETE FROM aggregation_dirty_windows d
 USING (
   SELECT sensor_id, window_start FROM aggregation_dirty_windows
@@ -39,7 +39,7 @@ RETURNING d.sensor_id, d.window_start::text AS window_start`;
  */
 // window_start travels as PostgreSQL's own text (offset included, to the second): a JS Date
 // would be sent back in the process's time zone, whose historic offsets with seconds shift it.
-const RECOMPUTE = `
+export const RECOMPUTE_WINDOWS = `
 INSERT INTO sensor_aggregations AS a (
   sensor_id, window_start, window_end, sensor_type, unit, reading_count, avg_value, min_value,
   max_value, stddev_value, high_alert_count, low_alert_count, updated_at)
@@ -72,12 +72,12 @@ export class PostgresAggregationStore implements AggregationStore {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-      const claimed = await client.query<{ sensor_id: string; window_start: string }>(CLAIM, [limit]);
+      const claimed = await client.query<{ sensor_id: string; window_start: string }>(CLAIM_MARKED_WINDOWS, [limit]);
       if (claimed.rowCount === 0) {
         await client.query('COMMIT');
         return { claimed: 0, windows: 0, readings: 0 };
       }
-      const upserted = await client.query<{ reading_count: number }>(RECOMPUTE, [
+      const upserted = await client.query<{ reading_count: number }>(RECOMPUTE_WINDOWS, [
         claimed.rows.map((r) => r.sensor_id),
         claimed.rows.map((r) => r.window_start),
       ]);
