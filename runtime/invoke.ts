@@ -7,10 +7,10 @@
  * written by `npm start`. Exit status: 0 on success, 1 on a function error, 2 on misuse.
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { readRunningEndpoints } from './endpoints-file.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const USAGE = `Usage: npm run invoke -- <function> ['{"json":"payload"}'] [--endpoint URL] [--state-dir DIR] [--log]
@@ -18,14 +18,9 @@ const USAGE = `Usage: npm run invoke -- <function> ['{"json":"payload"}'] [--end
   example:    npm run invoke -- producer '{"count":1000}'`;
 
 function endpointFrom(stateDir: string): string {
-  const file = path.join(stateDir, 'endpoints.json');
-  try {
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { lambdaEndpoint?: string };
-    if (parsed.lambdaEndpoint) return parsed.lambdaEndpoint;
-  } catch {
-    // fall through to the message below
-  }
-  throw new Error(`no running stack found (${file} is missing); start one with "npm start" or pass --endpoint`);
+  const { lambdaEndpoint } = readRunningEndpoints(stateDir);
+  if (!lambdaEndpoint) throw new Error(`the running stack in ${stateDir} names no Lambda endpoint; pass --endpoint`);
+  return lambdaEndpoint;
 }
 
 async function main(): Promise<number> {

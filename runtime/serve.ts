@@ -15,6 +15,7 @@ import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { parseStartOptions, PRODUCER_PERIOD_MS, producerEvent, USAGE, UsageError, type StartOptions } from './cli-options.js';
 import { startStack, StartupError, type RunningStack } from './stack.js';
+import { acquireStateLock, StateFolderInUseError } from './state-lock.js';
 import { queueDepths, readTotals, renderLine, renderPanel, snapshot } from './status.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -60,12 +61,23 @@ async function main(): Promise<number> {
 
   const stateDir = path.resolve(options.stateDir ?? path.join(PROJECT_ROOT, '.iot-first'));
   mkdirSync(path.join(stateDir, 'logs'), { recursive: true });
+  // Before touching anything in the folder: it may belong to a stack that is running.
+  let releaseLock: () => void;
+  try {
+    releaseLock = acquireStateLock(stateDir);
+  } catch (error) {
+    if (!(error instanceof StateFolderInUseError)) throw error;
+    process.stderr.write(`iot-first: cannot start: ${error.message}\n`);
+    return 1;
+  }
+  process.on('exit', () => releaseLock());
   const endpointsFile = path.join(stateDir, 'endpoints.json');
   rmSync(endpointsFile, { force: true });
   const runtimeLog = path.join(stateDir, 'logs', 'runtime.log');
   const interactive = process.stdout.isTTY === true && !options.quiet;
+  const logToFile = (line: string): void => appendFileSync(runtimeLog, `${new Date().toISOString()} ${line}\n`);
   const log = (line: string): void => {
-    appendFileSync(runtimeLog, `${new Date().toISOString()} ${line}\n`);
+    logToFile(line);
     if (!interactive && !options.quiet) process.stderr.write(`${line}\n`);
   };
 
@@ -114,14 +126,14 @@ async function main(): Promise<number> {
   } catch (error) {
     const message = error instanceof StartupError ? error.message : (error as Error).stack ?? String(error);
     process.stderr.write(`iot-first: cannot start: ${message}\n`);
-    log(`start-up failed: ${message}`);
+    logToFile(`start-up failed: ${message}`);
     return 1;
   }
   const running = stack;
   const endpoints = running.endpoints;
   writeFileSync(endpointsFile, `${JSON.stringify(endpoints, null, 2)}\n`);
   process.stdout.write(`READY ${JSON.stringify(endpoints)}\n`);
-  log(`ready in ${Date.now() - startedAt} ms: ${JSON.stringify(endpoints)}`);
+  logToFile(`ready in ${Date.now() - startedAt} ms: ${JSON.stringify(endpoints)}`);
   if (options.fresh && process.env.DATABASE_URL) log('--fresh: DATABASE_URL is an existing database; its tables were left as they are');
 
   // Producer at the original's pace: one batch every 2 seconds.

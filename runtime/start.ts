@@ -34,4 +34,10 @@ const relay = (signal: NodeJS.Signals): void => {
 };
 process.on('SIGINT', relay);
 process.on('SIGTERM', relay);
+// `npm start` runs this under `sh -c`, which dies on SIGTERM without passing it on: a supervisor
+// or `kill <npm pid>` would leave the stack running, orphaned. Losing the parent means stop.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent && signalled === 0) relay('SIGTERM');
+}, 500).unref();
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

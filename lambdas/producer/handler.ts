@@ -110,11 +110,20 @@ function parseEvent(event: unknown): z.output<typeof producerEventSchema> {
   throw new InvalidProducerEventError(`Invalid producer event: ${problems.join('; ')}`);
 }
 
+/**
+ * Without a startTime the run's last round is stamped now and earlier rounds before it, so a
+ * manual invocation never writes readings from the future.
+ */
+function startTimeEndingNow(count: number, sensors: number, intervalMs: number): string {
+  const rounds = Math.max(1, Math.ceil(count / Math.max(1, Math.min(sensors, count))));
+  return new Date(Date.now() - (rounds - 1) * intervalMs).toISOString();
+}
+
 export const handler = async (event: unknown, context?: Pick<Context, 'awsRequestId'>): Promise<ProducerResult> => {
   // Invalid input throws: the invoker must see its mistake, not a run that sent nothing.
   const input = parseEvent(event);
   const seed = input.seed ?? randomInt(0, MAX_SEED);
-  const startTime = input.startTime ?? new Date().toISOString();
+  const startTime = input.startTime ?? startTimeEndingNow(input.count, input.sensors, input.intervalMs);
   logger.appendKeys({ correlation_id: `producer:${seed}:${startTime}`, request_id: context?.awsRequestId });
   try {
     const started = performance.now();

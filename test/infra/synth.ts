@@ -2,7 +2,7 @@
  * Synthesizes the CDK app the way `cdk synth` does (infra/build.ts: same context parsing, same
  * cdk-nag registration) into a private temporary folder, so parallel runs never share cdk.out.
  */
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { App, type CfnElement, Validations } from 'aws-cdk-lib';
@@ -12,6 +12,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { buildApp } from '../../infra/build.js';
 import type { PipelineStack } from '../../infra/pipeline-stack.js';
+import { afterAll } from 'vitest';
 
 export interface Synthesized {
   readonly app: App;
@@ -30,8 +31,15 @@ export interface SynthOptions {
   readonly bundleMetafile?: boolean;
 }
 
+/** Every assembly folder this test file made (a few MB each), removed when the file ends. */
+const outdirs: string[] = [];
+afterAll(() => {
+  for (const dir of outdirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 export function synthesize(options: SynthOptions = {}): Synthesized {
   const outdir = mkdtempSync(path.join(os.tmpdir(), 'iot-first-cdk-'));
+  outdirs.push(outdir);
   const app = new App({
     outdir,
     context: {

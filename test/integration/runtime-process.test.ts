@@ -130,6 +130,23 @@ describe('npm start process', () => {
     expect(checkpoints).toBe(2);
   }, 180_000);
 
+  it('refuses a second stack on the same state folder before touching anything of the first', async () => {
+    const first = serve(['--state-dir', stateDir], env);
+    const endpoints = await first.ready;
+    const second = serve(['--state-dir', stateDir, '--fresh'], env);
+    expect((await second.exited).code).toBe(1);
+    expect(second.stderr()).toContain(`cannot start: another stack (pid ${first.child.pid}) is running on ${stateDir}`);
+    // The first stack kept its endpoints file and still serves.
+    expect(JSON.parse(readFileSync(path.join(stateDir, 'endpoints.json'), 'utf8'))).toEqual(endpoints);
+    const lambda = new LambdaClient({ region: 'us-east-1', endpoint: endpoints.lambdaEndpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    const out = await lambda.send(new InvokeCommand({ FunctionName: 'aggregator', Payload: new TextEncoder().encode('{}') }));
+    lambda.destroy();
+    expect(out.FunctionError).toBeUndefined();
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(path.join(stateDir, 'stack.pid'))).toBe(false);
+  }, 60_000);
+
   it('fails start-up with one message naming a taken port, and with a bad DATABASE_URL', async () => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
