@@ -9,53 +9,23 @@
  * SQS_ENDPOINT, and to this file's database through DATABASE_URL.
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSqsClient } from '../../src/adapters/aws/clients.js';
 import { startKinesalite, startSqsEmulator, type RunningEmulator } from '../../runtime/embedded/emulators.js';
-import { ensureQueues, type Endpoints } from '../../runtime/stack.js';
+import { ensureQueues } from '../../runtime/stack.js';
 import { createTestDatabase } from '../support/database.js';
-import { copyTopology, count, PROJECT_ROOT, waitFor } from '../support/runtime-stack.js';
+import { copyTopology, count, spawnServe, waitFor, type ServeProcess } from '../support/runtime-stack.js';
 
-const SERVE = path.join(PROJECT_ROOT, 'runtime/serve.ts');
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const N = 6_000;
 
-interface Serve {
-  readonly child: ChildProcess;
-  readonly ready: Promise<Endpoints>;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stderr(): string;
-}
-
-function serve(args: string[], env: Record<string, string>): Serve {
-  const child = spawn(process.execPath, ['--import', TSX, SERVE, '--no-producer', '--quiet', '--lambda-port', '0', ...args], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
-  const ready = new Promise<Endpoints>((resolve, reject) => {
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const line = out.split('\n').find((l) => l.startsWith('READY '));
-      if (line) resolve(JSON.parse(line.slice('READY '.length)) as Endpoints);
-    });
-    child.on('exit', () => reject(new Error(`exited before READY: ${err}`)));
-  });
-  ready.catch(() => undefined);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return { child, ready, exited, stderr: () => err };
+function serve(args: string[], env: Record<string, string>): ServeProcess {
+  return spawnServe(args, { ...process.env, ...env });
 }
 
 let kinesis: RunningEmulator;

@@ -13,25 +13,21 @@
  */
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { ReceiveMessageCommand, SendMessageBatchCommand, DeleteMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKinesisClient, createSqsClient } from '../../src/adapters/aws/clients.js';
 import { startKinesalite, startSqsEmulator, type RunningEmulator } from '../../runtime/embedded/emulators.js';
 import { readJournal, replayJournal, SqsJournal } from '../../runtime/embedded/sqs-journal.js';
-import { ensureQueues, sqsJournalFile, type Endpoints } from '../../runtime/stack.js';
+import { ensureQueues, sqsJournalFile } from '../../runtime/stack.js';
 import { createTestDatabase } from '../support/database.js';
 import { aReading } from '../support/factories.js';
-import { copyTopology, count, PROJECT_ROOT, waitFor } from '../support/runtime-stack.js';
+import { copyTopology, count, spawnServe, waitFor, type ServeProcess } from '../support/runtime-stack.js';
 
-const SERVE = path.join(PROJECT_ROOT, 'runtime/serve.ts');
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const REGION = 'us-east-1';
 
 let stateDir: string;
@@ -115,34 +111,10 @@ describe('embedded SQS journal', () => {
   });
 });
 
-interface Serve {
-  readonly child: ChildProcess;
-  readonly ready: Promise<Endpoints>;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
 /** `npm start`'s process on its own fauxqs (no SQS_ENDPOINT) and this file's stream and database. */
-function serve(env: Record<string, string>): Serve {
+function serve(env: Record<string, string>): ServeProcess {
   const { SQS_ENDPOINT: _ignored, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', TSX, SERVE, '--no-producer', '--quiet', '--lambda-port', '0', '--sqs-port', '0', '--state-dir', stateDir], {
-    cwd: PROJECT_ROOT,
-    env: { ...inherited, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
-  const ready = new Promise<Endpoints>((resolve, reject) => {
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const line = out.split('\n').find((l) => l.startsWith('READY '));
-      if (line) resolve(JSON.parse(line.slice('READY '.length)) as Endpoints);
-    });
-    child.on('exit', () => reject(new Error(`exited before READY: ${err}`)));
-  });
-  ready.catch(() => undefined);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return { child, ready, exited };
+  return spawnServe(['--sqs-port', '0', '--state-dir', stateDir], { ...inherited, ...env });
 }
 
 const alive = (pid: number): boolean => {

@@ -5,12 +5,14 @@
  * the last observed value when the condition is not reached.
  */
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { startStack, type RunningStack, type StackOptions } from '../../runtime/stack.js';
+import { startStack, type Endpoints, type RunningStack, type StackOptions } from '../../runtime/stack.js';
 import { topology as realTopology, type FunctionId, type Topology } from '../../src/topology.js';
 import { createTestDatabase } from './database.js';
 
@@ -103,4 +105,43 @@ export async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => bo
 export async function count(db: pg.Pool, sql: string, params: unknown[] = []): Promise<number> {
   const out = await db.query<{ n: string }>(sql, params);
   return Number(out.rows[0]?.n ?? 0);
+}
+
+export interface ServeProcess {
+  readonly child: ChildProcess;
+  /** The endpoints of the `READY {json}` line; rejects if the process exits first. */
+  readonly ready: Promise<Endpoints>;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr(): string;
+}
+
+const SERVE = path.join(PROJECT_ROOT, 'runtime/serve.ts');
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+/**
+ * `npm start`'s process (runtime/serve.ts, as the launcher runs it), without the producer, with
+ * status lines instead of the panel and a free Lambda port; `env` replaces the process's own.
+ */
+export function spawnServe(args: readonly string[], env: NodeJS.ProcessEnv): ServeProcess {
+  const child = spawn(process.execPath, ['--import', TSX, SERVE, '--no-producer', '--quiet', '--lambda-port', '0', ...args], {
+    cwd: PROJECT_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  const ready = new Promise<Endpoints>((resolve, reject) => {
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const line = out.split('\n').find((l) => l.startsWith('READY '));
+      if (line) resolve(JSON.parse(line.slice('READY '.length)) as Endpoints);
+    });
+    child.on('exit', () => reject(new Error(`exited before READY: ${err}`)));
+  });
+  ready.catch(() => undefined);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, ready, exited, stderr: () => err };
 }
