@@ -41,7 +41,9 @@ describe('SQS event source', () => {
       'SELECT body, receive_count, event_source_arn FROM fixture_messages ORDER BY id',
     );
     const poison = rows.rows.filter((r) => r.body.includes('poison')).map((r) => r.receive_count);
-    expect(poison).toEqual([1, 2, 3]);
+    // Each receive once, up to maxReceiveCount. Sorted: two deliveries handled by different
+    // containers can insert their rows in either order on a loaded machine.
+    expect([...poison].sort((a, b) => a - b)).toEqual([1, 2, 3]);
     // The successful neighbours were delivered once and deleted.
     expect(rows.rows.filter((r) => !r.body.includes('poison')).map((r) => r.receive_count)).toEqual([1, 1]);
     expect(rows.rows[0]?.event_source_arn).toBe(`arn:aws:sqs:us-east-1:000000000000:${stack.topology.queues.errors.name}`);
