@@ -15,6 +15,7 @@ import { isFailureNotice, parseFailureNotice, type FailureNotice } from '../doma
 import type { PipelineStore, StreamReader } from '../domain/ports.js';
 import type { ErrorRecord } from '../domain/reading.js';
 import { classifyBatch } from './classify-batch.js';
+import { describeError } from './describe-error.js';
 
 export interface QueueMessage {
   readonly messageId: string;
@@ -34,10 +35,6 @@ export interface DrainOutcome {
   readonly noticesHandled: number;
   readonly failedMessageIds: readonly string[];
   readonly problems: readonly string[];
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /** Rejections come from our own validator, but a queue accepts anyone's messages. */
@@ -65,7 +62,7 @@ export async function drainMessages(messages: readonly QueueMessage[], deps: Dra
       else throw new Error('neither a rejection nor a failed-batch notice');
     } catch (error) {
       failed.add(message.messageId);
-      problems.push(`message ${message.messageId} not understood: ${describe(error)}`);
+      problems.push(`message ${message.messageId} not understood: ${describeError(error)}`);
     }
   }
 
@@ -83,7 +80,7 @@ export async function drainMessages(messages: readonly QueueMessage[], deps: Dra
       }
     } catch (error) {
       for (const r of rejections) failed.add(r.messageId);
-      problems.push(`database: ${describe(error)}`);
+      problems.push(`database: ${describeError(error)}`);
     }
   }
 
@@ -94,7 +91,7 @@ export async function drainMessages(messages: readonly QueueMessage[], deps: Dra
       readingsLanded += landed.readings;
     } catch (error) {
       failed.add(messageId);
-      problems.push(`notice ${messageId} (${notice.shardId} ${notice.startSequenceNumber}..${notice.endSequenceNumber}): ${describe(error)}`);
+      problems.push(`notice ${messageId} (${notice.shardId} ${notice.startSequenceNumber}..${notice.endSequenceNumber}): ${describeError(error)}`);
     }
   }
 

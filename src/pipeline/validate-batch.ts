@@ -10,6 +10,7 @@
 import type { ErrorQueue, PipelineStore } from '../domain/ports.js';
 import type { ErrorRecord, ErrorType } from '../domain/reading.js';
 import { classifyBatch, type StreamRecord } from './classify-batch.js';
+import { describeError } from './describe-error.js';
 
 export type { StreamRecord } from './classify-batch.js';
 
@@ -32,10 +33,6 @@ export interface BatchOutcome {
   readonly problems: readonly string[];
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
 export async function validateBatch(records: readonly StreamRecord[], deps: ValidateBatchDeps): Promise<BatchOutcome> {
   const now = (deps.now ?? (() => new Date()))();
   const batch = classifyBatch(records, { payloadCapBytes: deps.payloadCapBytes, now });
@@ -55,7 +52,7 @@ export async function validateBatch(records: readonly StreamRecord[], deps: Vali
       if (unsent.length > 0) problems.push(`${unsent.length} rejection(s) could not be sent to the errors queue`);
     } catch (error) {
       for (const e of errors) failed.add(e.position.sequenceNumber);
-      problems.push(`errors queue: ${describe(error)}`);
+      problems.push(`errors queue: ${describeError(error)}`);
     }
   };
 
@@ -71,7 +68,7 @@ export async function validateBatch(records: readonly StreamRecord[], deps: Vali
       await sendRejections(refusedAsErrors);
     } catch (error) {
       for (const row of rows) failed.add(row.position.sequenceNumber);
-      problems.push(`database: ${describe(error)}`);
+      problems.push(`database: ${describeError(error)}`);
     }
   };
 
