@@ -86,8 +86,10 @@ function invalidCore(col: string, c: ValueConfig, p: Params): string {
   const valid: string[] = [];
   if (c.validValues !== undefined) valid.push(`${col} IN (${p.list(c.validValues)})`);
   if (c.validRegex !== undefined) valid.push(`CAST(${col} AS text) ~ ${p.add(c.validRegex)}`);
-  if (c.validMin !== undefined) valid.push(`${col} >= ${p.add(c.validMin)}`);
-  if (c.validMax !== undefined) valid.push(`${col} <= ${p.add(c.validMax)}`);
+  // Typed as numbers, as Soda's literals are: an untyped parameter would compare a text column
+  // as text ('10' < '5') where Soda errors.
+  if (c.validMin !== undefined) valid.push(`${col} >= ${p.add(c.validMin)}::numeric`);
+  if (c.validMax !== undefined) valid.push(`${col} <= ${p.add(c.validMax)}::numeric`);
   if (c.validLength !== undefined) valid.push(`LENGTH(CAST(${col} AS text)) = ${p.add(c.validLength)}`);
   if (c.validMinLength !== undefined) valid.push(`LENGTH(CAST(${col} AS text)) >= ${p.add(c.validMinLength)}`);
   if (c.validMaxLength !== undefined) valid.push(`LENGTH(CAST(${col} AS text)) <= ${p.add(c.validMaxLength)}`);
@@ -276,7 +278,8 @@ export function compileCheck(check: Check): CompiledCheck {
     case 'failed_rows': {
       let text: string;
       if (check.query !== undefined) {
-        text = `SELECT COUNT(*) FROM (${stripSemicolons(check.query)}) AS failed_rows`;
+        // Newlines around free SQL: a trailing `-- comment` must not swallow the closing parenthesis.
+        text = `SELECT COUNT(*) FROM (\n${stripSemicolons(check.query)}\n) AS failed_rows`;
       } else {
         const d = check.dataset!;
         text = `SELECT COUNT(*) FROM ${quoteTable(d.table)}${whereClause([d.where, check.filter, check.condition])}`;

@@ -125,12 +125,22 @@ class FileParser {
     }
   }
 
+  private rootKey(pair: { key: unknown }): string {
+    const keyNode = pair.key as Node | null;
+    return isScalar(keyNode) ? String(keyNode.value).trim().replace(/\s+/g, ' ') : '';
+  }
+
   parseRoot(root: YAMLMap): Check[] {
     const checks: Check[] = [];
-    for (const pair of root.items) {
+    // `configurations for` applies to the table's checks wherever it stands in the file, so it
+    // is read first; read in file order, one placed after its checks was silently ignored.
+    const configurationsFirst = [...root.items].sort(
+      (a, b) => Number(!CONFIG_FOR.test(this.rootKey(a))) - Number(!CONFIG_FOR.test(this.rootKey(b))),
+    );
+    for (const pair of configurationsFirst) {
       const keyNode = pair.key as Node | null;
       const pos = this.pos(keyNode);
-      const key = isScalar(keyNode) ? String(keyNode.value).trim().replace(/\s+/g, ' ') : '';
+      const key = this.rootKey(pair);
       this.attempt(() => {
         if (key === 'variables') return; // handled before parsing
         if (key === 'checks') {
@@ -322,7 +332,8 @@ class FileParser {
       const allowsValueConfig = !['row_count', 'duplicate_count', 'duplicate_percent'].includes(metric);
       this.onlyKeys(cfg, ['name', 'warn', 'fail', 'filter', ...(allowsValueConfig ? valueKeys : [])], keyPos, header);
       const config = this.valueConfig(cfg, keyPos, dataset.table, columns[0]);
-      const hasValueConfig = valueKeys.some((k) => cfg.has(k));
+      // Missing values from `configurations for` shape aggregates too, not only the check's keys.
+      const hasValueConfig = valueKeys.some((k) => cfg.has(k)) || config.missingValues.length > 0;
       const alerts = this.alerts(cfg, keyPos, inline === undefined ? undefined : parseThreshold(inline, pos));
       if (!alerts.inline && !alerts.warn && !alerts.fail) throw new DqSyntaxError(pos, `"${header}" has no threshold: add "OP value" or "warn:"/"fail:" "when ..."`);
       return { type: 'metric', ...base, metric, columns, alerts, ...(filter ? { filter } : {}), config, hasValueConfig };

@@ -21,7 +21,16 @@ export function pgExecutor(client: pg.ClientBase, options: PgExecutorOptions = {
       try {
         // SET does not take parameters; the value is an integer we produced, not user input.
         await client.query(`SET LOCAL statement_timeout = ${timeout}`);
-        const result = await client.query({ text: sql.text, values: [...sql.params], rowMode: 'array' });
+        // Extended protocol even without parameters: it runs exactly one statement, so check SQL
+        // such as `SELECT 1; COMMIT; DROP TABLE t` cannot end the read-only transaction.
+        // (queryMode is supported by pg but missing from @types/pg.)
+        const config: pg.QueryArrayConfig & { queryMode: 'extended' } = {
+          text: sql.text,
+          values: [...sql.params],
+          rowMode: 'array',
+          queryMode: 'extended',
+        };
+        const result = await client.query(config);
         await client.query('COMMIT');
         return result.rows as unknown[][];
       } catch (error) {

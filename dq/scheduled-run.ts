@@ -6,6 +6,9 @@
 import { runScan, type CheckFileSource, type CheckResult, type ScanResult, type SqlExecutor } from './runner.js';
 
 /** One row of dq_check_results. */
+/** When two results share a key, the one the alarm must see wins. */
+const OUTCOME_RANK: Record<StoredResult['outcome'], number> = { pass: 0, warn: 1, fail: 2, error: 3 };
+
 export interface StoredResult {
   readonly runId: string;
   readonly checkFile: string;
@@ -88,8 +91,15 @@ export async function runScheduledChecks(options: ScheduledRunOptions): Promise<
       runStartedAt: scan.startedAt,
     });
   }
-  // Two file errors on one line would collide on the key; keep the first message.
-  const unique = [...new Map(rows.map((r) => [`${r.checkFile}\u0000${r.checkLine}`, r])).values()];
+  // Two results on one file:line (two file errors, or two checks written on one line) would
+  // collide on the key; keep the first, which is the worse for file errors.
+  const byKey = new Map<string, (typeof rows)[number]>();
+  for (const r of rows) {
+    const key = `${r.checkFile}\u0000${r.checkLine}`;
+    const kept = byKey.get(key);
+    if (!kept || OUTCOME_RANK[r.outcome] > OUTCOME_RANK[kept.outcome]) byKey.set(key, r);
+  }
+  const unique = [...byKey.values()];
   await options.store.save(unique);
   const count = (o: StoredResult['outcome']): number => unique.filter((r) => r.outcome === o).length;
   return {

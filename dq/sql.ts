@@ -54,5 +54,6 @@ export function stripSemicolons(sql: string): string {
 /** `WHERE (a) AND (b)` from the SQL fragments present, or an empty string. */
 export function whereClause(conditions: readonly (string | undefined)[]): string {
   const present = conditions.filter((c): c is string => c !== undefined && c.trim() !== '');
-  return present.length === 0 ? '' : ` WHERE ${present.map((c) => `(${c})`).join(' AND ')}`;
+  // Newlines around each fragment: a trailing `-- comment` must not swallow the parenthesis.
+  return present.length === 0 ? '' : ` WHERE ${present.map((c) => `(\n${c}\n)`).join(' AND ')}`;
 }

@@ -79,18 +79,28 @@ class Container {
           this.settle(message.ok ? { ok: true, payload: message.payload } : { ok: false, error: message.error });
         }
       });
-      this.child.on('exit', (code, signal) => {
+      let gone = false;
+      const die = (how: string): void => {
         clearTimeout(timer);
+        if (gone) return;
+        gone = true;
         this.dead = true;
-        reject(Object.assign(new Error(`container exited during init (${signal ?? `exit status ${code}`})`), { errorType: 'Runtime.ExitError' }));
+        reject(Object.assign(new Error(`container exited during init (${how})`), { errorType: 'Runtime.ExitError' }));
         this.settle({
           ok: false,
           error: {
             errorType: 'Runtime.ExitError',
-            errorMessage: `RequestId: ${this.pending?.requestId ?? '-'} Error: Runtime exited with error: ${signal ? `signal: ${signal}` : `exit status ${code}`}`,
+            errorMessage: `RequestId: ${this.pending?.requestId ?? '-'} Error: Runtime exited with error: ${how}`,
           },
         });
         this.onDeath();
+      };
+      this.child.on('exit', (code, signal) => die(signal ? `signal: ${signal}` : `exit status ${code}`));
+      // A failed spawn (EAGAIN, EMFILE) emits 'error', perhaps without 'exit'; unheard, it would
+      // crash the whole host. The container is given up on like one that exited.
+      this.child.on('error', (error) => {
+        die(`error: ${error.message}`);
+        this.child.kill('SIGKILL');
       });
     });
     // Callers observe init failures through invoke(); avoid an unhandled rejection here.

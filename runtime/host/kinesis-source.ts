@@ -314,7 +314,13 @@ class ShardPoller {
       } catch (error) {
         const name = (error as Error).name;
         if (name === 'ExpiredIteratorException') {
-          this.iterator = await this.newIterator(this.lastFetched ?? this.checkpoint).catch(() => this.iterator);
+          const renewed = await this.newIterator(this.lastFetched ?? this.checkpoint).catch((renewError: Error) => {
+            log?.(`kinesis: renewing the iterator of ${this.shardId} failed (${renewError.name}); retrying`);
+            return null;
+          });
+          // Without a new iterator, pause instead of spinning on the expired one.
+          if (renewed === null) await sleep(1_000);
+          else this.iterator = renewed;
           continue;
         }
         log?.(`kinesis: GetRecords on ${this.shardId} failed (${name}: ${(error as Error).message}); retrying`);

@@ -385,6 +385,39 @@ describe('failed rows and user-defined metrics', () => {
   });
 });
 
+describe('review findings', () => {
+  it('check SQL cannot leave its read-only transaction with several statements', async () => {
+    const escape = "checks:\n  - failed rows:\n      fail query: SELECT 1) x; COMMIT; CREATE TABLE pwned (a int); SELECT (1\n";
+    const result = await scan(escape);
+    expect(result.exitCode).toBe(3);
+    const created = await client.query(`SELECT to_regclass('pwned') AS t`);
+    expect(created.rows[0].t).toBeNull();
+  });
+
+  it('a configurations block after the checks of its table still applies', async () => {
+    const after = await scan("checks for m:\n  - missing_count(v) = 3\nconfigurations for m:\n  missing values for v: ['N/A']\n");
+    expect(after.errors).toEqual([]);
+    expect(after.results[0]!.value).toBe(3);
+  });
+
+  it('configured missing values are left out of aggregates too', async () => {
+    const result = await scan("configurations for n:\n  missing values for score: [-999]\nchecks for n:\n  - min(score) = -0.1\n");
+    expect(result.results[0]!.value).toBe(-0.1);
+  });
+
+  it('valid min on a text column compares numbers, or errors, never text order', async () => {
+    const result = await scan("checks for m:\n  - invalid_count(v) = 0:\n      valid min: 5\n");
+    expect(result.results[0]!.outcome).toBeNull();
+    expect(result.exitCode).toBe(3);
+  });
+
+  it('a trailing SQL comment in free SQL does not break the query', async () => {
+    const result = await scan('checks for n:\n  - failed rows:\n      fail condition: score < 0 -- negative scores\n');
+    expect(result.errors).toEqual([]);
+    expect(result.results[0]!.value).toBe(2);
+  });
+});
+
 describe('errors and exit codes', () => {
   it('0 pass, 1 warn, 2 fail, 3 error', async () => {
     expect((await scan('checks for n:\n  - row_count = 7\n')).exitCode).toBe(0);
