@@ -3,7 +3,6 @@
  * soda's exit codes, exit 3 with file:line for unsupported syntax, and the connection taken
  * from .iot-first/endpoints.json (what `npm start` writes) when DATABASE_URL is unset.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,11 +10,9 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../support/database.js';
+import { runDqCli } from '../support/dq-cli.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = path.join(ROOT, 'dq', 'cli.ts');
-/** The project's tsx, as `npm run dq` uses it (absolute, so any working directory works). */
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 const OK = path.join(ROOT, 'test/fixtures/dq/ok.yml');
 const MALFORMED = path.join(ROOT, 'test/fixtures/dq/malformed.yml');
 
@@ -36,17 +33,7 @@ afterAll(async () => {
   if (stackDir) await rm(stackDir, { recursive: true, force: true });
 });
 
-function run(args: string[], env: Record<string, string | undefined>, cwd = ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(TSX, [CLI, ...args], { cwd, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = runDqCli;
 
 describe('npm run dq', () => {
   it('prints a readable report and exits 0 when every check passes; --verbose shows the SQL', async () => {

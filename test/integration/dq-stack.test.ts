@@ -4,10 +4,9 @@
  * aggregator runs; then the dq Lambda (run by the same host that runs its schedule) and
  * `npm run dq` both judge the result: clean data exits 0 or 1, never 2 or 3.
  */
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyTopology, count, PROJECT_ROOT, startTestStack, waitFor, type TestStack } from '../support/runtime-stack.js';
+import { runDqCli } from '../support/dq-cli.js';
+import { copyTopology, count, startTestStack, waitFor, type TestStack } from '../support/runtime-stack.js';
 
 let stack: TestStack;
 const RECORDS = 1_500;
@@ -20,20 +19,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => stack?.close());
 
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx'), [path.join(PROJECT_ROOT, 'dq', 'cli.ts'), ...args], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = runDqCli;
 
 describe('data quality on the embedded stack', () => {
   it('clean producer traffic passes the shipped checks (dq Lambda and npm run dq)', async () => {
