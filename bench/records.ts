@@ -9,7 +9,6 @@
  */
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { simulate, type OutcomeCounts, type SimulatedRecord } from '../src/domain/fleet.js';
-import type { ReadingRow } from '../src/domain/reading.js';
 import { kinesisEvent, type StreamRecord as HostStreamRecord } from '../runtime/host/events.js';
 import { topology } from '../src/topology.js';
 
@@ -67,36 +66,5 @@ export function kinesisEvents(set: RecordSet, spec: RecordSetSpec, batchSize: nu
   return events;
 }
 
-export const READING_COLUMNS = [
-  'reading_id', 'sensor_id', 'sensor_type', 'value', 'unit', 'manufacturer', 'model', 'min', 'max', 'status',
-  'event_time', 'normalized_value', 'high_alert', 'low_alert', 'processing_time',
-  'stream_name', 'shard_id', 'sequence_number', 'partition_key', 'arrival_time',
-] as const;
-
-export type Cell = string | number | boolean | Date | null;
-
-export function readingCells(r: ReadingRow): Cell[] {
-  const p = r.position;
-  return [
-    r.readingId, r.sensorId, r.sensorType, r.value, r.unit, r.manufacturer, r.model, r.min, r.max, r.status,
-    r.eventTime, r.normalizedValue, r.highAlert, r.lowAlert, r.processingTime,
-    p.streamName, p.shardId, p.sequenceNumber, p.partitionKey, p.arrivalTime,
-  ];
-}
-
-const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
-function copyField(cell: Cell): string {
-  if (cell === null) return '\\N';
-  if (typeof cell === 'string') return cell.replace(/[\\\n\r\t]/g, (c) => ESCAPES[c] as string);
-  if (typeof cell === 'boolean') return cell ? 't' : 'f';
-  if (cell instanceof Date) return cell.toISOString();
-  return String(cell);
-}
-
-/** COPY text format of the rows, prepared before the clock starts (the baseline is raw COPY). */
-export function copyText(rows: readonly ReadingRow[]): string {
-  let out = '';
-  for (const row of rows) out += readingCells(row).map(copyField).join('\t') + '\n';
-  return out;
-}
+// The store's own encoding, so the raw-COPY baseline sends exactly the bytes the validator sends.
+export { copyText, READING_COLUMNS, readingCells, type Cell } from '../src/adapters/postgres/pipeline-store.js';

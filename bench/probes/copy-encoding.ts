@@ -1,6 +1,6 @@
 /**
  * Diagnostic probe (not part of `npm run bench`): CPU cost of encoding a batch for COPY, the
- * store's current encoder (same code as src/adapters/postgres/pipeline-store.ts's copyText)
+ * store's current encoder (src/adapters/postgres/pipeline-store.ts's copyText, re-exported by bench/records.ts)
  * against a prototype that escapes only the free-text columns and builds each line with one
  * template string (no per-row arrays, no map/join, no regex on UUIDs, enums, numbers,
  * timestamps or stream positions, which cannot contain a tab, newline or backslash).

@@ -22,7 +22,8 @@ import { readableText } from '../../domain/error-record.js';
 import type { ErrorWriteResult, PipelineStore, ReadingWriteResult, RefusedReading } from '../../domain/ports.js';
 import type { ErrorRecord, ReadingRow } from '../../domain/reading.js';
 
-const READING_COLUMNS = [
+/** sensor_readings' columns in the order the store writes them (COPY and unnest). */
+export const READING_COLUMNS = [
   'reading_id', 'sensor_id', 'sensor_type', 'value', 'unit', 'manufacturer', 'model', 'min', 'max', 'status',
   'event_time', 'normalized_value', 'high_alert', 'low_alert', 'processing_time',
   'stream_name', 'shard_id', 'sequence_number', 'partition_key', 'arrival_time',
@@ -45,7 +46,7 @@ const ERROR_ARRAY_TYPES = [
   'text', 'text', 'text', 'text', 'timestamptz', 'timestamptz',
 ] as const;
 
-type Cell = string | number | boolean | Date | Buffer | null;
+export type Cell = string | number | boolean | Date | Buffer | null;
 
 function unnestInsertSql(table: string, columns: readonly string[], types: readonly string[]): string {
   const arrays = types.map((t, i) => `$${i + 1}::${t}[]`).join(', ');
@@ -63,7 +64,7 @@ const INSERT_ERRORS = unnestInsertSql('sensor_errors', ERROR_COLUMNS, ERROR_ARRA
 const INSERT_ONE_ERROR = singleInsertSql('sensor_errors', ERROR_COLUMNS, ERROR_ARRAY_TYPES);
 const COPY_READINGS = `COPY sensor_readings (${READING_COLUMNS.join(', ')}) FROM STDIN`;
 
-function readingCells(r: ReadingRow): Cell[] {
+export function readingCells(r: ReadingRow): Cell[] {
   const p = r.position;
   return [
     r.readingId, r.sensorId, r.sensorType, r.value, r.unit, r.manufacturer, r.model, r.min, r.max, r.status,
@@ -99,7 +100,8 @@ function copyField(cell: Cell): string {
   return String(cell);
 }
 
-function copyText(rows: readonly ReadingRow[]): string {
+/** The rows in COPY's text format, as the store sends them (the benchmark's COPY baseline uses it too). */
+export function copyText(rows: readonly ReadingRow[]): string {
   let out = '';
   for (const row of rows) out += readingCells(row).map(copyField).join('\t') + '\n';
   return out;
