@@ -57,7 +57,11 @@ export interface AggregationResult {
   readonly ratio: number;
   readonly incremental: readonly IncrementalRun[];
   /** Mismatches of the full run against the bare GROUP BY; readings covered after the last run. */
-  readonly check: { readonly mismatchedWindows: number; readonly readingsCovered: number; readonly readingsStored: number };
+  readonly check: {
+    readonly mismatchedWindows: number;
+    readonly readingsCovered: number;
+    readonly readingsStored: number;
+  };
 }
 
 /** The handler's default AGGREGATION_CHUNK_WINDOWS (lambdas/aggregator/handler.ts). */
@@ -130,16 +134,29 @@ export async function loadReadings(client: pg.Client, sensors: number, readings:
   const ticks = Math.ceil(readings / sensors);
   await client.query('SELECT setseed(0.42)');
   const step = Math.max(1, Math.ceil(ticks / 10));
-  for (let k = 0; k < ticks; k += step) await client.query(LOAD, [sensors, k, Math.min(ticks, k + step), EVENT_TIME_ORIGIN]);
+  for (let k = 0; k < ticks; k += step)
+    await client.query(LOAD, [sensors, k, Math.min(ticks, k + step), EVENT_TIME_ORIGIN]);
   return ticks;
 }
 
 /** Inserts `late` readings at random old (sensor, window) pairs, in statements of 500 like validator batches. */
-export async function insertLateReadings(client: pg.Client, sensors: number, ticks: number, late: number, tag: string): Promise<void> {
+export async function insertLateReadings(
+  client: pg.Client,
+  sensors: number,
+  ticks: number,
+  late: number,
+  tag: string,
+): Promise<void> {
   // Old windows only: the last two minutes of ticks are left out.
   const oldTicks = Math.max(1, ticks - Math.ceil(120 / INTERVAL_S));
   for (let done = 0; done < late; done += LATE_BATCH) {
-    await client.query(LATE, [sensors, Math.min(LATE_BATCH, late - done), oldTicks, EVENT_TIME_ORIGIN, `${tag}-${done}`]);
+    await client.query(LATE, [
+      sensors,
+      Math.min(LATE_BATCH, late - done),
+      oldTicks,
+      EVENT_TIME_ORIGIN,
+      `${tag}-${done}`,
+    ]);
   }
 }
 
@@ -174,7 +191,8 @@ async function measurePhase(
   options: AggregationOptions,
   shape: { readonly ticks: number; readonly windows: number; readonly tag: string },
 ): Promise<PhaseMeasurement> {
-  const run = (): Promise<AggregationSummary> => aggregateMarkedWindows(store, { chunkSize: CHUNK_WINDOWS, remainingMs: () => 120_000, reserveMs: 15_000 });
+  const run = (): Promise<AggregationSummary> =>
+    aggregateMarkedWindows(store, { chunkSize: CHUNK_WINDOWS, remainingMs: () => 120_000, reserveMs: 15_000 });
   let chunks = 0;
   const bare = async (): Promise<number> => {
     await admin.query('TRUNCATE bench_bare_aggregations');
@@ -209,7 +227,9 @@ async function measurePhase(
   for (const [i, fraction] of options.lateFractions.entries()) {
     const late = Math.max(1, Math.round(options.readings * fraction));
     await insertLateReadings(admin, options.sensors, shape.ticks, late, `${shape.tag}${i}`);
-    const touched = Number((await admin.query<{ n: string }>('SELECT count(*) AS n FROM aggregation_dirty_windows')).rows[0]?.n ?? 0);
+    const touched = Number(
+      (await admin.query<{ n: string }>('SELECT count(*) AS n FROM aggregation_dirty_windows')).rows[0]?.n ?? 0,
+    );
     options.log(`aggregation (${shape.tag}): ${late} late readings touched ${touched} windows; incremental run`);
     const ms = await timed(run);
     incremental.push({
@@ -243,10 +263,18 @@ export async function benchAggregation(server: BenchServer, options: Aggregation
     await admin.query('CREATE TABLE bench_bare_aggregations (LIKE sensor_aggregations INCLUDING ALL)');
     await admin.query('VACUUM ANALYZE sensor_readings');
     await admin.query('ANALYZE aggregation_dirty_windows');
-    const windows = Number((await admin.query<{ n: string }>('SELECT count(*) AS n FROM aggregation_dirty_windows')).rows[0]?.n ?? 0);
+    const windows = Number(
+      (await admin.query<{ n: string }>('SELECT count(*) AS n FROM aggregation_dirty_windows')).rows[0]?.n ?? 0,
+    );
 
-    log(`aggregation: ${windows} windows; warm-up, then ${options.rounds} rounds of bare GROUP BY and full run, alternating`);
-    const current = await measurePhase(admin, new PostgresAggregationStore(pool), options, { ticks, windows, tag: 'late' });
+    log(
+      `aggregation: ${windows} windows; warm-up, then ${options.rounds} rounds of bare GROUP BY and full run, alternating`,
+    );
+    const current = await measurePhase(admin, new PostgresAggregationStore(pool), options, {
+      ticks,
+      windows,
+      tag: 'late',
+    });
 
     const totals = (
       await admin.query<{ covered: string; stored: string }>(

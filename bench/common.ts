@@ -36,7 +36,15 @@ export interface BenchServer {
 }
 
 const TEMPLATE = 'bench_template';
-const REPORTED_SETTINGS = ['shared_buffers', 'work_mem', 'fsync', 'synchronous_commit', 'wal_level', 'max_wal_size', 'jit'];
+const REPORTED_SETTINGS = [
+  'shared_buffers',
+  'work_mem',
+  'fsync',
+  'synchronous_commit',
+  'wal_level',
+  'max_wal_size',
+  'jit',
+];
 
 function withDatabase(adminUrl: string, database: string): string {
   const url = new URL(adminUrl);
@@ -48,7 +56,10 @@ function withDatabase(adminUrl: string, database: string): string {
  * Starts the run's PostgreSQL (or attaches to `adminUrl`) and migrates a template database.
  * Databases it creates are dropped by `stop()` when attaching to a server it does not own.
  */
-export async function startBenchServer(options: { adminUrl?: string | undefined; log?: (line: string) => void }): Promise<BenchServer> {
+export async function startBenchServer(options: {
+  adminUrl?: string | undefined;
+  log?: (line: string) => void;
+}): Promise<BenchServer> {
   let adminUrl = options.adminUrl;
   let stopServer: () => Promise<void> = async () => undefined;
   const suffix = Math.random().toString(36).slice(2, 8);
@@ -84,7 +95,9 @@ export async function startBenchServer(options: { adminUrl?: string | undefined;
     'SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1)',
     [REPORTED_SETTINGS],
   );
-  const settings = Object.fromEntries(settingsRows.rows.map((r) => [r.name, r.unit ? `${r.setting} (${r.unit})` : r.setting]));
+  const settings = Object.fromEntries(
+    settingsRows.rows.map((r) => [r.name, r.unit ? `${r.setting} (${r.unit})` : r.setting]),
+  );
   options.log?.(`PostgreSQL: ${version.split(',')[0] ?? version}`);
 
   return {
@@ -92,7 +105,9 @@ export async function startBenchServer(options: { adminUrl?: string | undefined;
     settings,
     async createDatabase(label) {
       const name = `bench_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${Math.random().toString(36).slice(2, 8)}`;
-      const step = queue.then(() => admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)} TEMPLATE ${admin.escapeIdentifier(template)}`));
+      const step = queue.then(() =>
+        admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)} TEMPLATE ${admin.escapeIdentifier(template)}`),
+      );
       queue = step.catch(() => undefined);
       await step;
       created.push(name);
@@ -101,7 +116,9 @@ export async function startBenchServer(options: { adminUrl?: string | undefined;
     async stop() {
       if (options.adminUrl) {
         for (const name of [...created, template]) {
-          await admin.query(`DROP DATABASE IF EXISTS ${admin.escapeIdentifier(name)} WITH (FORCE)`).catch(() => undefined);
+          await admin
+            .query(`DROP DATABASE IF EXISTS ${admin.escapeIdentifier(name)} WITH (FORCE)`)
+            .catch(() => undefined);
         }
       }
       await admin.end().catch(() => undefined);
@@ -118,7 +135,10 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 export function median(values: readonly number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50);
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -16,7 +16,13 @@
  * the start of the first poll that sees it, so latencies are upper bounds with up to one poll
  * interval of error. Schedules (the once-a-minute aggregator) are off so runs are repeatable.
  */
-import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  ListShardsCommand,
+  PutRecordsCommand,
+  type KinesisClient,
+} from '@aws-sdk/client-kinesis';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -124,7 +130,10 @@ class VisibilityProbe {
       const ids = [...this.pending.keys()];
       const started = performance.now();
       if (ids.length > 0) {
-        const found = await this.db.query<{ id: string }>('SELECT reading_id::text AS id FROM sensor_readings WHERE reading_id = ANY($1::uuid[])', [ids]);
+        const found = await this.db.query<{ id: string }>(
+          'SELECT reading_id::text AS id FROM sensor_readings WHERE reading_id = ANY($1::uuid[])',
+          [ids],
+        );
         for (const { id } of found.rows) {
           const putAt = this.pending.get(id);
           if (putAt === undefined) continue;
@@ -160,7 +169,12 @@ async function put(kinesis: KinesisClient, streamName: string, records: readonly
   let pending = records;
   for (let attempt = 0; pending.length > 0; attempt++) {
     if (attempt > 10) throw new Error(`PutRecords: ${pending.length} records still refused`);
-    const out = await kinesis.send(new PutRecordsCommand({ StreamName: streamName, Records: pending.map((r) => ({ PartitionKey: r.partitionKey, Data: r.data })) }));
+    const out = await kinesis.send(
+      new PutRecordsCommand({
+        StreamName: streamName,
+        Records: pending.map((r) => ({ PartitionKey: r.partitionKey, Data: r.data })),
+      }),
+    );
     const results = out.Records ?? [];
     pending = pending.filter((_, i) => results[i]?.ErrorCode !== undefined);
     if (pending.length > 0) await sleep(50 * 2 ** attempt);
@@ -172,7 +186,12 @@ async function count(db: pg.Pool, table: 'sensor_readings' | 'sensor_errors'): P
 }
 
 /** Polls until `table` holds `target` rows; returns the time it was first seen, or undefined on timeout. */
-async function until(db: pg.Pool, table: 'sensor_readings' | 'sensor_errors', target: number, timeoutMs: number): Promise<number | undefined> {
+async function until(
+  db: pg.Pool,
+  table: 'sensor_readings' | 'sensor_errors',
+  target: number,
+  timeoutMs: number,
+): Promise<number | undefined> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const started = performance.now();
@@ -189,7 +208,13 @@ async function drain(kinesis: KinesisClient, streamName: string): Promise<{ reco
   const counts = await Promise.all(
     shards.map(async (shard) => {
       let iterator = (
-        await kinesis.send(new GetShardIteratorCommand({ StreamName: streamName, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }))
+        await kinesis.send(
+          new GetShardIteratorCommand({
+            StreamName: streamName,
+            ShardId: shard.ShardId,
+            ShardIteratorType: 'TRIM_HORIZON',
+          }),
+        )
       ).ShardIterator;
       let n = 0;
       while (iterator) {
@@ -221,7 +246,9 @@ export async function benchE2e(server: BenchServer, options: E2eOptions): Promis
     databaseUrl,
     ports: { postgres: 0, kinesis: 0, sqs: 0, lambda: 0 },
     host: { enable: { schedules: false } },
-    ...(options.cpuProfileDir ? { environment: { NODE_OPTIONS: `--import ${pathToFileURL(profilerPreload(options.cpuProfileDir)).href}` } } : {}),
+    ...(options.cpuProfileDir
+      ? { environment: { NODE_OPTIONS: `--import ${pathToFileURL(profilerPreload(options.cpuProfileDir)).href}` } }
+      : {}),
     log: (line) => appendFileSync(hostLog, `${line}\n`),
   });
   const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
@@ -232,15 +259,22 @@ export async function benchE2e(server: BenchServer, options: E2eOptions): Promis
   try {
     const warm = recordSet({ count: options.warmupRecords, seed: 20, sensors: options.sensors, positionOffset: 0 });
     log(`e2e: warm-up, ${warm.records.length} records (cold starts happen here)`);
-    for (let i = 0; i < warm.records.length; i += PUT_CHUNK) await put(stack.kinesis, streamName, warm.records.slice(i, i + PUT_CHUNK));
+    for (let i = 0; i < warm.records.length; i += PUT_CHUNK)
+      await put(stack.kinesis, streamName, warm.records.slice(i, i + PUT_CHUNK));
     validSoFar += warm.expected.valid;
     rejectedSoFar += warm.records.length - warm.expected.valid;
-    if ((await until(db, 'sensor_readings', validSoFar, settleMs)) === undefined) throw new Error('e2e: warm-up readings never all landed');
+    if ((await until(db, 'sensor_readings', validSoFar, settleMs)) === undefined)
+      throw new Error('e2e: warm-up readings never all landed');
     await until(db, 'sensor_errors', rejectedSoFar, settleMs);
     probe.take();
 
     // Fixed offered load.
-    const steadySet = recordSet({ count: Math.round(options.rate * options.seconds), seed: 21, sensors: options.sensors, positionOffset: 0 });
+    const steadySet = recordSet({
+      count: Math.round(options.rate * options.seconds),
+      seed: 21,
+      sensors: options.sensors,
+      positionOffset: 0,
+    });
     log(`e2e: ${options.rate} readings/s for ${options.seconds} s`);
     const perTick = Math.max(1, Math.round(options.rate / 10));
     const t0 = performance.now();
@@ -275,7 +309,12 @@ export async function benchE2e(server: BenchServer, options: E2eOptions): Promis
     };
 
     // Saturation.
-    const satSet = recordSet({ count: options.saturationRecords, seed: 22, sensors: options.sensors, positionOffset: 0 });
+    const satSet = recordSet({
+      count: options.saturationRecords,
+      seed: 22,
+      sensors: options.sensors,
+      positionOffset: 0,
+    });
     log(`e2e: saturation, ${satSet.records.length} records as fast as the emulator takes them`);
     const s0 = performance.now();
     const chunks: SimulatedRecord[][] = [];

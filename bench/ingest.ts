@@ -38,7 +38,17 @@ import { topology } from '../src/topology.js';
 import { startSqsEmulator } from '../runtime/embedded/emulators.js';
 import type { BenchServer } from './common.js';
 import { round } from './common.js';
-import { copyText, kinesisEvents, READING_COLUMNS, readingCells, recordSet, REGION, VALIDATOR_BATCH_SIZE, type Cell, type RecordSetSpec } from './records.js';
+import {
+  copyText,
+  kinesisEvents,
+  READING_COLUMNS,
+  readingCells,
+  recordSet,
+  REGION,
+  VALIDATOR_BATCH_SIZE,
+  type Cell,
+  type RecordSetSpec,
+} from './records.js';
 import { WorkerProcess } from './worker-process.js';
 
 export interface IngestOptions {
@@ -61,8 +71,19 @@ export interface IngestResult {
   readonly batches: number;
   readonly batchSize: number;
   readonly faultMix: Readonly<Record<string, number>>;
-  readonly subject: { readonly ms: number; readonly recordsPerSecond: number; readonly validRowsPerSecond: number; readonly batchMsP50: number; readonly batchMsP99: number; readonly itemFailures: number };
-  readonly copyBaseline: { readonly ms: number; readonly rowsPerSecond: number; readonly recordsPerSecondEquivalent: number };
+  readonly subject: {
+    readonly ms: number;
+    readonly recordsPerSecond: number;
+    readonly validRowsPerSecond: number;
+    readonly batchMsP50: number;
+    readonly batchMsP99: number;
+    readonly itemFailures: number;
+  };
+  readonly copyBaseline: {
+    readonly ms: number;
+    readonly rowsPerSecond: number;
+    readonly recordsPerSecondEquivalent: number;
+  };
   readonly unnestBaseline: { readonly ms: number; readonly rowsPerSecond: number };
   readonly rowByRow: { readonly rows: number; readonly ms: number; readonly rowsPerSecond: number };
   /** COPY time ÷ handler time over the same batches (= handler rate ÷ COPY rate). */
@@ -79,9 +100,26 @@ export interface IngestResult {
 }
 
 const READING_ARRAY_TYPES = [
-  'uuid', 'text', 'text', 'float8', 'text', 'text', 'text', 'float8', 'float8', 'text',
-  'timestamptz', 'float8', 'bool', 'bool', 'timestamptz',
-  'text', 'text', 'text', 'text', 'timestamptz',
+  'uuid',
+  'text',
+  'text',
+  'float8',
+  'text',
+  'text',
+  'text',
+  'float8',
+  'float8',
+  'text',
+  'timestamptz',
+  'float8',
+  'bool',
+  'bool',
+  'timestamptz',
+  'text',
+  'text',
+  'text',
+  'text',
+  'timestamptz',
 ] as const;
 const UNNEST_INSERT = `INSERT INTO sensor_readings (${READING_COLUMNS.join(', ')}) SELECT * FROM unnest(${READING_ARRAY_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) ON CONFLICT DO NOTHING`;
 const SINGLE_INSERT = `INSERT INTO sensor_readings (${READING_COLUMNS.join(', ')}) VALUES (${READING_ARRAY_TYPES.map((t, i) => `$${i + 1}::${t}`).join(', ')})`;
@@ -94,11 +132,17 @@ export interface PreparedBatch {
 }
 
 /** What the baselines need for each batch, derived from the same records the handler gets. */
-export function prepare(spec: RecordSetSpec, batchSize: number): { batches: PreparedBatch[]; expected: Record<string, number> } {
+export function prepare(
+  spec: RecordSetSpec,
+  batchSize: number,
+): { batches: PreparedBatch[]; expected: Record<string, number> } {
   const set = recordSet(spec);
   const events = kinesisEvents(set, spec, batchSize);
   const batches = events.map((event) => {
-    const { rows } = classifyBatch(event.Records.map(toStreamRecord), { payloadCapBytes: topology.payloadCapBytes, now: new Date() });
+    const { rows } = classifyBatch(event.Records.map(toStreamRecord), {
+      payloadCapBytes: topology.payloadCapBytes,
+      now: new Date(),
+    });
     const columns: Cell[][] = READING_COLUMNS.map(() => new Array<Cell>(rows.length));
     rows.forEach((row, r) => readingCells(row).forEach((cell, c) => ((columns[c] as Cell[])[r] = cell)));
     return { rows, copy: copyText(rows), columns };
@@ -123,7 +167,11 @@ async function timeIt(work: () => Promise<unknown>): Promise<number> {
   return performance.now() - started;
 }
 
-async function runSubject(worker: WorkerProcess, set: 'warmup' | 'measured', index: number): Promise<{ ms: number; failures: number }> {
+async function runSubject(
+  worker: WorkerProcess,
+  set: 'warmup' | 'measured',
+  index: number,
+): Promise<{ ms: number; failures: number }> {
   const reply = await worker.request({ type: 'run', set, index });
   if (reply.type !== 'done') throw new Error(`unexpected worker reply ${reply.type}`);
   return { ms: reply.ms, failures: reply.failures };
@@ -134,11 +182,21 @@ async function runSubject(worker: WorkerProcess, set: 'warmup' | 'measured', ind
  * drainer's own decoder, because since the v2 format one message carries many rejections:
  * the queue's message count no longer says whether every rejected record was queued once.
  */
-async function countQueuedRejections(sqs: SQSClient, queueUrl: string): Promise<{ messages: number; rejections: number }> {
+async function countQueuedRejections(
+  sqs: SQSClient,
+  queueUrl: string,
+): Promise<{ messages: number; rejections: number }> {
   let messages = 0;
   let rejections = 0;
   for (;;) {
-    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 600, WaitTimeSeconds: 0 }));
+    const out = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 600,
+        WaitTimeSeconds: 0,
+      }),
+    );
     const received = out.Messages ?? [];
     if (received.length === 0) return { messages, rejections };
     messages += received.length;
@@ -161,13 +219,26 @@ export async function benchIngest(server: BenchServer, options: IngestOptions): 
   const clients = [copyUrl, unnestUrl, rowUrl].map((url) => new pg.Client({ connectionString: url }));
   let worker: WorkerProcess | undefined;
   try {
-    const queueUrl = (await sqsClient.send(new CreateQueueCommand({ QueueName: topology.queues.errors.name }))).QueueUrl ?? '';
+    const queueUrl =
+      (await sqsClient.send(new CreateQueueCommand({ QueueName: topology.queues.errors.name }))).QueueUrl ?? '';
     await Promise.all(clients.map((c) => c.connect()));
     const [copyClient, unnestClient, rowClient] = clients as [pg.Client, pg.Client, pg.Client];
 
-    const warmupSpec: RecordSetSpec = { count: options.warmupRecords, seed: 11, sensors: options.sensors, positionOffset: 0 };
-    const measuredSpec: RecordSetSpec = { count: options.records, seed: 12, sensors: options.sensors, positionOffset: 100_000_000 };
-    log(`ingest: generating ${options.records} records (+${options.warmupRecords} warm-up) with the producer's fault mix`);
+    const warmupSpec: RecordSetSpec = {
+      count: options.warmupRecords,
+      seed: 11,
+      sensors: options.sensors,
+      positionOffset: 0,
+    };
+    const measuredSpec: RecordSetSpec = {
+      count: options.records,
+      seed: 12,
+      sensors: options.sensors,
+      positionOffset: 100_000_000,
+    };
+    log(
+      `ingest: generating ${options.records} records (+${options.warmupRecords} warm-up) with the producer's fault mix`,
+    );
     worker = new WorkerProcess(
       { mode: 'ingest', batchSize, warmup: warmupSpec, measured: measuredSpec },
       { databaseUrl: subjectUrl as string, errorsQueueUrl: queueUrl, sqsEndpoint: sqs.url },
@@ -178,7 +249,8 @@ export async function benchIngest(server: BenchServer, options: IngestOptions): 
     const warmup = prepare(warmupSpec, batchSize).batches;
     const { batches: measured, expected } = prepare(measuredSpec, batchSize);
     const hello = await ready;
-    if (hello.type !== 'ready' || hello.measuredBatches !== measured.length) throw new Error('validator worker did not start as expected');
+    if (hello.type !== 'ready' || hello.measuredBatches !== measured.length)
+      throw new Error('validator worker did not start as expected');
 
     log(`ingest: warm-up, ${warmup.length} batches through every path`);
     for (const [i, batch] of warmup.entries()) {
@@ -186,7 +258,11 @@ export async function benchIngest(server: BenchServer, options: IngestOptions): 
       await copyBatch(copyClient, batch.copy);
       await unnestBatch(unnestClient, batch);
     }
-    await rowClient.query({ name: 'bench_row', text: SINGLE_INSERT, values: readingCells(warmup[0]?.rows[0] as ReadingRow) });
+    await rowClient.query({
+      name: 'bench_row',
+      text: SINGLE_INSERT,
+      values: readingCells(warmup[0]?.rows[0] as ReadingRow),
+    });
 
     log(`ingest: ${measured.length} batches of ${batchSize}, handler and COPY alternating`);
     const subjectMs: number[] = [];
@@ -216,7 +292,8 @@ export async function benchIngest(server: BenchServer, options: IngestOptions): 
     const sample = measured.flatMap((b) => b.rows).slice(0, options.rowByRowSample);
     log(`ingest: row-by-row INSERT of a ${sample.length}-row sample`);
     const rowMs = await timeIt(async () => {
-      for (const row of sample) await rowClient.query({ name: 'bench_row', text: SINGLE_INSERT, values: readingCells(row) });
+      for (const row of sample)
+        await rowClient.query({ name: 'bench_row', text: SINGLE_INSERT, values: readingCells(row) });
     });
 
     const totalSubjectMs = subjectMs.reduce((a, b) => a + b, 0);
@@ -227,7 +304,8 @@ export async function benchIngest(server: BenchServer, options: IngestOptions): 
     const copyRows = await countRows(copyClient);
     const queued = await countQueuedRejections(sqsClient, queueUrl);
     const sorted = [...subjectMs].sort((a, b) => a - b);
-    const pick = (p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+    const pick = (p: number): number =>
+      sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
     return {
       records: options.records,
       validRows,

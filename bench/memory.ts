@@ -44,14 +44,19 @@ export async function benchMemory(server: BenchServer, options: MemoryOptions): 
   const dir = await mkdtemp(path.join(os.tmpdir(), 'iot-first-bench-mem-'));
   let worker: WorkerProcess | undefined;
   try {
-    const queueUrl = (await sqsClient.send(new CreateQueueCommand({ QueueName: topology.queues.errors.name }))).QueueUrl ?? '';
+    const queueUrl =
+      (await sqsClient.send(new CreateQueueCommand({ QueueName: topology.queues.errors.name }))).QueueUrl ?? '';
     const spec: RecordSetSpec = { count: options.batchRecords, seed: 31, sensors: options.sensors, positionOffset: 0 };
     const [event] = kinesisEvents(recordSet(spec), spec, options.batchRecords);
     const json = JSON.stringify(event);
     const eventFile = path.join(dir, 'event.json');
     await writeFile(eventFile, json);
     options.log(`memory: one ${options.batchRecords}-record batch in a fresh validator process`);
-    worker = new WorkerProcess({ mode: 'memory', eventFile }, { databaseUrl, errorsQueueUrl: queueUrl, sqsEndpoint: sqs.url }, path.join(options.logDir, 'memory-validator.log'));
+    worker = new WorkerProcess(
+      { mode: 'memory', eventFile },
+      { databaseUrl, errorsQueueUrl: queueUrl, sqsEndpoint: sqs.url },
+      path.join(options.logDir, 'memory-validator.log'),
+    );
     const reply = await worker.next();
     if (reply.type !== 'memory') throw new Error(`unexpected worker reply ${reply.type}`);
     const mb = (kb: number): number => kb / 1024;

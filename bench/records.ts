@@ -37,7 +37,13 @@ export interface RecordSet {
 
 /** The producer's records with its default fault rates (25% inactive, 5% below, 5% above, 2% null). */
 export function recordSet(spec: RecordSetSpec): RecordSet {
-  const simulation = simulate({ count: spec.count, sensors: spec.sensors, seed: spec.seed, startTime: EVENT_TIME_ORIGIN, intervalMs: 2_000 });
+  const simulation = simulate({
+    count: spec.count,
+    sensors: spec.sensors,
+    seed: spec.seed,
+    startTime: EVENT_TIME_ORIGIN,
+    intervalMs: 2_000,
+  });
   return { records: simulation.records, expected: simulation.expected };
 }
 
@@ -60,8 +66,12 @@ function hostRecord(record: SimulatedRecord, index: number, batchSize: number, o
 export function kinesisEvents(set: RecordSet, spec: RecordSetSpec, batchSize: number): KinesisStreamEvent[] {
   const events: KinesisStreamEvent[] = [];
   for (let start = 0; start < set.records.length; start += batchSize) {
-    const slice = set.records.slice(start, start + batchSize).map((r, i) => hostRecord(r, start + i, batchSize, spec.positionOffset));
-    events.push(kinesisEvent(slice, { region: REGION, streamName: STREAM_NAME, functionName: topology.functions.validator.name }));
+    const slice = set.records
+      .slice(start, start + batchSize)
+      .map((r, i) => hostRecord(r, start + i, batchSize, spec.positionOffset));
+    events.push(
+      kinesisEvent(slice, { region: REGION, streamName: STREAM_NAME, functionName: topology.functions.validator.name }),
+    );
   }
   return events;
 }

@@ -94,7 +94,10 @@ export const QUICK: typeof FULL = {
   quick: true,
 };
 
-function machine(server: { version: string; settings: Readonly<Record<string, string>> }, loadBefore: number[]): BenchResults['machine'] {
+function machine(
+  server: { version: string; settings: Readonly<Record<string, string>> },
+  loadBefore: number[],
+): BenchResults['machine'] {
   return {
     cpuModel: os.cpus()[0]?.model ?? 'unknown',
     cores: os.cpus().length,
@@ -129,16 +132,45 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   };
   try {
     await attempt('ingest', async () => {
-      results.ingest = await benchIngest(server, { records: options.records, warmupRecords: options.warmupRecords, rowByRowSample: options.rowByRowSample, sensors: options.sensors, logDir: options.logDir, cpuProfileDir: options.cpuProfileDir, batchSize: options.batchSize, log });
+      results.ingest = await benchIngest(server, {
+        records: options.records,
+        warmupRecords: options.warmupRecords,
+        rowByRowSample: options.rowByRowSample,
+        sensors: options.sensors,
+        logDir: options.logDir,
+        cpuProfileDir: options.cpuProfileDir,
+        batchSize: options.batchSize,
+        log,
+      });
     });
     await attempt('memory', async () => {
-      results.memory = await benchMemory(server, { batchRecords: options.memoryBatch, sensors: options.sensors, logDir: options.logDir, log });
+      results.memory = await benchMemory(server, {
+        batchRecords: options.memoryBatch,
+        sensors: options.sensors,
+        logDir: options.logDir,
+        log,
+      });
     });
     await attempt('aggregation', async () => {
-      results.aggregation = await benchAggregation(server, { readings: options.aggReadings, sensors: options.aggSensors, rounds: options.rounds, lateFractions: options.lateFractions, log });
+      results.aggregation = await benchAggregation(server, {
+        readings: options.aggReadings,
+        sensors: options.aggSensors,
+        rounds: options.rounds,
+        lateFractions: options.lateFractions,
+        log,
+      });
     });
     await attempt('e2e', async () => {
-      results.e2e = await benchE2e(server, { rate: options.rate, seconds: options.seconds, saturationRecords: options.saturationRecords, warmupRecords: options.e2eWarmupRecords, sensors: options.sensors, logDir: options.logDir, cpuProfileDir: options.cpuProfileDir, log });
+      results.e2e = await benchE2e(server, {
+        rate: options.rate,
+        seconds: options.seconds,
+        saturationRecords: options.saturationRecords,
+        warmupRecords: options.e2eWarmupRecords,
+        sensors: options.sensors,
+        logDir: options.logDir,
+        cpuProfileDir: options.cpuProfileDir,
+        log,
+      });
     });
   } finally {
     await server.stop();
@@ -189,7 +221,8 @@ async function main(): Promise<void> {
   const base = values.quick ? QUICK : FULL;
   const only = values.only ? values.only.split(',').map((s) => s.trim()) : [...BENCHMARKS];
   const unknown = only.filter((s) => !(BENCHMARKS as readonly string[]).includes(s));
-  if (unknown.length > 0) throw new Error(`--only: unknown benchmark(s) ${unknown.join(', ')}; choose from ${BENCHMARKS.join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`--only: unknown benchmark(s) ${unknown.join(', ')}; choose from ${BENCHMARKS.join(', ')}`);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const options: BenchOptions = {
     ...base,
@@ -219,16 +252,23 @@ async function main(): Promise<void> {
   const rows = tableRows(results);
   const m = results.machine;
   process.stdout.write(`\n${renderTable(rows)}\n\n`);
-  process.stdout.write(`machine: ${m.cores} × ${m.cpuModel}, ${m.memoryGb} GiB, ${m.node}, ${m.postgres}; load ${m.loadBefore.join(' ')} → ${m.loadAfter.join(' ')}\n`);
-  process.stdout.write(`took ${results.durationSeconds} s; JSON: ${path.relative(process.cwd(), file)}; logs: ${options.logDir}\n`);
+  process.stdout.write(
+    `machine: ${m.cores} × ${m.cpuModel}, ${m.memoryGb} GiB, ${m.node}, ${m.postgres}; load ${m.loadBefore.join(' ')} → ${m.loadAfter.join(' ')}\n`,
+  );
+  process.stdout.write(
+    `took ${results.durationSeconds} s; JSON: ${path.relative(process.cwd(), file)}; logs: ${options.logDir}\n`,
+  );
   if (values.markdown) process.stdout.write(`\n${renderMarkdown(rows)}\n`);
   if (results.failures.length > 0) process.exitCode = 1;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   // Exit explicitly: a child or socket left open by a failed benchmark must not hang the CLI.
-  main().then(() => process.exit(process.exitCode ?? 0), (error: unknown) => {
-    process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  });
+  main().then(
+    () => process.exit(process.exitCode ?? 0),
+    (error: unknown) => {
+      process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -25,7 +25,9 @@ export type WorkerSpec =
     }
   | { readonly mode: 'memory'; readonly eventFile: string };
 
-export type ParentMessage = { readonly type: 'run'; readonly set: 'warmup' | 'measured'; readonly index: number } | { readonly type: 'exit' };
+export type ParentMessage =
+  | { readonly type: 'run'; readonly set: 'warmup' | 'measured'; readonly index: number }
+  | { readonly type: 'exit' };
 
 export type WorkerMessage =
   | { readonly type: 'ready'; readonly warmupBatches: number; readonly measuredBatches: number }

@@ -16,7 +16,10 @@ export async function loadCheckFiles(paths: readonly string[], cwd = process.cwd
     const absolute = path.resolve(cwd, p);
     const info = await stat(absolute);
     const files = info.isDirectory()
-      ? (await readdir(absolute)).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(absolute, f))
+      ? (await readdir(absolute))
+          .filter((f) => /\.ya?ml$/.test(f))
+          .sort()
+          .map((f) => path.join(absolute, f))
       : [absolute];
     for (const f of files) {
       const shown = path.relative(cwd, f);

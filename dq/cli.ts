@@ -61,11 +61,14 @@ export async function resolveDatabaseUrl(env: NodeJS.ProcessEnv = process.env, c
       continue;
     }
     const parsed: unknown = JSON.parse(text);
-    const url = typeof parsed === 'object' && parsed !== null ? (parsed as { databaseUrl?: unknown }).databaseUrl : undefined;
+    const url =
+      typeof parsed === 'object' && parsed !== null ? (parsed as { databaseUrl?: unknown }).databaseUrl : undefined;
     if (typeof url === 'string' && url !== '') return url;
     throw new Error(`${file} has no "databaseUrl"`);
   }
-  throw new Error('no database: set DATABASE_URL, or start the embedded stack with `npm start` (it writes .iot-first/endpoints.json)');
+  throw new Error(
+    'no database: set DATABASE_URL, or start the embedded stack with `npm start` (it writes .iot-first/endpoints.json)',
+  );
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -29,7 +29,8 @@ export interface CompiledCheck {
 
 /** Converts a PostgreSQL value (number, numeric/bigint string) to a finite number. */
 export function toNumber(value: unknown, what: string): number {
-  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
+  const n =
+    typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
   if (!Number.isFinite(n)) {
     const shown = value instanceof Date ? value.toISOString() : JSON.stringify(value);
     throw new DqEvaluationError(`${what} is not a number (got ${shown})`);
@@ -217,7 +218,10 @@ function compileMetric(check: MetricCheck): CompiledCheck {
         sql: { text: `SELECT ${fn}(${arg}) ${from}`, params: p.values },
         read: (rows) => {
           const v = firstCell(rows, label);
-          if (v === null) throw new DqEvaluationError(`${label}: ${m} is NULL (no rows to aggregate), so the check cannot be evaluated`);
+          if (v === null)
+            throw new DqEvaluationError(
+              `${label}: ${m} is NULL (no rows to aggregate), so the check cannot be evaluated`,
+            );
           return { value: toNumber(v, m), diagnostics: {} };
         },
       };
@@ -269,7 +273,11 @@ export function compileCheck(check: Check): CompiledCheck {
           return {
             value: null,
             diagnostics: {
-              columns: rows.map((r) => ({ name: String(r[0]), type: String(r[1]), index: toNumber(r[2], 'ordinal_position') - 1 })),
+              columns: rows.map((r) => ({
+                name: String(r[0]),
+                type: String(r[1]),
+                index: toNumber(r[2], 'ordinal_position') - 1,
+              })),
             },
           };
         },

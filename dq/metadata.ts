@@ -19,7 +19,12 @@ const column = z.strictObject({
   description: z.string().min(1),
   allowed_values: z.array(z.string()).optional(),
   range: z
-    .strictObject({ min: z.number().optional(), max: z.number().optional(), min_column: z.string().optional(), max_column: z.string().optional() })
+    .strictObject({
+      min: z.number().optional(),
+      max: z.number().optional(),
+      min_column: z.string().optional(),
+      max_column: z.string().optional(),
+    })
     .optional(),
   length: z.strictObject({ min: z.number().int(), max: z.number().int() }).optional(),
 });
@@ -30,7 +35,11 @@ export const tableMetadataSchema = z.strictObject({
   owner: z.string().min(1),
   description: z.string().min(1),
   grain: z.array(z.string()).min(1),
-  unique_keys: z.array(z.strictObject({ columns: z.array(z.string()).min(1), where: z.string().optional(), why: z.string().optional() })).optional(),
+  unique_keys: z
+    .array(
+      z.strictObject({ columns: z.array(z.string()).min(1), where: z.string().optional(), why: z.string().optional() }),
+    )
+    .optional(),
   columns: z.array(column).min(1),
 });
 export type TableMetadata = z.output<typeof tableMetadataSchema>;
@@ -40,8 +49,10 @@ export async function loadMetadata(dir = METADATA_DIR): Promise<TableMetadata[]>
   const out: TableMetadata[] = [];
   for (const f of files) {
     const parsed = tableMetadataSchema.safeParse(parse(await readFile(path.join(dir, f), 'utf8')));
-    if (!parsed.success) throw new Error(`${f}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    if (`${parsed.data.name}.yml` !== f) throw new Error(`${f}: name is ${parsed.data.name}; the file must be named after its table`);
+    if (!parsed.success)
+      throw new Error(`${f}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (`${parsed.data.name}.yml` !== f)
+      throw new Error(`${f}: name is ${parsed.data.name}; the file must be named after its table`);
     out.push(parsed.data);
   }
   return out;
@@ -50,14 +61,28 @@ export async function loadMetadata(dir = METADATA_DIR): Promise<TableMetadata[]>
 /** What the test reads from the catalog. */
 export interface CatalogSnapshot {
   readonly relations: readonly { readonly name: string; readonly kind: 'table' | 'view' }[];
-  readonly columns: readonly { readonly table: string; readonly name: string; readonly type: string; readonly nullable: boolean }[];
+  readonly columns: readonly {
+    readonly table: string;
+    readonly name: string;
+    readonly type: string;
+    readonly nullable: boolean;
+  }[];
   /** Unique indexes (the primary key included); `predicate` is the partial index's WHERE. */
-  readonly uniqueIndexes: readonly { readonly table: string; readonly columns: readonly string[]; readonly predicate: string | null }[];
+  readonly uniqueIndexes: readonly {
+    readonly table: string;
+    readonly columns: readonly string[];
+    readonly predicate: string | null;
+  }[];
   /** CHECK constraints with the columns they mention. */
-  readonly checks: readonly { readonly table: string; readonly columns: readonly string[]; readonly definition: string }[];
+  readonly checks: readonly {
+    readonly table: string;
+    readonly columns: readonly string[];
+    readonly definition: string;
+  }[];
 }
 
-const sameSet = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && [...a].sort().join('\u0000') === [...b].sort().join('\u0000');
+const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && [...a].sort().join('\u0000') === [...b].sort().join('\u0000');
 
 /** Every disagreement between the metadata and the catalog, as readable lines; [] when none. */
 export function compareMetadata(metadata: readonly TableMetadata[], catalog: CatalogSnapshot): string[] {
@@ -76,24 +101,34 @@ export function compareMetadata(metadata: readonly TableMetadata[], catalog: Cat
     const actual = catalog.columns.filter((c) => c.table === meta.name);
     const actualNames = actual.map((c) => c.name);
     const documented = meta.columns.map((c) => c.name);
-    for (const n of actualNames) if (!documented.includes(n)) problems.push(`${meta.name}.${n}: column not in metadata`);
-    for (const n of documented) if (!actualNames.includes(n)) problems.push(`${meta.name}.${n}: in metadata but not in the database`);
-    if (sameSet(actualNames, documented) && actualNames.join() !== documented.join()) problems.push(`${meta.name}: column order differs (${actualNames.join(', ')})`);
+    for (const n of actualNames)
+      if (!documented.includes(n)) problems.push(`${meta.name}.${n}: column not in metadata`);
+    for (const n of documented)
+      if (!actualNames.includes(n)) problems.push(`${meta.name}.${n}: in metadata but not in the database`);
+    if (sameSet(actualNames, documented) && actualNames.join() !== documented.join())
+      problems.push(`${meta.name}: column order differs (${actualNames.join(', ')})`);
     for (const col of meta.columns) {
       const a = actual.find((c) => c.name === col.name);
       if (!a) continue;
       // Spelled exactly as information_schema does, so the metadata reads the same as the catalog.
-      if (col.type.toLowerCase() !== a.type.toLowerCase()) problems.push(`${meta.name}.${col.name}: type is ${a.type}, metadata says ${col.type}`);
+      if (col.type.toLowerCase() !== a.type.toLowerCase())
+        problems.push(`${meta.name}.${col.name}: type is ${a.type}, metadata says ${col.type}`);
       if (meta.kind === 'table') {
-        if (col.nullable === undefined) problems.push(`${meta.name}.${col.name}: metadata must say nullable true/false`);
-        else if (col.nullable !== a.nullable) problems.push(`${meta.name}.${col.name}: nullable is ${a.nullable}, metadata says ${col.nullable}`);
+        if (col.nullable === undefined)
+          problems.push(`${meta.name}.${col.name}: metadata must say nullable true/false`);
+        else if (col.nullable !== a.nullable)
+          problems.push(`${meta.name}.${col.name}: nullable is ${a.nullable}, metadata says ${col.nullable}`);
       }
       if (col.allowed_values && meta.kind === 'table') {
         // Compare with the CHECK constraint on that column, where there is one.
-        for (const chk of catalog.checks.filter((c) => c.table === meta.name && c.columns.length === 1 && c.columns[0] === col.name)) {
+        for (const chk of catalog.checks.filter(
+          (c) => c.table === meta.name && c.columns.length === 1 && c.columns[0] === col.name,
+        )) {
           const literals = [...chk.definition.matchAll(/'([^']*)'/g)].map((m) => m[1]!);
           if (literals.length > 0 && !sameSet(literals, col.allowed_values)) {
-            problems.push(`${meta.name}.${col.name}: CHECK allows [${literals.join(', ')}], metadata says [${col.allowed_values.join(', ')}]`);
+            problems.push(
+              `${meta.name}.${col.name}: CHECK allows [${literals.join(', ')}], metadata says [${col.allowed_values.join(', ')}]`,
+            );
           }
         }
       }
@@ -107,8 +142,12 @@ export function compareMetadata(metadata: readonly TableMetadata[], catalog: Cat
         problems.push(`${meta.name}: no unique index on the grain (${meta.grain.join(', ')})`);
       }
       for (const key of meta.unique_keys ?? []) {
-        if (!indexes.some((i) => sameSet(i.columns, key.columns) && (key.where === undefined) === (i.predicate === null))) {
-          problems.push(`${meta.name}: no unique index on (${key.columns.join(', ')})${key.where ? ` WHERE ${key.where}` : ''}`);
+        if (
+          !indexes.some((i) => sameSet(i.columns, key.columns) && (key.where === undefined) === (i.predicate === null))
+        ) {
+          problems.push(
+            `${meta.name}: no unique index on (${key.columns.join(', ')})${key.where ? ` WHERE ${key.where}` : ''}`,
+          );
         }
       }
     }

@@ -85,7 +85,10 @@ export function parseThreshold(text: string, pos: SourcePos): Threshold {
       highInclusive: btw[5] !== ')',
     };
   }
-  throw new DqSyntaxError(pos, `unsupported threshold "${text.trim()}" (expected "OP number" with OP in < <= = >= > != <>, or "[not] between a and b")`);
+  throw new DqSyntaxError(
+    pos,
+    `unsupported threshold "${text.trim()}" (expected "OP number" with OP in < <= = >= > != <>, or "[not] between a and b")`,
+  );
 }
 
 /** `when > 0.5` as written under `warn:` / `fail:`. */
@@ -150,7 +153,8 @@ class FileParser {
         const filter = FILTER_FOR.exec(key);
         if (filter) {
           const where = this.mapOf(pair.value as Node, pos, key).get('where');
-          if (typeof where !== 'string' || where.trim() === '') throw new DqSyntaxError(pos, `"${key}:" needs a "where: <SQL>" entry`);
+          if (typeof where !== 'string' || where.trim() === '')
+            throw new DqSyntaxError(pos, `"${key}:" needs a "where: <SQL>" entry`);
           const unknown = this.mapKeys(pair.value as Node).filter((k) => k !== 'where');
           if (unknown.length > 0) throw new DqSyntaxError(pos, `unsupported key(s) in "${key}": ${unknown.join(', ')}`);
           this.filters.set(`${tableName(filter[1]!)}[${filter[2]!.trim()}]`, where.trim());
@@ -169,14 +173,20 @@ class FileParser {
           if (partition !== undefined) {
             const where = this.filters.get(`${table}[${partition}]`);
             if (where === undefined) {
-              throw new DqSyntaxError(pos, `"${key}" uses partition [${partition}] but no "filter ${table} [${partition}]:" is declared earlier in the file`);
+              throw new DqSyntaxError(
+                pos,
+                `"${key}" uses partition [${partition}] but no "filter ${table} [${partition}]:" is declared earlier in the file`,
+              );
             }
             dataset = { table, partition, where };
           }
           checks.push(...this.parseCheckList(pair, dataset));
           return;
         }
-        throw new DqSyntaxError(pos, `unsupported top-level section "${key}" (supported: "checks for TABLE [partition]", "filter TABLE [partition]", "configurations for TABLE", "checks", "variables")`);
+        throw new DqSyntaxError(
+          pos,
+          `unsupported top-level section "${key}" (supported: "checks for TABLE [partition]", "filter TABLE [partition]", "configurations for TABLE", "checks", "variables")`,
+        );
       });
     }
     return checks;
@@ -212,11 +222,17 @@ class FileParser {
       this.attempt(() => {
         const m = /^missing values for\s+(.+)$/.exec(key);
         if (!m || !isIdentifier(m[1]!)) {
-          throw new DqSyntaxError(kpos, `unsupported configuration "${key}" (supported: "missing values for COLUMN: [...]")`);
+          throw new DqSyntaxError(
+            kpos,
+            `unsupported configuration "${key}" (supported: "missing values for COLUMN: [...]")`,
+          );
         }
         const column = normalizeIdentifier(m[1]!);
         const list = this.valueList((p.value as Node | null)?.toJSON?.(), kpos, key);
-        this.missingConfig.set(`${table}.${column}`, [...(this.missingConfig.get(`${table}.${column}`) ?? []), ...list]);
+        this.missingConfig.set(`${table}.${column}`, [
+          ...(this.missingConfig.get(`${table}.${column}`) ?? []),
+          ...list,
+        ]);
       });
     }
   }
@@ -242,7 +258,10 @@ class FileParser {
           const header = isScalar(p.key) ? String(p.key.value) : '';
           return this.parseCheck(header, (p.value as Node | null) ?? null, this.pos(p.key as Node, ipos), dataset);
         }
-        throw new DqSyntaxError(ipos, 'a check must be a line ("- row_count > 0") or one key with its configuration ("- schema:")');
+        throw new DqSyntaxError(
+          ipos,
+          'a check must be a line ("- row_count > 0") or one key with its configuration ("- schema:")',
+        );
       });
       if (check) out.push(check);
     }
@@ -251,10 +270,14 @@ class FileParser {
 
   private parseCheck(rawHeader: string, config: Node | null, pos: SourcePos, dataset: Dataset | undefined): Check {
     const header = rawHeader.trim().replace(/\s+/g, ' ');
-    const cfg = config === null || (isScalar(config) && config.value === null) ? new Map<string, unknown>() : this.mapOf(config, pos, header);
+    const cfg =
+      config === null || (isScalar(config) && config.value === null)
+        ? new Map<string, unknown>()
+        : this.mapOf(config, pos, header);
     const keyPos = (k: string): SourcePos => this.pairPos(config, k, pos);
     const name = cfg.get('name');
-    if (name !== undefined && typeof name !== 'string') throw new DqSyntaxError(keyPos('name'), '"name" must be a string');
+    if (name !== undefined && typeof name !== 'string')
+      throw new DqSyntaxError(keyPos('name'), '"name" must be a string');
     const base = { pos, source: header, ...(name !== undefined ? { name } : {}), ...(dataset ? { dataset } : {}) };
     const filter = this.optionalSql(cfg, 'filter', keyPos);
 
@@ -263,7 +286,8 @@ class FileParser {
       this.onlyKeys(cfg, ['name', 'warn', 'fail'], keyPos, header);
       const warn = cfg.has('warn') ? this.schemaRules(config, 'warn', keyPos('warn')) : undefined;
       const fail = cfg.has('fail') ? this.schemaRules(config, 'fail', keyPos('fail')) : undefined;
-      if (!warn && !fail) throw new DqSyntaxError(pos, 'a schema check needs "warn:" or "fail:" with at least one "when ..." rule');
+      if (!warn && !fail)
+        throw new DqSyntaxError(pos, 'a schema check needs "warn:" or "fail:" with at least one "when ..." rule');
       return { type: 'schema', ...base, ...(warn ? { warn } : {}), ...(fail ? { fail } : {}) };
     }
 
@@ -274,10 +298,25 @@ class FileParser {
       if ((condition === undefined) === (query === undefined)) {
         throw new DqSyntaxError(pos, 'a "failed rows" check needs exactly one of "fail condition:" or "fail query:"');
       }
-      if (condition !== undefined && !dataset) throw new DqSyntaxError(keyPos('fail condition'), '"fail condition" needs a dataset: put it under "checks for TABLE:"');
-      if (query !== undefined && filter !== undefined) throw new DqSyntaxError(keyPos('filter'), '"filter" does not apply to a "fail query"; put the condition in the query');
+      if (condition !== undefined && !dataset)
+        throw new DqSyntaxError(
+          keyPos('fail condition'),
+          '"fail condition" needs a dataset: put it under "checks for TABLE:"',
+        );
+      if (query !== undefined && filter !== undefined)
+        throw new DqSyntaxError(
+          keyPos('filter'),
+          '"filter" does not apply to a "fail query"; put the condition in the query',
+        );
       const alerts = this.alerts(cfg, keyPos, undefined);
-      return { type: 'failed_rows', ...base, ...(condition ? { condition } : {}), ...(query ? { query } : {}), ...(filter ? { filter } : {}), alerts };
+      return {
+        type: 'failed_rows',
+        ...base,
+        ...(condition ? { condition } : {}),
+        ...(query ? { query } : {}),
+        ...(filter ? { filter } : {}),
+        alerts,
+      };
     }
 
     const m = HEADER.exec(header);
@@ -295,7 +334,11 @@ class FileParser {
       let warnAfterSeconds: number | undefined;
       if (inline !== undefined) {
         const lim = /^<\s*(\S+)$/.exec(inline);
-        if (!lim) throw new DqSyntaxError(pos, `freshness takes "< DURATION" (e.g. "freshness(${column}) < 1h"), not "${inline}"`);
+        if (!lim)
+          throw new DqSyntaxError(
+            pos,
+            `freshness takes "< DURATION" (e.g. "freshness(${column}) < 1h"), not "${inline}"`,
+          );
         failAfterSeconds = parseDurationSeconds(lim[1]!, pos);
       } else {
         const read = (k: 'warn' | 'fail'): number | undefined => {
@@ -308,7 +351,10 @@ class FileParser {
         warnAfterSeconds = read('warn');
         failAfterSeconds = read('fail');
         if (warnAfterSeconds === undefined && failAfterSeconds === undefined) {
-          throw new DqSyntaxError(pos, `freshness needs a limit: "freshness(${column}) < 1h", or "warn:"/"fail:" "when > DURATION"`);
+          throw new DqSyntaxError(
+            pos,
+            `freshness needs a limit: "freshness(${column}) < 1h", or "warn:"/"fail:" "when > DURATION"`,
+          );
         }
       }
       return {
@@ -326,8 +372,17 @@ class FileParser {
       if (!dataset) throw new DqSyntaxError(pos, `"${metric}" belongs under "checks for TABLE:"`);
       const columns = this.columns(metric, args, pos, header);
       const valueKeys = [
-        'missing values', 'missing regex', 'valid values', 'valid regex', 'valid min', 'valid max',
-        'valid length', 'valid min length', 'valid max length', 'invalid values', 'invalid regex',
+        'missing values',
+        'missing regex',
+        'valid values',
+        'valid regex',
+        'valid min',
+        'valid max',
+        'valid length',
+        'valid min length',
+        'valid max length',
+        'invalid values',
+        'invalid regex',
       ];
       const allowsValueConfig = !['row_count', 'duplicate_count', 'duplicate_percent'].includes(metric);
       this.onlyKeys(cfg, ['name', 'warn', 'fail', 'filter', ...(allowsValueConfig ? valueKeys : [])], keyPos, header);
@@ -335,18 +390,39 @@ class FileParser {
       // Missing values from `configurations for` shape aggregates too, not only the check's keys.
       const hasValueConfig = valueKeys.some((k) => cfg.has(k)) || config.missingValues.length > 0;
       const alerts = this.alerts(cfg, keyPos, inline === undefined ? undefined : parseThreshold(inline, pos));
-      if (!alerts.inline && !alerts.warn && !alerts.fail) throw new DqSyntaxError(pos, `"${header}" has no threshold: add "OP value" or "warn:"/"fail:" "when ..."`);
-      return { type: 'metric', ...base, metric, columns, alerts, ...(filter ? { filter } : {}), config, hasValueConfig };
+      if (!alerts.inline && !alerts.warn && !alerts.fail)
+        throw new DqSyntaxError(pos, `"${header}" has no threshold: add "OP value" or "warn:"/"fail:" "when ..."`);
+      return {
+        type: 'metric',
+        ...base,
+        metric,
+        columns,
+        alerts,
+        ...(filter ? { filter } : {}),
+        config,
+        hasValueConfig,
+      };
     }
 
     // A user-defined metric: `NAME OP value:` with `NAME query:` or `NAME expression:`.
     if (args === undefined && (cfg.has(`${metricName} query`) || cfg.has(`${metricName} expression`))) {
-      this.onlyKeys(cfg, ['name', 'warn', 'fail', 'filter', `${metricName} query`, `${metricName} expression`], keyPos, header);
+      this.onlyKeys(
+        cfg,
+        ['name', 'warn', 'fail', 'filter', `${metricName} query`, `${metricName} expression`],
+        keyPos,
+        header,
+      );
       const query = this.optionalSql(cfg, `${metricName} query`, keyPos);
       const expression = this.optionalSql(cfg, `${metricName} expression`, keyPos);
-      if (query !== undefined && expression !== undefined) throw new DqSyntaxError(pos, `give "${metricName} query" or "${metricName} expression", not both`);
-      if (expression !== undefined && !dataset) throw new DqSyntaxError(pos, `"${metricName} expression" needs a dataset: put it under "checks for TABLE:"`);
-      if (query !== undefined && filter !== undefined) throw new DqSyntaxError(keyPos('filter'), '"filter" does not apply to a query metric; put the condition in the query');
+      if (query !== undefined && expression !== undefined)
+        throw new DqSyntaxError(pos, `give "${metricName} query" or "${metricName} expression", not both`);
+      if (expression !== undefined && !dataset)
+        throw new DqSyntaxError(pos, `"${metricName} expression" needs a dataset: put it under "checks for TABLE:"`);
+      if (query !== undefined && filter !== undefined)
+        throw new DqSyntaxError(
+          keyPos('filter'),
+          '"filter" does not apply to a query metric; put the condition in the query',
+        );
       const alerts = this.alerts(cfg, keyPos, inline === undefined ? undefined : parseThreshold(inline, pos));
       if (!alerts.inline && !alerts.warn && !alerts.fail) throw new DqSyntaxError(pos, `"${header}" has no threshold`);
       return {
@@ -359,13 +435,24 @@ class FileParser {
         alerts,
       };
     }
-    throw new DqSyntaxError(pos, `unsupported check "${header}": metric "${metricName}" is not in this runner's subset (${NUMERIC_METRICS.join(', ')}, freshness, schema, failed rows, user-defined "NAME query"/"NAME expression")`);
+    throw new DqSyntaxError(
+      pos,
+      `unsupported check "${header}": metric "${metricName}" is not in this runner's subset (${NUMERIC_METRICS.join(', ')}, freshness, schema, failed rows, user-defined "NAME query"/"NAME expression")`,
+    );
   }
 
-  private onlyKeys(cfg: Map<string, unknown>, allowed: string[], keyPos: (k: string) => SourcePos, header: string): void {
+  private onlyKeys(
+    cfg: Map<string, unknown>,
+    allowed: string[],
+    keyPos: (k: string) => SourcePos,
+    header: string,
+  ): void {
     for (const k of cfg.keys()) {
       if (!allowed.includes(k)) {
-        throw new DqSyntaxError(keyPos(k), `unsupported key "${k}" in check "${header}" (allowed here: ${allowed.join(', ')})`);
+        throw new DqSyntaxError(
+          keyPos(k),
+          `unsupported key "${k}" in check "${header}" (allowed here: ${allowed.join(', ')})`,
+        );
       }
     }
   }
@@ -384,19 +471,30 @@ class FileParser {
 
   private columns(metric: NumericMetric, args: string | undefined, pos: SourcePos, header: string): string[] {
     if (metric === 'row_count') {
-      if (args !== undefined && args.trim() !== '') throw new DqSyntaxError(pos, `row_count takes no column ("${header}")`);
+      if (args !== undefined && args.trim() !== '')
+        throw new DqSyntaxError(pos, `row_count takes no column ("${header}")`);
       return [];
     }
-    const parts = (args ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const parts = (args ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
     if (parts.length === 0) throw new DqSyntaxError(pos, `"${metric}" needs a column, e.g. ${metric}(sensor_id)`);
     for (const p of parts) {
-      if (!isIdentifier(p)) throw new DqSyntaxError(pos, `"${p}" is not a column name (letters, digits, _; or "quoted")`);
+      if (!isIdentifier(p))
+        throw new DqSyntaxError(pos, `"${p}" is not a column name (letters, digits, _; or "quoted")`);
     }
-    if (parts.length > 1 && !metric.startsWith('duplicate_')) throw new DqSyntaxError(pos, `"${metric}" takes one column; only duplicate_count/duplicate_percent take several`);
+    if (parts.length > 1 && !metric.startsWith('duplicate_'))
+      throw new DqSyntaxError(pos, `"${metric}" takes one column; only duplicate_count/duplicate_percent take several`);
     return parts.map(normalizeIdentifier);
   }
 
-  private valueConfig(cfg: Map<string, unknown>, keyPos: (k: string) => SourcePos, table: string, column: string | undefined): ValueConfig {
+  private valueConfig(
+    cfg: Map<string, unknown>,
+    keyPos: (k: string) => SourcePos,
+    table: string,
+    column: string | undefined,
+  ): ValueConfig {
     const num = (k: string): number | undefined => {
       const v = cfg.get(k);
       if (v === undefined) return undefined;
@@ -405,18 +503,23 @@ class FileParser {
     };
     const int = (k: string): number | undefined => {
       const v = num(k);
-      if (v !== undefined && (!Number.isInteger(v) || v < 0)) throw new DqSyntaxError(keyPos(k), `"${k}" must be a non-negative integer`);
+      if (v !== undefined && (!Number.isInteger(v) || v < 0))
+        throw new DqSyntaxError(keyPos(k), `"${k}" must be a non-negative integer`);
       return v;
     };
     const str = (k: string): string | undefined => {
       const v = cfg.get(k);
       if (v === undefined) return undefined;
-      if (typeof v !== 'string') throw new DqSyntaxError(keyPos(k), `"${k}" must be a string (a POSIX regular expression)`);
+      if (typeof v !== 'string')
+        throw new DqSyntaxError(keyPos(k), `"${k}" must be a string (a POSIX regular expression)`);
       return v;
     };
-    const list = (k: string): (string | number)[] | undefined => (cfg.has(k) ? this.valueList(cfg.get(k), keyPos(k), k) : undefined);
+    const list = (k: string): (string | number)[] | undefined =>
+      cfg.has(k) ? this.valueList(cfg.get(k), keyPos(k), k) : undefined;
     const fromConfig = column === undefined ? [] : (this.missingConfig.get(`${table}.${column}`) ?? []);
-    const out: { -readonly [K in keyof ValueConfig]: ValueConfig[K] } = { missingValues: [...fromConfig, ...(list('missing values') ?? [])] };
+    const out: { -readonly [K in keyof ValueConfig]: ValueConfig[K] } = {
+      missingValues: [...fromConfig, ...(list('missing values') ?? [])],
+    };
     const set = <K extends keyof ValueConfig>(k: K, v: ValueConfig[K] | undefined): void => {
       if (v !== undefined) out[k] = v;
     };
@@ -446,7 +549,8 @@ class FileParser {
     const names = (k: string, allowWildcards: boolean): string[] => {
       const v = rules.get(k);
       if (v === undefined) return [];
-      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new DqSyntaxError(rpos(k), `"${k}" must be a list of column names`);
+      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+        throw new DqSyntaxError(rpos(k), `"${k}" must be a list of column names`);
       return (v as string[]).map((x) => {
         const ok = allowWildcards ? /^[A-Za-z0-9_$%*]+$/.test(x) : /^[A-Za-z_][A-Za-z0-9_$]*$/.test(x);
         if (!ok) throw new DqSyntaxError(rpos(k), `"${x}" is not a column name`);
@@ -456,7 +560,8 @@ class FileParser {
     const dict = <T>(k: string, check: (v: unknown) => v is T, what: string): Record<string, T> => {
       const v = rules.get(k);
       if (v === undefined) return {};
-      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new DqSyntaxError(rpos(k), `"${k}" must map column names to ${what}`);
+      if (typeof v !== 'object' || v === null || Array.isArray(v))
+        throw new DqSyntaxError(rpos(k), `"${k}" must map column names to ${what}`);
       const out: Record<string, T> = {};
       for (const [col, val] of Object.entries(v)) {
         if (!check(val)) throw new DqSyntaxError(rpos(k), `"${k}": ${col} must map to ${what}`);
@@ -465,15 +570,33 @@ class FileParser {
       return out;
     };
     for (const k of rules.keys()) {
-      if (!['when required column missing', 'when forbidden column present', 'when wrong column type', 'when wrong column index'].includes(k)) {
-        throw new DqSyntaxError(rpos(k), `unsupported schema rule "${k}" (supported: when required column missing, when forbidden column present, when wrong column type, when wrong column index)`);
+      if (
+        ![
+          'when required column missing',
+          'when forbidden column present',
+          'when wrong column type',
+          'when wrong column index',
+        ].includes(k)
+      ) {
+        throw new DqSyntaxError(
+          rpos(k),
+          `unsupported schema rule "${k}" (supported: when required column missing, when forbidden column present, when wrong column type, when wrong column index)`,
+        );
       }
     }
     return {
       requiredMissing: names('when required column missing', false),
       forbiddenPresent: names('when forbidden column present', true),
-      wrongType: dict('when wrong column type', (v): v is string => typeof v === 'string' && v.trim() !== '', 'a type name'),
-      wrongIndex: dict('when wrong column index', (v): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0, 'a 0-based index'),
+      wrongType: dict(
+        'when wrong column type',
+        (v): v is string => typeof v === 'string' && v.trim() !== '',
+        'a type name',
+      ),
+      wrongIndex: dict(
+        'when wrong column index',
+        (v): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0,
+        'a 0-based index',
+      ),
     };
   }
 }
@@ -482,7 +605,10 @@ class FileParser {
 const VARIABLE = /\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}/g;
 
 function yamlErrors(file: string, doc: ReturnType<typeof parseDocument>): DqSyntaxError[] {
-  return doc.errors.map((e) => new DqSyntaxError({ file, line: e.linePos?.[0]?.line ?? 1 }, `YAML: ${e.message.split('\n')[0] ?? e.message}`));
+  return doc.errors.map(
+    (e) =>
+      new DqSyntaxError({ file, line: e.linePos?.[0]?.line ?? 1 }, `YAML: ${e.message.split('\n')[0] ?? e.message}`),
+  );
 }
 
 /** Parses one check file's text. Never throws for problems in the file: they are returned. */
@@ -505,7 +631,12 @@ export function parseCheckFile(file: string, text: string, options: ParseOptions
   const substituted = text.replace(VARIABLE, (whole, name: string, offset: number) => {
     const value = variables[name];
     if (value === undefined) {
-      errors.push(new DqSyntaxError({ file, line: lineOf(offset) }, `variable \${${name}} is not defined (pass it with -v ${name}=... or a "variables:" section)`));
+      errors.push(
+        new DqSyntaxError(
+          { file, line: lineOf(offset) },
+          `variable \${${name}} is not defined (pass it with -v ${name}=... or a "variables:" section)`,
+        ),
+      );
       return whole;
     }
     if (/[\r\n]/.test(value)) {
@@ -519,10 +650,16 @@ export function parseCheckFile(file: string, text: string, options: ParseOptions
   const lines = new LineCounter();
   const doc = parseDocument(substituted, { lineCounter: lines });
   if (doc.errors.length > 0) return { file: empty, errors: yamlErrors(file, doc) };
-  if (doc.contents === null) return { file: empty, errors: [new DqSyntaxError({ file, line: 1 }, 'the file holds no checks')] };
-  if (!isMap(doc.contents)) return { file: empty, errors: [new DqSyntaxError({ file, line: 1 }, 'a check file must be a YAML map ("checks for TABLE:" ...)')] };
+  if (doc.contents === null)
+    return { file: empty, errors: [new DqSyntaxError({ file, line: 1 }, 'the file holds no checks')] };
+  if (!isMap(doc.contents))
+    return {
+      file: empty,
+      errors: [new DqSyntaxError({ file, line: 1 }, 'a check file must be a YAML map ("checks for TABLE:" ...)')],
+    };
   const parser = new FileParser(file, lines);
   const checks = parser.parseRoot(doc.contents);
-  if (checks.length === 0 && parser.errors.length === 0) parser.errors.push(new DqSyntaxError({ file, line: 1 }, 'the file holds no checks'));
+  if (checks.length === 0 && parser.errors.length === 0)
+    parser.errors.push(new DqSyntaxError({ file, line: 1 }, 'the file holds no checks'));
   return { file: { file, checks }, errors: parser.errors };
 }

@@ -23,11 +23,17 @@ export function renderText(scan: ScanResult, verbose = false): string {
       out.push('', `${r.file}`);
     }
     const outcome = r.outcome === null ? 'ERROR' : LABEL[r.outcome];
-    out.push(`  ${outcome?.padEnd(5)} ${r.table ? `[${r.table}] ` : ''}${r.name}  value=${valueText(r)}  (${r.thresholds}; line ${r.line})`);
+    out.push(
+      `  ${outcome?.padEnd(5)} ${r.table ? `[${r.table}] ` : ''}${r.name}  value=${valueText(r)}  (${r.thresholds}; line ${r.line})`,
+    );
     if (r.error) out.push(`        error: ${r.error}`);
-    const problems = [...((r.diagnostics.fail_problems as string[] | undefined) ?? []), ...((r.diagnostics.warn_problems as string[] | undefined) ?? [])];
+    const problems = [
+      ...((r.diagnostics.fail_problems as string[] | undefined) ?? []),
+      ...((r.diagnostics.warn_problems as string[] | undefined) ?? []),
+    ];
     for (const p of problems) out.push(`        ${p}`);
-    if (r.metric.startsWith('freshness') && r.diagnostics.max !== undefined) out.push(`        max=${String(r.diagnostics.max)}`);
+    if (r.metric.startsWith('freshness') && r.diagnostics.max !== undefined)
+      out.push(`        max=${String(r.diagnostics.max)}`);
     if (verbose && r.sql) {
       out.push(`        sql: ${r.sql.text.replace(/\s+/g, ' ')}`);
       if (r.sql.params.length > 0) out.push(`        params: ${JSON.stringify(r.sql.params)}`);

@@ -91,29 +91,46 @@ function metricLabel(check: Check): string {
 }
 
 function thresholdsOf(check: Check): string {
-  if (check.type === 'schema') return [check.fail ? 'fail rules' : '', check.warn ? 'warn rules' : ''].filter(Boolean).join(', ');
+  if (check.type === 'schema')
+    return [check.fail ? 'fail rules' : '', check.warn ? 'warn rules' : ''].filter(Boolean).join(', ');
   if (check.type === 'freshness') {
     return [
       check.failAfterSeconds !== undefined ? `fail when > ${formatDuration(check.failAfterSeconds)}` : '',
       check.warnAfterSeconds !== undefined ? `warn when > ${formatDuration(check.warnAfterSeconds)}` : '',
-    ].filter(Boolean).join(', ');
+    ]
+      .filter(Boolean)
+      .join(', ');
   }
   const a = check.alerts;
   if (a.inline) return `pass when ${describeThreshold(a.inline)}`;
-  const parts = [a.fail ? `fail when ${describeThreshold(a.fail)}` : '', a.warn ? `warn when ${describeThreshold(a.warn)}` : ''];
+  const parts = [
+    a.fail ? `fail when ${describeThreshold(a.fail)}` : '',
+    a.warn ? `warn when ${describeThreshold(a.warn)}` : '',
+  ];
   if (!a.fail && !a.warn && check.type === 'failed_rows') parts.push('fail when > 0');
   return parts.filter(Boolean).join(', ');
 }
 
-function judge(check: Check, m: Measurement, nowEpoch: number): { value: number | null; outcome: Outcome; diagnostics: Record<string, unknown> } {
+function judge(
+  check: Check,
+  m: Measurement,
+  nowEpoch: number,
+): { value: number | null; outcome: Outcome; diagnostics: Record<string, unknown> } {
   switch (check.type) {
     case 'freshness': {
       const max = m.value;
-      if (max === null) return { value: null, outcome: 'fail', diagnostics: { max: null, reason: 'no rows: max is NULL' } };
+      if (max === null)
+        return { value: null, outcome: 'fail', diagnostics: { max: null, reason: 'no rows: max is NULL' } };
       const age = nowEpoch - max;
-      const diagnostics = { max: new Date(max * 1000).toISOString(), now: new Date(nowEpoch * 1000).toISOString(), freshness: formatDuration(age) };
-      if (check.failAfterSeconds !== undefined && age > check.failAfterSeconds) return { value: age, outcome: 'fail', diagnostics };
-      if (check.warnAfterSeconds !== undefined && age > check.warnAfterSeconds) return { value: age, outcome: 'warn', diagnostics };
+      const diagnostics = {
+        max: new Date(max * 1000).toISOString(),
+        now: new Date(nowEpoch * 1000).toISOString(),
+        freshness: formatDuration(age),
+      };
+      if (check.failAfterSeconds !== undefined && age > check.failAfterSeconds)
+        return { value: age, outcome: 'fail', diagnostics };
+      if (check.warnAfterSeconds !== undefined && age > check.warnAfterSeconds)
+        return { value: age, outcome: 'warn', diagnostics };
       return { value: age, outcome: 'pass', diagnostics };
     }
     case 'schema': {
@@ -188,7 +205,10 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       results.push({ ...common, ...judged, ...(sql ? { sql } : {}) });
     } catch (error) {
       if (error instanceof DqSyntaxError) throw error;
-      const message = error instanceof DqEvaluationError ? error.message : `query failed: ${error instanceof Error ? error.message : String(error)}`;
+      const message =
+        error instanceof DqEvaluationError
+          ? error.message
+          : `query failed: ${error instanceof Error ? error.message : String(error)}`;
       results.push({ ...common, value: null, outcome: null, error: message, diagnostics: {}, ...(sql ? { sql } : {}) });
     }
   }

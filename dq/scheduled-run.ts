@@ -66,7 +66,9 @@ export interface ScheduledRunOptions {
   readonly startedAt?: Date;
 }
 
-export async function runScheduledChecks(options: ScheduledRunOptions): Promise<{ summary: RunSummary; scan: ScanResult }> {
+export async function runScheduledChecks(
+  options: ScheduledRunOptions,
+): Promise<{ summary: RunSummary; scan: ScanResult }> {
   const scan = await runScan({
     files: options.files,
     executor: options.executor,

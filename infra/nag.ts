@@ -56,12 +56,18 @@ function ack(scope: IConstruct, id: string, reason: string): void {
 /** Adds every acknowledgement the stack needs in its configuration. */
 export function acknowledgeFindings(stack: PipelineStack): void {
   const db = stack.database;
-  const vpcFunctions = [...Object.values(stack.functions), stack.migrations.handler].filter((f) => f.function.isBoundToVpc);
+  const vpcFunctions = [...Object.values(stack.functions), stack.migrations.handler].filter(
+    (f) => f.function.isBoundToVpc,
+  );
   for (const fn of vpcFunctions) ack(fn.role, 'AwsSolutions-IAM5[Resource::*]', REASONS.vpcEni);
 
   // The finding names the function by its logical id, as in `<MigrationsHandlerFunction12F7BFB0.Arn>:*`.
   const handlerLogicalId = stack.getLogicalId(stack.migrations.handler.function.node.defaultChild as CfnElement);
-  ack(stack.migrations.providerRole, `AwsSolutions-IAM5[Resource::<${handlerLogicalId}.Arn>:*]`, REASONS.providerInvoke);
+  ack(
+    stack.migrations.providerRole,
+    `AwsSolutions-IAM5[Resource::<${handlerLogicalId}.Arn>:*]`,
+    REASONS.providerInvoke,
+  );
 
   if (db instanceof AwsDatabase) {
     const s = stack.settings.database;

@@ -21,7 +21,13 @@ import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { type FunctionId, type QueueId, rateExpression, type Topology, topology as defaultTopology } from '../src/topology.js';
+import {
+  type FunctionId,
+  type QueueId,
+  rateExpression,
+  type Topology,
+  topology as defaultTopology,
+} from '../src/topology.js';
 import { AwsDatabase, LocalStackDatabase, type PipelineDatabase } from './constructs/database.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { PipelineFunction } from './constructs/pipeline-function.js';
@@ -47,7 +53,11 @@ export interface FunctionWiring {
   /** Project folders the function reads at run time, copied into its bundle (see PipelineFunction). */
   readonly copyFolders?: readonly { readonly from: string; readonly to: string }[];
   /** Alarms on the function's own metrics (namespace IoTFirst, dimension service = `service`). */
-  readonly metricAlarms?: readonly { readonly service: string; readonly metric: string; readonly description: string }[];
+  readonly metricAlarms?: readonly {
+    readonly service: string;
+    readonly metric: string;
+    readonly description: string;
+  }[];
 }
 
 const WIRING = {

@@ -60,7 +60,8 @@ function int(node: Node, key: string, fallback: number, min: number): number {
   const value = text(node, key);
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new SettingsError(`Context ${key} must be an integer >= ${min}, got ${value}`);
+  if (!Number.isInteger(n) || n < min)
+    throw new SettingsError(`Context ${key} must be an integer >= ${min}, got ${value}`);
   return n;
 }
 

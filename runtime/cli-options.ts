@@ -14,7 +14,12 @@ export interface StartOptions {
   readonly fresh: boolean;
   readonly quiet: boolean;
   readonly stateDir: string | undefined;
-  readonly ports: { readonly postgres: number; readonly kinesis: number; readonly sqs: number; readonly lambda: number };
+  readonly ports: {
+    readonly postgres: number;
+    readonly kinesis: number;
+    readonly sqs: number;
+    readonly lambda: number;
+  };
   /** Divides schedule periods: 6 runs the 1-minute aggregator every 10 s. */
   readonly scheduleSpeedUp: number;
   readonly help: boolean;
@@ -56,7 +61,8 @@ export class UsageError extends Error {
 function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max} (got "${raw}")`);
   return value;
 }
 

@@ -26,7 +26,12 @@ function endpointFrom(stateDir: string): string {
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { endpoint: { type: 'string' }, 'state-dir': { type: 'string' }, log: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      endpoint: { type: 'string' },
+      'state-dir': { type: 'string' },
+      log: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   const [fn, payload = '{}'] = positionals;
   if (values.help || !fn) {
@@ -39,7 +44,10 @@ async function main(): Promise<number> {
     process.stderr.write(`invoke: the payload is not valid JSON: ${payload}\n`);
     return 2;
   }
-  const endpoint = values.endpoint ?? process.env.LAMBDA_ENDPOINT ?? endpointFrom(values['state-dir'] ?? path.join(PROJECT_ROOT, '.iot-first'));
+  const endpoint =
+    values.endpoint ??
+    process.env.LAMBDA_ENDPOINT ??
+    endpointFrom(values['state-dir'] ?? path.join(PROJECT_ROOT, '.iot-first'));
   const client = new LambdaClient({
     region: process.env.AWS_REGION ?? 'us-east-1',
     endpoint,
@@ -48,7 +56,11 @@ async function main(): Promise<number> {
   });
   try {
     const out = await client.send(
-      new InvokeCommand({ FunctionName: fn, Payload: new TextEncoder().encode(payload), ...(values.log ? { LogType: 'Tail' as const } : {}) }),
+      new InvokeCommand({
+        FunctionName: fn,
+        Payload: new TextEncoder().encode(payload),
+        ...(values.log ? { LogType: 'Tail' as const } : {}),
+      }),
     );
     const text = out.Payload ? new TextDecoder().decode(out.Payload) : '';
     let pretty = text;

@@ -13,7 +13,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
-import { parseStartOptions, PRODUCER_PERIOD_MS, producerEvent, USAGE, UsageError, type StartOptions } from './cli-options.js';
+import {
+  parseStartOptions,
+  PRODUCER_PERIOD_MS,
+  producerEvent,
+  USAGE,
+  UsageError,
+  type StartOptions,
+} from './cli-options.js';
 import { startStack, StartupError, type RunningStack } from './stack.js';
 import { acquireStateLock, StateFolderInUseError } from './state-lock.js';
 import { queueDepths, readTotals, renderLine, renderPanel, snapshot } from './status.js';
@@ -28,7 +35,12 @@ const DRAIN_LIMIT_MS = 10_000;
  * leaves the queues empty. Only a courtesy: the embedded SQS's journal (or an external SQS)
  * keeps whatever is still queued, and the next start delivers it.
  */
-async function drainQueues(stack: RunningStack, queueUrls: readonly string[], limitMs: number, log: (line: string) => void): Promise<void> {
+async function drainQueues(
+  stack: RunningStack,
+  queueUrls: readonly string[],
+  limitMs: number,
+  log: (line: string) => void,
+): Promise<void> {
   const deadline = Date.now() + limitMs;
   const urls = Object.fromEntries(queueUrls.map((url, i) => [String(i), url]));
   let left = 0;
@@ -124,7 +136,7 @@ async function main(): Promise<number> {
       log,
     });
   } catch (error) {
-    const message = error instanceof StartupError ? error.message : (error as Error).stack ?? String(error);
+    const message = error instanceof StartupError ? error.message : ((error as Error).stack ?? String(error));
     process.stderr.write(`iot-first: cannot start: ${message}\n`);
     logToFile(`start-up failed: ${message}`);
     return 1;
@@ -134,7 +146,8 @@ async function main(): Promise<number> {
   writeFileSync(endpointsFile, `${JSON.stringify(endpoints, null, 2)}\n`);
   process.stdout.write(`READY ${JSON.stringify(endpoints)}\n`);
   logToFile(`ready in ${Date.now() - startedAt} ms: ${JSON.stringify(endpoints)}`);
-  if (options.fresh && process.env.DATABASE_URL) log('--fresh: DATABASE_URL is an existing database; its tables were left as they are');
+  if (options.fresh && process.env.DATABASE_URL)
+    log('--fresh: DATABASE_URL is an existing database; its tables were left as they are');
 
   // Producer at the original's pace: one batch every 2 seconds.
   let produced = 0;
@@ -176,7 +189,15 @@ async function main(): Promise<number> {
       const [totals, depths] = await Promise.all([readTotals(db), queueDepths(running.sqs, queues).catch(() => ({}))]);
       const now = Date.now();
       while (history.length > 1 && (history[1]?.at ?? now) <= now - 5_000) history.shift();
-      const next = snapshot({ now, startedAt, host: running.host.status(), totals, queues: depths, produced, previous: history[0] });
+      const next = snapshot({
+        now,
+        startedAt,
+        host: running.host.status(),
+        totals,
+        queues: depths,
+        produced,
+        previous: history[0],
+      });
       history.push(next.counters);
       if (interactive) {
         const lines = renderPanel(next.snapshot);

@@ -45,7 +45,12 @@ export interface StackOptions {
   readonly kinesisEndpoint?: string | undefined;
   readonly sqsEndpoint?: string | undefined;
   /** Ports of the parts this process starts; 0 asks the OS. */
-  readonly ports: { readonly postgres: number; readonly kinesis: number; readonly sqs: number; readonly lambda: number };
+  readonly ports: {
+    readonly postgres: number;
+    readonly kinesis: number;
+    readonly sqs: number;
+    readonly lambda: number;
+  };
   /** Start from empty state (see README: an external database is left as is). */
   readonly fresh?: boolean;
   /** Keep kinesalite's data in `<stateDir>/kinesis` across restarts (when leveldown loads). */
@@ -109,7 +114,10 @@ async function stopOrphanedPostgres(dataDir: string, log: (line: string) => void
   log(`stopping PostgreSQL (pid ${pid}) left running by a previous run on ${dataDir}`);
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
-  if (alive()) throw new StartupError(`PostgreSQL (pid ${pid}) from a previous run on ${dataDir} did not stop; stop it and try again`);
+  if (alive())
+    throw new StartupError(
+      `PostgreSQL (pid ${pid}) from a previous run on ${dataDir} did not stop; stop it and try again`,
+    );
 }
 
 /** Fails fast with a clear message when a fixed port is already taken. */
@@ -118,7 +126,11 @@ export async function assertPortFree(port: number, what: string): Promise<void> 
   await new Promise<void>((resolve, reject) => {
     const server = net.createServer();
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new StartupError(`port ${port} for ${what} is already in use (${error.code}); stop what uses it or pass another port`)),
+      reject(
+        new StartupError(
+          `port ${port} for ${what} is already in use (${error.code}); stop what uses it or pass another port`,
+        ),
+      ),
     );
     server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
   });
@@ -160,7 +172,11 @@ async function ensureStream(kinesis: KinesisClient, name: string, shardCount: nu
 }
 
 /** Creates a queue unless it exists; an existing queue is used as it is (its attributes are its owner's). */
-async function ensureQueue(sqs: SQSClient, name: string, attributes: Record<string, string>): Promise<{ url: string; arn: string }> {
+async function ensureQueue(
+  sqs: SQSClient,
+  name: string,
+  attributes: Record<string, string>,
+): Promise<{ url: string; arn: string }> {
   let url: string | undefined;
   try {
     url = (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
@@ -239,7 +255,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     let kinesisEndpoint = options.kinesisEndpoint;
     if (!kinesisEndpoint) {
       const persist = (options.persistKinesis ?? false) && leveldownAvailable();
-      const emulator = await startKinesalite({ port: options.ports.kinesis, dataDir: persist ? path.join(options.stateDir, 'kinesis') : undefined });
+      const emulator = await startKinesalite({
+        port: options.ports.kinesis,
+        dataDir: persist ? path.join(options.stateDir, 'kinesis') : undefined,
+      });
       cleanups.push(() => emulator.stop());
       kinesisEndpoint = emulator.url;
     }
@@ -272,7 +291,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     // Before the host polls: messages accepted by the last run and not yet drained go back in.
     if (journal && journal.recovered.outstanding > 0) {
       const { replayed, kept } = await replayJournal(journal, sqs, log);
-      log(`sqs journal: ${replayed} message(s) outstanding at the last stop re-sent to their queues${kept > 0 ? `, ${kept} kept for a later start` : ''}`);
+      log(
+        `sqs journal: ${replayed} message(s) outstanding at the last stop re-sent to their queues${kept > 0 ? `, ${kept} kept for a later start` : ''}`,
+      );
     }
 
     const checkpoints = await PostgresCheckpointStore.open(databaseUrl);

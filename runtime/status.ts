@@ -33,7 +33,9 @@ export interface DatabaseTotals {
 export async function readTotals(db: pg.Pool): Promise<DatabaseTotals> {
   const [r, e, w] = await Promise.all([
     db.query<{ n: string }>('SELECT count(*) AS n FROM sensor_readings'),
-    db.query<{ error_type: string; n: string }>('SELECT error_type, count(*) AS n FROM sensor_errors GROUP BY error_type ORDER BY error_type'),
+    db.query<{ error_type: string; n: string }>(
+      'SELECT error_type, count(*) AS n FROM sensor_errors GROUP BY error_type ORDER BY error_type',
+    ),
     db.query<{ n: string }>('SELECT count(*) AS n FROM sensor_aggregations'),
   ]);
   return {
@@ -43,12 +45,22 @@ export async function readTotals(db: pg.Pool): Promise<DatabaseTotals> {
   };
 }
 
-export async function queueDepths(sqs: SQSClient, queues: Readonly<Record<string, string>>): Promise<Record<string, number>> {
+export async function queueDepths(
+  sqs: SQSClient,
+  queues: Readonly<Record<string, string>>,
+): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   await Promise.all(
     Object.entries(queues).map(async ([name, url]) => {
-      const a = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
-      out[name] = Number(a.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+      const a = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: url,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      );
+      out[name] =
+        Number(a.Attributes?.ApproximateNumberOfMessages ?? 0) +
+        Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
     }),
   );
   return out;
@@ -56,7 +68,9 @@ export async function queueDepths(sqs: SQSClient, queues: Readonly<Record<string
 
 function summarize(payload: unknown): string {
   if (payload && typeof payload === 'object') {
-    const entries = Object.entries(payload as Record<string, unknown>).filter(([, v]) => typeof v === 'number' || typeof v === 'string');
+    const entries = Object.entries(payload as Record<string, unknown>).filter(
+      ([, v]) => typeof v === 'number' || typeof v === 'string',
+    );
     return entries
       .slice(0, 4)
       .map(([k, v]) => `${k}=${String(v)}`)
@@ -87,13 +101,21 @@ export function snapshot(input: {
       uptimeMs: input.now - input.startedAt,
       inPerSecond: prev ? Math.max(0, (received - prev.received) / seconds) : 0,
       outPerSecond: prev ? Math.max(0, (landed - prev.landed) / seconds) : 0,
-      shards: input.host.shards.map((s) => ({ shardId: s.shardId, millisBehindLatest: s.millisBehindLatest, outstanding: s.outstanding })),
+      shards: input.host.shards.map((s) => ({
+        shardId: s.shardId,
+        millisBehindLatest: s.millisBehindLatest,
+        outstanding: s.outstanding,
+      })),
       queues: input.queues,
       readings: input.totals.readings,
       errors: input.totals.errors,
       windows: input.totals.windows,
       produced: input.produced,
-      lastAggregatorRun: run && { at: run.at, ok: run.outcome.ok, summary: run.outcome.ok ? summarize(run.outcome.payload) : run.outcome.error.errorMessage },
+      lastAggregatorRun: run && {
+        at: run.at,
+        ok: run.outcome.ok,
+        summary: run.outcome.ok ? summarize(run.outcome.payload) : run.outcome.error.errorMessage,
+      },
       functionErrors: Object.values(input.host.functions).reduce((a, f) => a + f.errors, 0),
     },
   };
@@ -113,9 +135,19 @@ export function renderPanel(s: StatusSnapshot): string[] {
     `IoT First — embedded pipeline   up ${Math.round(s.uptimeMs / 1000)}s   (Ctrl-C stops)`,
     `  throughput   in ${n(s.inPerSecond)}/s   out ${n(s.outPerSecond)}/s   produced ${n(s.produced)}`,
     `  shards       ${s.shards.map((x) => `${x.shardId.replace('shardId-', '#')} lag ${n(x.millisBehindLatest)}ms, ${n(x.outstanding)} pending`).join('   ') || '-'}`,
-    `  queues       ${Object.entries(s.queues).map(([q, d]) => `${q} ${n(d)}`).join('   ') || '-'}`,
+    `  queues       ${
+      Object.entries(s.queues)
+        .map(([q, d]) => `${q} ${n(d)}`)
+        .join('   ') || '-'
+    }`,
     `  readings     ${n(s.readings)}`,
-    `  errors       ${n(errorTotal)}${errorTotal > 0 ? `   ${Object.entries(s.errors).map(([t, c]) => `${t} ${n(c)}`).join('  ')}` : ''}`,
+    `  errors       ${n(errorTotal)}${
+      errorTotal > 0
+        ? `   ${Object.entries(s.errors)
+            .map(([t, c]) => `${t} ${n(c)}`)
+            .join('  ')}`
+        : ''
+    }`,
     `  windows      ${n(s.windows)}`,
     `  aggregator   ${s.lastAggregatorRun ? `${ago(s.lastAggregatorRun.at, s.at)} ${s.lastAggregatorRun.ok ? 'ok' : 'FAILED'} ${s.lastAggregatorRun.summary}` : 'not run yet'}`,
   ];
@@ -128,6 +160,8 @@ export function renderLine(s: StatusSnapshot): string {
   const errorTotal = Object.values(s.errors).reduce((a, b) => a + b, 0);
   const lag = Math.max(0, ...s.shards.map((x) => x.millisBehindLatest));
   const depth = Object.values(s.queues).reduce((a, b) => a + b, 0);
-  const agg = s.lastAggregatorRun ? `${ago(s.lastAggregatorRun.at, s.at)} ${s.lastAggregatorRun.ok ? 'ok' : 'FAILED'}` : 'none';
+  const agg = s.lastAggregatorRun
+    ? `${ago(s.lastAggregatorRun.at, s.at)} ${s.lastAggregatorRun.ok ? 'ok' : 'FAILED'}`
+    : 'none';
   return `[${new Date(s.at).toISOString()}] in ${n(s.inPerSecond)}/s out ${n(s.outPerSecond)}/s lag ${n(lag)}ms queued ${n(depth)} readings ${n(s.readings)} errors ${n(errorTotal)} windows ${n(s.windows)} aggregator ${agg}`;
 }

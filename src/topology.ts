@@ -150,8 +150,20 @@ export const topology: Topology = {
     },
   ],
   sqsSources: [
-    { function: 'dlqDrainer', queue: 'errors', batchSize: 10, maxBatchingWindowSeconds: 0, reportBatchItemFailures: true },
-    { function: 'dlqDrainer', queue: 'failures', batchSize: 1, maxBatchingWindowSeconds: 0, reportBatchItemFailures: true },
+    {
+      function: 'dlqDrainer',
+      queue: 'errors',
+      batchSize: 10,
+      maxBatchingWindowSeconds: 0,
+      reportBatchItemFailures: true,
+    },
+    {
+      function: 'dlqDrainer',
+      queue: 'failures',
+      batchSize: 1,
+      maxBatchingWindowSeconds: 0,
+      reportBatchItemFailures: true,
+    },
   ],
   schedules: [
     { function: 'aggregator', everyMinutes: 1, description: 'Recompute 1-minute windows touched since the last run' },

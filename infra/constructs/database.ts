@@ -78,7 +78,10 @@ export class AwsDatabase extends Construct implements PipelineDatabase {
     this.vpc.addFlowLog('FlowLog', {
       trafficType: ec2.FlowLogTrafficType.REJECT,
       destination: ec2.FlowLogDestination.toCloudWatchLogs(
-        new logs.LogGroup(this, 'FlowLogs', { retention: retentionDays(props.logRetentionDays), removalPolicy: props.removalPolicy }),
+        new logs.LogGroup(this, 'FlowLogs', {
+          retention: retentionDays(props.logRetentionDays),
+          removalPolicy: props.removalPolicy,
+        }),
       ),
     });
     // `open: false`: an endpoint accepts HTTPS only from the security groups of the functions
@@ -162,7 +165,8 @@ export class AwsDatabase extends Construct implements PipelineDatabase {
     for (const e of this.endpoints) e.connections.allowDefaultPortFrom(fn, `HTTPS from ${fn.node.path}`);
     this.instance.connections.allowDefaultPortFrom(fn, `PostgreSQL from ${fn.node.path}`);
     if (!options.direct) this.clients.push(fn);
-    if (this.proxy && !options.direct) this.proxy.connections.allowFrom(fn, POSTGRES_PORT, `PostgreSQL via proxy from ${fn.node.path}`);
+    if (this.proxy && !options.direct)
+      this.proxy.connections.allowFrom(fn, POSTGRES_PORT, `PostgreSQL via proxy from ${fn.node.path}`);
   }
 
   connectionEnvironment(options: { readonly direct?: boolean } = {}): Record<string, string> {
@@ -182,7 +186,8 @@ export class AwsDatabase extends Construct implements PipelineDatabase {
       borrowTimeout: Duration.seconds(30),
     });
     this.instance.connections.allowDefaultPortFrom(this.proxy, 'PostgreSQL from the RDS Proxy');
-    for (const fn of this.clients) this.proxy.connections.allowFrom(fn, POSTGRES_PORT, `PostgreSQL via proxy from ${fn.node.path}`);
+    for (const fn of this.clients)
+      this.proxy.connections.allowFrom(fn, POSTGRES_PORT, `PostgreSQL via proxy from ${fn.node.path}`);
   }
 }
 

@@ -35,7 +35,11 @@ export interface MonitoringProps {
   /** Working queues, for depth and age on the dashboard. */
   readonly queues: Readonly<Record<string, sqs.IQueue>>;
   /** Alarms on the pipeline's own metrics (Powertools EMF, namespace IoTFirst): any non-zero sum alarms. */
-  readonly metricAlarms?: readonly { readonly service: string; readonly metric: string; readonly description: string }[];
+  readonly metricAlarms?: readonly {
+    readonly service: string;
+    readonly metric: string;
+    readonly description: string;
+  }[];
   readonly alarmTopicArn?: string | undefined;
 }
 
@@ -47,7 +51,13 @@ export class Monitoring extends Construct {
     super(scope, id);
     const period = Duration.minutes(1);
     const topic = props.alarmTopicArn ? sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn) : undefined;
-    const alarm = (alarmId: string, description: string, metric: cloudwatch.IMetric, threshold: number, evaluationPeriods = 1) => {
+    const alarm = (
+      alarmId: string,
+      description: string,
+      metric: cloudwatch.IMetric,
+      threshold: number,
+      evaluationPeriods = 1,
+    ) => {
       const a = new cloudwatch.Alarm(this, alarmId, {
         alarmDescription: description,
         metric,
@@ -66,7 +76,13 @@ export class Monitoring extends Construct {
     };
 
     const iteratorAge = props.streamConsumer.metric('IteratorAge', { statistic: 'Maximum', period });
-    alarm('IteratorAge', 'Validator lag: the oldest unprocessed stream record is over 5 minutes old', iteratorAge, ITERATOR_AGE_ALARM_MS, 5);
+    alarm(
+      'IteratorAge',
+      'Validator lag: the oldest unprocessed stream record is over 5 minutes old',
+      iteratorAge,
+      ITERATOR_AGE_ALARM_MS,
+      5,
+    );
 
     for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
       alarm(
@@ -85,15 +101,31 @@ export class Monitoring extends Construct {
       );
     }
     for (const [name, fn] of Object.entries(props.functions)) {
-      alarm(`${name}Errors`, `${name}: invocations failed`, fn.metricErrors({ statistic: 'Sum', period: Duration.minutes(5) }), 1);
-      alarm(`${name}Throttles`, `${name}: invocations throttled`, fn.metricThrottles({ statistic: 'Sum', period: Duration.minutes(5) }), 1);
+      alarm(
+        `${name}Errors`,
+        `${name}: invocations failed`,
+        fn.metricErrors({ statistic: 'Sum', period: Duration.minutes(5) }),
+        1,
+      );
+      alarm(
+        `${name}Throttles`,
+        `${name}: invocations throttled`,
+        fn.metricThrottles({ statistic: 'Sum', period: Duration.minutes(5) }),
+        1,
+      );
     }
 
     for (const m of props.metricAlarms ?? []) {
       alarm(
         `${m.service}${m.metric}`,
         m.description,
-        new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: m.metric, dimensionsMap: { service: m.service }, statistic: 'Sum', period: Duration.minutes(5) }),
+        new cloudwatch.Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: m.metric,
+          dimensionsMap: { service: m.service },
+          statistic: 'Sum',
+          period: Duration.minutes(5),
+        }),
         1,
       );
     }

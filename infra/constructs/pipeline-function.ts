@@ -96,7 +96,10 @@ export class PipelineFunction extends Construct {
     }
     const copies = props.copyFolders ?? [];
     const afterBundling = (inputDir: string, outputDir: string): string[] =>
-      copies.flatMap((c) => [`mkdir -p "${outputDir}/${c.to}"`, `cp -R "${inputDir}/${c.from}/." "${outputDir}/${c.to}/"`]);
+      copies.flatMap((c) => [
+        `mkdir -p "${outputDir}/${c.to}"`,
+        `cp -R "${inputDir}/${c.from}/." "${outputDir}/${c.to}/"`,
+      ]);
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       functionName: props.functionName,
       entry: props.entry,

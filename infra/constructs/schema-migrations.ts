@@ -41,8 +41,14 @@ export const MIGRATIONS_FOLDER = 'db/migrations';
 /** Content hash of the migrations folder: names and bytes, in name order. */
 export function migrationsHash(dir: string): string {
   const hash = createHash('sha256');
-  for (const name of readdirSync(dir).filter((n) => n.endsWith('.sql')).sort()) {
-    hash.update(name).update('\0').update(readFileSync(path.join(dir, name))).update('\0');
+  for (const name of readdirSync(dir)
+    .filter((n) => n.endsWith('.sql'))
+    .sort()) {
+    hash
+      .update(name)
+      .update('\0')
+      .update(readFileSync(path.join(dir, name)))
+      .update('\0');
   }
   return hash.digest('hex');
 }

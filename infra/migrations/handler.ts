@@ -26,7 +26,6 @@ import { GROUP_ROLES } from '../database-roles.js';
 /** The SQL files are copied beside the bundle by the function's afterBundling hook. */
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 
-
 /** Only the known group roles are accepted; anything else in the event is refused. */
 const userSpec = z.object({ SecretArn: z.string().min(1), GroupRole: z.enum(GROUP_ROLES) });
 const properties = z.object({ Users: z.array(userSpec).default([]) });
@@ -42,9 +41,7 @@ const PHYSICAL_ID = 'iot-first-schema';
 /** Creates or updates one login user; the password is sent as an escaped literal, never logged. */
 async function ensureUser(client: pg.ClientBase, username: string, password: string, groupRole: string): Promise<void> {
   const user = client.escapeIdentifier(username);
-  await client.query(
-    `DO $$ BEGIN CREATE ROLE ${user} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
-  );
+  await client.query(`DO $$ BEGIN CREATE ROLE ${user} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
   await client.query(`ALTER ROLE ${user} WITH LOGIN INHERIT PASSWORD ${client.escapeLiteral(password)}`);
   await client.query(`GRANT ${client.escapeIdentifier(groupRole)} TO ${user}`);
 }
@@ -58,7 +55,9 @@ export async function handler(event: CloudFormationCustomResourceEvent): Promise
   const { Users: users } = properties.parse(event.ResourceProperties);
   const source = databaseSourceFromEnv();
   const secrets = new SecretsManagerClient(
-    source.kind === 'secret' ? { region: source.region, ...(source.endpoint ? { endpoint: source.endpoint } : {}) } : {},
+    source.kind === 'secret'
+      ? { region: source.region, ...(source.endpoint ? { endpoint: source.endpoint } : {}) }
+      : {},
   );
   const pool = await createPool(source, { max: 1, statementTimeoutMs: 0 });
   try {

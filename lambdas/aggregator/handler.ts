@@ -23,7 +23,10 @@ databaseSourceFromEnv(); // fail the cold start when no database is configured
 
 const { logger, metrics } = createTelemetry('aggregator');
 
-export const handler = async (event: Partial<ScheduledEvent> | undefined, context: Context): Promise<AggregationSummary> => {
+export const handler = async (
+  event: Partial<ScheduledEvent> | undefined,
+  context: Context,
+): Promise<AggregationSummary> => {
   logger.appendKeys({ correlation_id: event?.id ?? context.awsRequestId, request_id: context.awsRequestId });
   try {
     const started = Date.now();

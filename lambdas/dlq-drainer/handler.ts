@@ -24,10 +24,15 @@ const config = readConfig(
 databaseSourceFromEnv(); // fail the cold start when no database is configured
 
 const { logger, metrics } = createTelemetry('dlq-drainer');
-const streamReader = new KinesisStreamReader(createKinesisClient({ region: config.AWS_REGION, endpoint: config.KINESIS_ENDPOINT }));
+const streamReader = new KinesisStreamReader(
+  createKinesisClient({ region: config.AWS_REGION, endpoint: config.KINESIS_ENDPOINT }),
+);
 
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-  logger.appendKeys({ correlation_id: event.Records[0]?.messageId ?? context.awsRequestId, request_id: context.awsRequestId });
+  logger.appendKeys({
+    correlation_id: event.Records[0]?.messageId ?? context.awsRequestId,
+    request_id: context.awsRequestId,
+  });
   try {
     const store = new PostgresPipelineStore(await sharedPool());
     const outcome = await drainMessages(

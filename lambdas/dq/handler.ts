@@ -66,7 +66,15 @@ export const handler = async (event: Partial<ScheduledEvent> | undefined, contex
       summary = run.summary;
       for (const r of run.scan.results) {
         if (r.outcome === 'pass') continue;
-        const entry = { check: r.name, file: r.file, line: r.line, table: r.table, value: r.value, thresholds: r.thresholds, diagnostics: r.diagnostics };
+        const entry = {
+          check: r.name,
+          file: r.file,
+          line: r.line,
+          table: r.table,
+          value: r.value,
+          thresholds: r.thresholds,
+          diagnostics: r.diagnostics,
+        };
         if (r.outcome === null) logger.error('data-quality check not evaluated', { ...entry, error: r.error });
         else logger.warn(`data-quality check ${r.outcome === 'fail' ? 'failed' : 'warned'}`, entry);
       }

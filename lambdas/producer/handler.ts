@@ -63,7 +63,9 @@ export const producerEventSchema = z.strictObject({
   rates: faultRatesSchema.optional(),
   startTime: z
     .string()
-    .refine(isIsoTimestampWithOffset, { message: 'must be an ISO-8601 date-time with an offset, e.g. 2026-01-31T12:00:00Z' })
+    .refine(isIsoTimestampWithOffset, {
+      message: 'must be an ISO-8601 date-time with an offset, e.g. 2026-01-31T12:00:00Z',
+    })
     .optional(),
   intervalMs: int(0, 3_600_000).default(2_000),
 });

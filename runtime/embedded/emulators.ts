@@ -30,7 +30,10 @@ export function leveldownAvailable(): boolean {
   }
 }
 
-export async function startKinesalite(options: { port: number; dataDir?: string | undefined }): Promise<RunningEmulator> {
+export async function startKinesalite(options: {
+  port: number;
+  dataDir?: string | undefined;
+}): Promise<RunningEmulator> {
   if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
   const server = kinesalite({
     createStreamMs: 0,
@@ -63,7 +66,11 @@ export async function startKinesalite(options: { port: number; dataDir?: string 
  * buffer is not used, only its synchronous event hook) and routed into the journal; `stop`
  * closes the journal after the server, so late events are still written.
  */
-export async function startSqsEmulator(options: { port: number; region: string; journal?: SqsJournal | undefined }): Promise<RunningEmulator> {
+export async function startSqsEmulator(options: {
+  port: number;
+  region: string;
+  journal?: SqsJournal | undefined;
+}): Promise<RunningEmulator> {
   const { journal } = options;
   const server = await startFauxqs({
     port: options.port,

@@ -117,7 +117,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await server.start();
   } catch (error) {
     // stop() waits for an exit event that never comes when the server already died: bound it.
-    await Promise.race([server.stop().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 3_000).unref())]);
+    await Promise.race([
+      server.stop().catch(() => undefined),
+      new Promise((resolve) => setTimeout(resolve, 3_000).unref()),
+    ]);
     const detail = logTail.filter((l) => /FATAL|ERROR|could not|failed|in use/i.test(l)).slice(-3);
     const reason = detail.length > 0 ? detail.join(' | ') : error instanceof Error ? error.message : 'exited early';
     throw new Error(`PostgreSQL could not start on 127.0.0.1:${options.port} (data: ${dataDir}): ${reason}`);

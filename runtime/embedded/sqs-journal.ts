@@ -31,7 +31,12 @@
  * since the last start come back after a restart; FIFO queues are not replayed (the spy does not
  * report message group ids), their outstanding messages stay in the journal and are logged.
  */
-import { GetQueueUrlCommand, SendMessageBatchCommand, type MessageAttributeValue as SdkAttributeValue, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  GetQueueUrlCommand,
+  SendMessageBatchCommand,
+  type MessageAttributeValue as SdkAttributeValue,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
@@ -104,7 +109,12 @@ export function readJournal(text: string): { outstanding: Map<string, JournaledM
     }
     if (line.op === 'put' && typeof line.body === 'string') {
       if (line.from !== undefined) outstanding.delete(key(line.from, line.id));
-      outstanding.set(key(line.q, line.id), { queue: line.q, id: line.id, body: line.body, ...(line.attrs ? { attributes: line.attrs } : {}) });
+      outstanding.set(key(line.q, line.id), {
+        queue: line.q,
+        id: line.id,
+        body: line.body,
+        ...(line.attrs ? { attributes: line.attrs } : {}),
+      });
     } else if (line.op === 'del') {
       outstanding.delete(key(line.q, line.id));
     } else {
@@ -134,7 +144,11 @@ export class SqsJournal {
   private pendingMove: { queue: string; id: string } | undefined;
   private closed = false;
 
-  private constructor(private readonly options: SqsJournalOptions, outstanding: Map<string, JournaledMessage>, skipped: number) {
+  private constructor(
+    private readonly options: SqsJournalOptions,
+    outstanding: Map<string, JournaledMessage>,
+    skipped: number,
+  ) {
     this.outstandingByKey = outstanding;
     this.recovered = { outstanding: outstanding.size, skipped };
     this.fd = -1;
@@ -146,7 +160,10 @@ export class SqsJournal {
     mkdirSync(path.dirname(options.file), { recursive: true });
     const text = existsSync(options.file) ? readFileSync(options.file, 'utf8') : '';
     const { outstanding, skipped } = readJournal(text);
-    if (skipped > 0) options.log?.(`sqs journal: ${skipped} unreadable line(s) skipped in ${options.file} (a write cut short by a crash)`);
+    if (skipped > 0)
+      options.log?.(
+        `sqs journal: ${skipped} unreadable line(s) skipped in ${options.file} (a write cut short by a crash)`,
+      );
     return new SqsJournal(options, outstanding, skipped);
   }
 
@@ -177,7 +194,12 @@ export class SqsJournal {
     if (event.status === 'published') {
       const from = this.pendingMove?.id === id ? this.pendingMove.queue : undefined;
       this.pendingMove = undefined;
-      const message: JournaledMessage = { queue, id, body: event.body ?? '', ...(event.messageAttributes ? { attributes: event.messageAttributes } : {}) };
+      const message: JournaledMessage = {
+        queue,
+        id,
+        body: event.body ?? '',
+        ...(event.messageAttributes ? { attributes: event.messageAttributes } : {}),
+      };
       if (from !== undefined) this.outstandingByKey.delete(key(from, id));
       this.outstandingByKey.set(key(queue, id), message);
       try {
@@ -303,7 +325,8 @@ interface SpyWithAddMessage {
 export function attachJournal(spy: unknown, journal: SqsJournal): void {
   const target = spy as Partial<SpyWithAddMessage> | null;
   const original = target?.addMessage;
-  if (!target || typeof original !== 'function') throw new Error('fauxqs spy has no addMessage(): the SQS journal cannot hook this fauxqs version');
+  if (!target || typeof original !== 'function')
+    throw new Error('fauxqs spy has no addMessage(): the SQS journal cannot hook this fauxqs version');
   target.addMessage = (message: SqsQueueEvent): void => {
     journal.record(message);
     original.call(target, message);
@@ -312,7 +335,9 @@ export function attachJournal(spy: unknown, journal: SqsJournal): void {
 
 const MAX_BATCH_BYTES = 250 * 1024;
 
-function toSdkAttributes(attrs: Readonly<Record<string, JournalAttribute>> | undefined): Record<string, SdkAttributeValue> | undefined {
+function toSdkAttributes(
+  attrs: Readonly<Record<string, JournalAttribute>> | undefined,
+): Record<string, SdkAttributeValue> | undefined {
   if (!attrs || Object.keys(attrs).length === 0) return undefined;
   const out: Record<string, SdkAttributeValue> = {};
   for (const [name, a] of Object.entries(attrs)) {
@@ -331,7 +356,11 @@ function toSdkAttributes(attrs: Readonly<Record<string, JournalAttribute>> | und
  * accepted. Must run after the queues exist and before anything polls them. A message whose
  * queue is missing or which SQS refuses stays in the journal for the next start.
  */
-export async function replayJournal(journal: SqsJournal, sqs: SQSClient, log: (line: string) => void = () => undefined): Promise<{ replayed: number; kept: number }> {
+export async function replayJournal(
+  journal: SqsJournal,
+  sqs: SQSClient,
+  log: (line: string) => void = () => undefined,
+): Promise<{ replayed: number; kept: number }> {
   const byQueue = new Map<string, JournaledMessage[]>();
   for (const m of journal.outstanding()) byQueue.set(m.queue, [...(byQueue.get(m.queue) ?? []), m]);
   let replayed = 0;
@@ -341,7 +370,9 @@ export async function replayJournal(journal: SqsJournal, sqs: SQSClient, log: (l
     try {
       url = (await sqs.send(new GetQueueUrlCommand({ QueueName: queue }))).QueueUrl;
     } catch (error) {
-      log(`sqs journal: queue ${queue} does not exist (${(error as Error).name}); its ${messages.length} message(s) are kept for a later start`);
+      log(
+        `sqs journal: queue ${queue} does not exist (${(error as Error).name}); its ${messages.length} message(s) are kept for a later start`,
+      );
     }
     if (!url) {
       kept += messages.length;
@@ -376,10 +407,15 @@ export async function replayJournal(journal: SqsJournal, sqs: SQSClient, log: (l
             replayed++;
           }
         }
-        for (const failed of out.Failed ?? []) log(`sqs journal: re-sending a message to ${queue} failed (${failed.Code}: ${failed.Message}); kept for a later start`);
+        for (const failed of out.Failed ?? [])
+          log(
+            `sqs journal: re-sending a message to ${queue} failed (${failed.Code}: ${failed.Message}); kept for a later start`,
+          );
         kept += out.Failed?.length ?? 0;
       } catch (error) {
-        log(`sqs journal: re-sending ${batch.length} message(s) to ${queue} failed (${(error as Error).message}); kept for a later start`);
+        log(
+          `sqs journal: re-sending ${batch.length} message(s) to ${queue} failed (${(error as Error).message}); kept for a later start`,
+        );
         kept += batch.length;
       }
     }

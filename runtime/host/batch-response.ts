@@ -22,7 +22,8 @@ export function readBatchResponse(payload: unknown, identifiers: readonly string
   const failed = new Set<number>();
   for (const item of failures) {
     const id = (item as { itemIdentifier?: unknown } | null)?.itemIdentifier;
-    if (typeof id !== 'string' || id === '') return { kind: 'invalid', reason: 'an itemIdentifier is empty or not a string' };
+    if (typeof id !== 'string' || id === '')
+      return { kind: 'invalid', reason: 'an itemIdentifier is empty or not a string' };
     const i = index.get(id);
     if (i === undefined) return { kind: 'invalid', reason: `itemIdentifier ${id} is not in the batch` };
     failed.add(i);

@@ -106,7 +106,8 @@ export class MemoryCheckpointStore implements CheckpointStore {
   }
   async save(key: CheckpointKey, sequenceNumber: string): Promise<void> {
     const current = this.values.get(this.id(key));
-    if (current === undefined || BigInt(current) < BigInt(sequenceNumber)) this.values.set(this.id(key), sequenceNumber);
+    if (current === undefined || BigInt(current) < BigInt(sequenceNumber))
+      this.values.set(this.id(key), sequenceNumber);
   }
   async close(): Promise<void> {}
 }

@@ -65,7 +65,13 @@ async function main(): Promise<void> {
     handler = mod.handler as Handler;
   } catch (error) {
     const payload = toErrorPayload(error);
-    send({ type: 'init-error', error: { ...payload, errorType: payload.errorType.startsWith('Runtime.') ? payload.errorType : 'Runtime.ImportModuleError' } });
+    send({
+      type: 'init-error',
+      error: {
+        ...payload,
+        errorType: payload.errorType.startsWith('Runtime.') ? payload.errorType : 'Runtime.ImportModuleError',
+      },
+    });
     process.exitCode = 1;
     process.disconnect?.();
     return;
@@ -75,12 +81,24 @@ async function main(): Promise<void> {
   process.on('uncaughtException', (error) => {
     // Lambda ends the environment on an uncaught exception; the host starts a fresh one.
     console.error(JSON.stringify({ level: 'ERROR', message: 'uncaught exception', error: String(error) }));
-    if (current) send({ type: 'result', requestId: current, ok: false, error: { ...toErrorPayload(error), errorType: 'Runtime.UnhandledError' } });
+    if (current)
+      send({
+        type: 'result',
+        requestId: current,
+        ok: false,
+        error: { ...toErrorPayload(error), errorType: 'Runtime.UnhandledError' },
+      });
     process.exit(1);
   });
   process.on('unhandledRejection', (reason) => {
     console.error(JSON.stringify({ level: 'ERROR', message: 'unhandled rejection', error: String(reason) }));
-    if (current) send({ type: 'result', requestId: current, ok: false, error: { ...toErrorPayload(reason), errorType: 'Runtime.UnhandledPromiseRejection' } });
+    if (current)
+      send({
+        type: 'result',
+        requestId: current,
+        ok: false,
+        error: { ...toErrorPayload(reason), errorType: 'Runtime.UnhandledPromiseRejection' },
+      });
     process.exit(1);
   });
 
@@ -92,14 +110,25 @@ async function main(): Promise<void> {
     invoke(handler, raw).then(
       (payload) => {
         current = undefined;
-        console.log(`END RequestId: ${raw.requestId}\nREPORT RequestId: ${raw.requestId}\tDuration: ${(performance.now() - started).toFixed(2)} ms`);
+        console.log(
+          `END RequestId: ${raw.requestId}\nREPORT RequestId: ${raw.requestId}\tDuration: ${(performance.now() - started).toFixed(2)} ms`,
+        );
         send({ type: 'result', requestId: raw.requestId, ok: true, payload: payload === undefined ? null : payload });
       },
       (error: unknown) => {
         current = undefined;
         const payload = toErrorPayload(error);
-        console.error(JSON.stringify({ level: 'ERROR', requestId: raw.requestId, errorType: payload.errorType, errorMessage: payload.errorMessage }));
-        console.log(`END RequestId: ${raw.requestId}\nREPORT RequestId: ${raw.requestId}\tDuration: ${(performance.now() - started).toFixed(2)} ms`);
+        console.error(
+          JSON.stringify({
+            level: 'ERROR',
+            requestId: raw.requestId,
+            errorType: payload.errorType,
+            errorMessage: payload.errorMessage,
+          }),
+        );
+        console.log(
+          `END RequestId: ${raw.requestId}\nREPORT RequestId: ${raw.requestId}\tDuration: ${(performance.now() - started).toFixed(2)} ms`,
+        );
         send({ type: 'result', requestId: raw.requestId, ok: false, error: payload });
       },
     );

@@ -26,7 +26,10 @@ export interface StreamRecord {
   readonly approximateArrivalMs: number;
 }
 
-export function kinesisEvent(records: readonly StreamRecord[], options: { region: string; streamName: string; functionName: string }): KinesisStreamEvent {
+export function kinesisEvent(
+  records: readonly StreamRecord[],
+  options: { region: string; streamName: string; functionName: string },
+): KinesisStreamEvent {
   const arn = streamArn(options.region, options.streamName);
   return {
     Records: records.map(
@@ -58,11 +61,17 @@ export interface ReceivedMessage {
   readonly MD5OfBody?: string | undefined;
   readonly Attributes?: Partial<Record<string, string>> | undefined;
   readonly MessageAttributes?:
-    | Record<string, { StringValue?: string | undefined; BinaryValue?: Uint8Array | undefined; DataType?: string | undefined }>
+    | Record<
+        string,
+        { StringValue?: string | undefined; BinaryValue?: Uint8Array | undefined; DataType?: string | undefined }
+      >
     | undefined;
 }
 
-export function sqsEvent(messages: readonly ReceivedMessage[], options: { region: string; queueName: string }): SQSEvent {
+export function sqsEvent(
+  messages: readonly ReceivedMessage[],
+  options: { region: string; queueName: string },
+): SQSEvent {
   const arn = queueArn(options.region, options.queueName);
   return {
     Records: messages.map((m): SQSRecord => {
@@ -81,7 +90,9 @@ export function sqsEvent(messages: readonly ReceivedMessage[], options: { region
       for (const [name, value] of Object.entries(m.MessageAttributes ?? {})) {
         messageAttributes[name] = {
           ...(value.StringValue !== undefined ? { stringValue: value.StringValue } : {}),
-          ...(value.BinaryValue !== undefined ? { binaryValue: Buffer.from(value.BinaryValue).toString('base64') } : {}),
+          ...(value.BinaryValue !== undefined
+            ? { binaryValue: Buffer.from(value.BinaryValue).toString('base64') }
+            : {}),
           stringListValues: [],
           binaryListValues: [],
           dataType: (value.DataType ?? 'String') as SQSRecord['messageAttributes'][string]['dataType'],

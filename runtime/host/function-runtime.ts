@@ -65,7 +65,11 @@ class Container {
     });
     this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(Object.assign(new Error(`init did not finish within ${INIT_TIMEOUT_MS} ms`), { errorType: 'Runtime.InitTimeout' }));
+        reject(
+          Object.assign(new Error(`init did not finish within ${INIT_TIMEOUT_MS} ms`), {
+            errorType: 'Runtime.InitTimeout',
+          }),
+        );
         this.kill();
       }, INIT_TIMEOUT_MS);
       this.child.on('message', (message: ContainerMessage) => {
@@ -153,7 +157,13 @@ export class FunctionRuntime {
   /** Invokes the handler with `event`; never rejects: failures come back as an outcome. */
   async invoke(event: unknown, requestId: string = randomUUID()): Promise<InvocationOutcome> {
     if (this.stopped) {
-      return { ok: false, error: { errorType: 'ServiceUnavailable', errorMessage: 'the Lambda host is stopping' }, functionError: 'Unhandled', requestId, durationMs: 0 };
+      return {
+        ok: false,
+        error: { errorType: 'ServiceUnavailable', errorMessage: 'the Lambda host is stopping' },
+        functionError: 'Unhandled',
+        requestId,
+        durationMs: 0,
+      };
     }
     await this.acquireSlot();
     this.stats.invocations++;
@@ -172,7 +182,13 @@ export class FunctionRuntime {
         this.forget(container);
         const errorType = (error as { errorType?: string }).errorType ?? 'Runtime.InitError';
         this.stats.errors++;
-        return { ok: false, error: { errorType, errorMessage: (error as Error).message }, functionError: 'Unhandled', requestId, durationMs: Date.now() - started };
+        return {
+          ok: false,
+          error: { errorType, errorMessage: (error as Error).message },
+          functionError: 'Unhandled',
+          requestId,
+          durationMs: Date.now() - started,
+        };
       }
       const outcome = await this.run(container, event, requestId);
       if (!outcome.ok) this.stats.errors++;
@@ -203,9 +219,19 @@ export class FunctionRuntime {
         container.kill();
         this.forget(container);
       }, timeoutMs);
-      const message: InvokeMessage = { type: 'invoke', requestId, event, deadlineMs: started + timeoutMs, invokedFunctionArn: this.functionArn };
+      const message: InvokeMessage = {
+        type: 'invoke',
+        requestId,
+        event,
+        deadlineMs: started + timeoutMs,
+        invokedFunctionArn: this.functionArn,
+      };
       container.child.send(message, (error) => {
-        if (error) container.settle({ ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: `could not reach the container: ${error.message}` } });
+        if (error)
+          container.settle({
+            ok: false,
+            error: { errorType: 'Runtime.ExitError', errorMessage: `could not reach the container: ${error.message}` },
+          });
       });
     });
   }

@@ -32,7 +32,12 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, heade
 }
 
 function sendError(res: http.ServerResponse, status: number, type: string, message: string): void {
-  sendJson(res, status, { Type: 'User', message }, { 'x-amzn-errortype': type, 'x-amzn-requestid': crypto.randomUUID() });
+  sendJson(
+    res,
+    status,
+    { Type: 'User', message },
+    { 'x-amzn-errortype': type, 'x-amzn-requestid': crypto.randomUUID() },
+  );
 }
 
 /** The last 4 KB of a log file, base64, as Lambda's `X-Amz-Log-Result`. */
@@ -72,7 +77,12 @@ export async function startInvokeServer(options: {
     const name = functionNameFrom(match[1]);
     const target = options.resolve(name);
     if (!target) {
-      sendError(res, 404, 'ResourceNotFoundException', `Function not found: arn:aws:lambda:${options.region}:000000000000:function:${name}`);
+      sendError(
+        res,
+        404,
+        'ResourceNotFoundException',
+        `Function not found: arn:aws:lambda:${options.region}:000000000000:function:${name}`,
+      );
       return;
     }
     const chunks: Buffer[] = [];
@@ -85,7 +95,12 @@ export async function startInvokeServer(options: {
           try {
             event = JSON.parse(raw);
           } catch {
-            sendError(res, 400, 'InvalidRequestContentException', 'Could not parse request body into json: the payload is not valid JSON');
+            sendError(
+              res,
+              400,
+              'InvalidRequestContentException',
+              'Could not parse request body into json: the payload is not valid JSON',
+            );
             return;
           }
         }
@@ -104,7 +119,10 @@ export async function startInvokeServer(options: {
           return;
         }
         const outcome = await target.invoke(event);
-        const headers: Record<string, string> = { 'x-amz-executed-version': '$LATEST', 'x-amzn-requestid': outcome.requestId };
+        const headers: Record<string, string> = {
+          'x-amz-executed-version': '$LATEST',
+          'x-amzn-requestid': outcome.requestId,
+        };
         if (req.headers['x-amz-log-type'] === 'Tail' && target.logFile) {
           headers['x-amz-log-result'] = await logTail(target.logFile).catch(() => '');
         }

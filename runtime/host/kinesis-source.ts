@@ -95,7 +95,14 @@ export function batchLength(waiting: readonly Pick<StreamRecord, 'data'>[], batc
 class Stopped extends Error {}
 
 export class KinesisEventSource {
-  readonly stats = { received: 0, acknowledged: 0, invocations: 0, failedInvocations: 0, noticesSent: 0, recordsGivenUp: 0 };
+  readonly stats = {
+    received: 0,
+    acknowledged: 0,
+    invocations: 0,
+    failedInvocations: 0,
+    noticesSent: 0,
+    recordsGivenUp: 0,
+  };
   private readonly shards = new Map<string, ShardPoller>();
   private stopping = false;
   private streamCreatedAt = '';
@@ -126,7 +133,12 @@ export class KinesisEventSource {
   }
 
   checkpointKey(shardId: string): CheckpointKey {
-    return { streamName: this.options.streamName, streamCreatedAt: this.streamCreatedAt, shardId, functionName: this.options.target.functionName };
+    return {
+      streamName: this.options.streamName,
+      streamCreatedAt: this.streamCreatedAt,
+      shardId,
+      functionName: this.options.target.functionName,
+    };
   }
 
   status(): ShardStatus[] {
@@ -140,7 +152,12 @@ export class KinesisEventSource {
   }
 
   /** Sends the on-failure notice; retried until durable, because the records are acknowledged after it. */
-  async sendNotice(records: readonly StreamRecord[], condition: FailureCondition, invokeCount: number, lastOutcome: InvocationOutcome | undefined): Promise<void> {
+  async sendNotice(
+    records: readonly StreamRecord[],
+    condition: FailureCondition,
+    invokeCount: number,
+    lastOutcome: InvocationOutcome | undefined,
+  ): Promise<void> {
     const { region, streamName, sqs, onFailureQueueUrl, target } = this.options;
     const notice = kinesisFailureNotice({
       records,
@@ -157,7 +174,9 @@ export class KinesisEventSource {
         await sqs.send(new SendMessageCommand({ QueueUrl: onFailureQueueUrl, MessageBody: JSON.stringify(notice) }));
         this.stats.noticesSent++;
         this.stats.recordsGivenUp += records.length;
-        this.options.log?.(`kinesis: gave up on ${records.length} record(s) of ${records[0]?.shardId} (${condition}); notice sent`);
+        this.options.log?.(
+          `kinesis: gave up on ${records.length} record(s) of ${records[0]?.shardId} (${condition}); notice sent`,
+        );
         return;
       } catch (error) {
         if (this.stopping) throw new Stopped();
@@ -225,7 +244,15 @@ class Lane {
         await this.sleep(windowMs - waited);
         continue;
       }
-      const batch = this.queue.splice(0, batchLength(this.queue.map((w) => w.record), spec.batchSize)).map((w) => w.record);
+      const batch = this.queue
+        .splice(
+          0,
+          batchLength(
+            this.queue.map((w) => w.record),
+            spec.batchSize,
+          ),
+        )
+        .map((w) => w.record);
       try {
         await this.shard.process(batch, 0);
       } catch (error) {
@@ -253,7 +280,12 @@ class ShardPoller {
   }
 
   status(): ShardStatus {
-    return { shardId: this.shardId, millisBehindLatest: this.millisBehind, outstanding: this.tracker.outstanding, checkpoint: this.checkpoint };
+    return {
+      shardId: this.shardId,
+      millisBehindLatest: this.millisBehind,
+      outstanding: this.tracker.outstanding,
+      checkpoint: this.checkpoint,
+    };
   }
 
   async start(): Promise<void> {
@@ -274,7 +306,12 @@ class ShardPoller {
     const out = await kinesis.send(
       new GetShardIteratorCommand(
         after
-          ? { StreamName: streamName, ShardId: this.shardId, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: after }
+          ? {
+              StreamName: streamName,
+              ShardId: this.shardId,
+              ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
+              StartingSequenceNumber: after,
+            }
           : { StreamName: streamName, ShardId: this.shardId, ShardIteratorType: spec.startingPosition },
       ),
     );
@@ -292,7 +329,9 @@ class ShardPoller {
         continue;
       }
       try {
-        const out = await kinesis.send(new GetRecordsCommand({ ShardIterator: this.iterator, Limit: Math.min(10_000, maxOutstanding) }));
+        const out = await kinesis.send(
+          new GetRecordsCommand({ ShardIterator: this.iterator, Limit: Math.min(10_000, maxOutstanding) }),
+        );
         this.millisBehind = out.MillisBehindLatest ?? 0;
         const records = out.Records ?? [];
         for (const r of records) {
@@ -376,13 +415,20 @@ class ShardPoller {
           continue;
         }
       }
-      const outcome = await target.invoke(kinesisEvent(current, { region, streamName, functionName: target.functionName }));
+      const outcome = await target.invoke(
+        kinesisEvent(current, { region, streamName, functionName: target.functionName }),
+      );
       this.source.stats.invocations++;
       invokeCount++;
       last = outcome;
       let failedWhole = !outcome.ok;
       if (outcome.ok) {
-        const verdict = spec.reportBatchItemFailures ? readBatchResponse(outcome.payload, current.map((r) => r.sequenceNumber)) : { kind: 'success' as const };
+        const verdict = spec.reportBatchItemFailures
+          ? readBatchResponse(
+              outcome.payload,
+              current.map((r) => r.sequenceNumber),
+            )
+          : { kind: 'success' as const };
         if (verdict.kind === 'success') {
           this.acknowledge(current);
           return;

@@ -115,7 +115,13 @@ export class LambdaHost {
       region: o.region,
       resolve: (name) => {
         const f = this.byName.get(name);
-        return f && { functionArn: f.runtime.functionArn, logFile: f.logFile, invoke: (event: unknown) => f.runtime.invoke(event) };
+        return (
+          f && {
+            functionArn: f.runtime.functionArn,
+            logFile: f.logFile,
+            invoke: (event: unknown) => f.runtime.invoke(event),
+          }
+        );
       },
     });
     if (o.enable?.kinesis !== false) {
@@ -155,7 +161,11 @@ export class LambdaHost {
     }
     if (o.enable?.schedules !== false) {
       this.scheduler = new Scheduler(
-        topology.schedules.map((spec) => ({ spec, target: this.runtime(spec.function), ruleName: `${topology.functions[spec.function].name}-schedule` })),
+        topology.schedules.map((spec) => ({
+          spec,
+          target: this.runtime(spec.function),
+          ruleName: `${topology.functions[spec.function].name}-schedule`,
+        })),
         o.region,
         o.scheduleSpeedUp ?? 1,
         o.log,
@@ -187,8 +197,16 @@ export class LambdaHost {
     for (const [id, r] of this.functions) functions[id] = { ...r.stats, containers: r.containers };
     const sqs: HostStatus['sqs'] = {};
     for (const [name, s] of this.sqsSources) sqs[name] = { ...s.stats };
-    const kinesis = { received: 0, acknowledged: 0, invocations: 0, failedInvocations: 0, noticesSent: 0, recordsGivenUp: 0 };
-    for (const s of this.kinesisSources) for (const k of Object.keys(kinesis) as (keyof typeof kinesis)[]) kinesis[k] += s.stats[k];
+    const kinesis = {
+      received: 0,
+      acknowledged: 0,
+      invocations: 0,
+      failedInvocations: 0,
+      noticesSent: 0,
+      recordsGivenUp: 0,
+    };
+    for (const s of this.kinesisSources)
+      for (const k of Object.keys(kinesis) as (keyof typeof kinesis)[]) kinesis[k] += s.stats[k];
     return {
       shards: this.kinesisSources.flatMap((s) => s.status()),
       kinesis,
@@ -212,7 +230,11 @@ export class LambdaHost {
    * then retire the containers and close the Invoke API.
    */
   async stop(): Promise<void> {
-    await Promise.all([...this.kinesisSources.map((s) => s.stop()), ...[...this.sqsSources.values()].map((s) => s.stop()), this.scheduler?.stop()]);
+    await Promise.all([
+      ...this.kinesisSources.map((s) => s.stop()),
+      ...[...this.sqsSources.values()].map((s) => s.stop()),
+      this.scheduler?.stop(),
+    ]);
     await Promise.all([...this.functions.values()].map((f) => f.stop()));
     await this.server?.close();
   }

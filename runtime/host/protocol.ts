@@ -45,5 +45,8 @@ export function toErrorPayload(error: unknown): FunctionErrorPayload {
   if (error instanceof Error) {
     return { errorType: error.name || 'Error', errorMessage: error.message, trace: (error.stack ?? '').split('\n') };
   }
-  return { errorType: 'Error', errorMessage: typeof error === 'string' ? error : JSON.stringify(error) ?? String(error) };
+  return {
+    errorType: 'Error',
+    errorMessage: typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error)),
+  };
 }

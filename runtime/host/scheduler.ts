@@ -37,7 +37,8 @@ export class Scheduler {
     const at = new Date();
     const run = s.target.invoke(scheduledEvent({ region: this.region, ruleName: s.ruleName, at })).then((outcome) => {
       this.lastRuns.set(s.spec.function, { at, outcome });
-      if (!outcome.ok) this.log?.(`schedule ${s.ruleName}: ${s.target.functionName} failed: ${outcome.error.errorMessage}`);
+      if (!outcome.ok)
+        this.log?.(`schedule ${s.ruleName}: ${s.target.functionName} failed: ${outcome.error.errorMessage}`);
     });
     this.inFlight.add(run);
     void run.finally(() => this.inFlight.delete(run));

@@ -73,7 +73,9 @@ export class SqsEventSource {
         }
       } catch (error) {
         if (this.stopping) break;
-        this.options.log?.(`sqs: ReceiveMessage on ${this.options.queueName} failed (${(error as Error).message}); retrying`);
+        this.options.log?.(
+          `sqs: ReceiveMessage on ${this.options.queueName} failed (${(error as Error).message}); retrying`,
+        );
         await sleep(1_000);
         continue;
       }
@@ -89,7 +91,12 @@ export class SqsEventSource {
     this.stats.invocations++;
     let done: Message[] = [];
     if (outcome.ok) {
-      const verdict = spec.reportBatchItemFailures ? readBatchResponse(outcome.payload, messages.map((m) => m.MessageId ?? '')) : { kind: 'success' as const };
+      const verdict = spec.reportBatchItemFailures
+        ? readBatchResponse(
+            outcome.payload,
+            messages.map((m) => m.MessageId ?? ''),
+          )
+        : { kind: 'success' as const };
       if (verdict.kind === 'success') done = messages;
       else if (verdict.kind === 'partial') {
         const failed = new Set(verdict.failed);

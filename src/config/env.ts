@@ -50,5 +50,9 @@ export const settings = {
     .max(128 * 1024, 'must be at most 131072: a rejection travels with its bytes in one SQS message (256 KiB)')
     .default(DEFAULT_PAYLOAD_CAP_BYTES),
   positiveInt: (fallback: number) =>
-    z.coerce.number({ message: 'must be a positive integer' }).int('must be a positive integer').positive('must be a positive integer').default(fallback),
+    z.coerce
+      .number({ message: 'must be a positive integer' })
+      .int('must be a positive integer')
+      .positive('must be a positive integer')
+      .default(fallback),
 };

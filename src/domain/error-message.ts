@@ -39,7 +39,10 @@ const rejectionSchema = z.object({
 
 /** Escapes every non-ASCII UTF-16 unit as \uXXXX; JSON.parse reverses it exactly. */
 function asciiJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value).replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 function encodeRejection(error: ErrorRecord): string {
@@ -99,7 +102,10 @@ const LEGACY_VERSION = 1;
 export function isErrorMessage(body: unknown): boolean {
   if (typeof body !== 'object' || body === null) return false;
   const v = (body as { v?: unknown }).v;
-  return (v === ERROR_MESSAGE_VERSION && Array.isArray((body as { errors?: unknown }).errors)) || (v === LEGACY_VERSION && 'errorType' in body);
+  return (
+    (v === ERROR_MESSAGE_VERSION && Array.isArray((body as { errors?: unknown }).errors)) ||
+    (v === LEGACY_VERSION && 'errorType' in body)
+  );
 }
 
 const errorMessageSchema = z.union([

@@ -40,7 +40,9 @@ export function buildErrorRecord(input: RejectionInput): ErrorRecord {
     rawBytes: input.data.length > input.payloadCapBytes ? input.data.subarray(0, input.payloadCapBytes) : input.data,
     rawSize: input.data.length,
     sensorId:
-      typeof sensorId === 'string' && sensorId.length > 0 ? toStorableText(sensorId).slice(0, MAX_SENSOR_ID_CHARS) : null,
+      typeof sensorId === 'string' && sensorId.length > 0
+        ? toStorableText(sensorId).slice(0, MAX_SENSOR_ID_CHARS)
+        : null,
     readingId: typeof readingId === 'string' && UUID.test(readingId) ? readingId.toLowerCase() : null,
     position: input.position,
     errorTime: input.errorTime,

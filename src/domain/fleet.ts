@@ -49,9 +49,19 @@ export const DEFAULT_FAULT_RATES: FaultRates = {
 };
 
 /** Order in which a reading's single uniform draw is mapped onto faults (then "valid"). */
-const FAULTS: readonly InjectedFault[] = ['INACTIVE_SENSOR', 'BELOW_MIN', 'ABOVE_MAX', 'NULL_VALUE', 'JSON_PARSE_ERROR', 'SCHEMA_ERROR'];
+const FAULTS: readonly InjectedFault[] = [
+  'INACTIVE_SENSOR',
+  'BELOW_MIN',
+  'ABOVE_MAX',
+  'NULL_VALUE',
+  'JSON_PARSE_ERROR',
+  'SCHEMA_ERROR',
+];
 
-const rate = z.number({ message: 'must be a number between 0 and 1' }).min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1');
+const rate = z
+  .number({ message: 'must be a number between 0 and 1' })
+  .min(0, 'must be between 0 and 1')
+  .max(1, 'must be between 0 and 1');
 
 /**
  * Rates a caller may override, each a probability. Strict, so a misspelt fault name fails
@@ -72,7 +82,10 @@ export const faultRatesSchema = z
     const sum = FAULTS.reduce((total, fault) => total + rates[fault], 0);
     // A small tolerance: 0.7 + 0.2 + 0.1 is 1.0000000000000002 in binary floating point.
     if (sum > 1 + 1e-9) {
-      ctx.addIssue({ code: 'custom', message: `the rates (defaults included) add up to ${Number(sum.toFixed(6))}; at most 1 is possible, one fault per reading` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `the rates (defaults included) add up to ${Number(sum.toFixed(6))}; at most 1 is possible, one fault per reading`,
+      });
     }
   });
 
@@ -119,9 +132,30 @@ interface TypeProfile {
 }
 
 const PROFILES: Readonly<Record<SensorType, TypeProfile>> = {
-  temperature: { idPrefix: 'temp', unit: '°C', ranges: [[-55, 125], [-40, 125], [-55, 150]], operating: [-25, 45], spread: 1.5, fractionDigits: 2 },
+  temperature: {
+    idPrefix: 'temp',
+    unit: '°C',
+    ranges: [
+      [-55, 125],
+      [-40, 125],
+      [-55, 150],
+    ],
+    operating: [-25, 45],
+    spread: 1.5,
+    fractionDigits: 2,
+  },
   humidity: { idPrefix: 'hum', unit: '%', ranges: [[0, 100]], operating: [20, 90], spread: 4, fractionDigits: 1 },
-  pressure: { idPrefix: 'pres', unit: 'hPa', ranges: [[300, 1100], [260, 1260]], operating: [950, 1050], spread: 3, fractionDigits: 1 },
+  pressure: {
+    idPrefix: 'pres',
+    unit: 'hPa',
+    ranges: [
+      [300, 1100],
+      [260, 1260],
+    ],
+    operating: [950, 1050],
+    spread: 3,
+    fractionDigits: 1,
+  },
 };
 
 /** Fleet identity does not depend on the invocation's seed (see the module comment). */
@@ -159,7 +193,10 @@ export function createFleet(size: number, fleetSeed: number = DEFAULT_FLEET_SEED
       model: `${faker.string.alpha({ length: 2, casing: 'upper' })}-${faker.number.int({ min: 100, max: 999 })}`,
       min,
       max,
-      baseline: round(faker.number.float({ min: profile.operating[0], max: profile.operating[1] }), profile.fractionDigits),
+      baseline: round(
+        faker.number.float({ min: profile.operating[0], max: profile.operating[1] }),
+        profile.fractionDigits,
+      ),
       spread: profile.spread,
       fractionDigits: profile.fractionDigits,
     };
@@ -242,8 +279,13 @@ function normalValue(faker: Faker, sensor: Sensor): number {
 /** Strictly outside the range by a visible margin, so rounding can never land on the boundary. */
 function outOfRange(faker: Faker, sensor: Sensor, side: 'below' | 'above'): number {
   const step = 10 ** -sensor.fractionDigits;
-  const margin = Math.max(step, round(faker.number.float({ min: 0.5, max: 0.1 * (sensor.max - sensor.min) }), sensor.fractionDigits));
-  return side === 'below' ? round(sensor.min - margin, sensor.fractionDigits) : round(sensor.max + margin, sensor.fractionDigits);
+  const margin = Math.max(
+    step,
+    round(faker.number.float({ min: 0.5, max: 0.1 * (sensor.max - sensor.min) }), sensor.fractionDigits),
+  );
+  return side === 'below'
+    ? round(sensor.min - margin, sensor.fractionDigits)
+    : round(sensor.max + margin, sensor.fractionDigits);
 }
 
 /**
@@ -272,7 +314,13 @@ function malformedJson(faker: Faker, reading: WireReading): Uint8Array {
 
 /** Each variant breaks exactly one schema rule of DESIGN.md section 3 while staying valid JSON. */
 function schemaViolation(faker: Faker, reading: WireReading): WireReading {
-  const variant = faker.helpers.arrayElement(['value-as-string', 'no-offset', 'missing-timestamp', 'min-not-below-max', 'unknown-type'] as const);
+  const variant = faker.helpers.arrayElement([
+    'value-as-string',
+    'no-offset',
+    'missing-timestamp',
+    'min-not-below-max',
+    'unknown-type',
+  ] as const);
   switch (variant) {
     case 'value-as-string':
       return { ...reading, value: String(reading.value) };
@@ -297,9 +345,11 @@ function schemaViolation(faker: Faker, reading: WireReading): WireReading {
 export function simulate(options: SimulationOptions): Simulation {
   const { count, sensors, seed, startTime, intervalMs } = options;
   if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be a non-negative integer, got ${count}`);
-  if (!Number.isInteger(intervalMs) || intervalMs < 0) throw new RangeError(`intervalMs must be a non-negative integer, got ${intervalMs}`);
+  if (!Number.isInteger(intervalMs) || intervalMs < 0)
+    throw new RangeError(`intervalMs must be a non-negative integer, got ${intervalMs}`);
   if (Number.isNaN(startTime.getTime())) throw new RangeError('startTime is not a valid date');
-  if (!Number.isInteger(sensors) || sensors < 1) throw new RangeError(`sensors must be a positive integer, got ${sensors}`);
+  if (!Number.isInteger(sensors) || sensors < 1)
+    throw new RangeError(`sensors must be a positive integer, got ${sensors}`);
   const rates = resolveFaultRates(options.rates);
   // Only sensors that report are part of the result: a caller counts them as distinct ids.
   const fleetSize = Math.min(sensors, count);
@@ -348,7 +398,13 @@ export function simulate(options: SimulationOptions): Simulation {
         data = encoder.encode(JSON.stringify(reading));
         break;
     }
-    records.push({ partitionKey: sensor.sensorId, data, expected, readingId: reading.reading_id, sensorId: sensor.sensorId });
+    records.push({
+      partitionKey: sensor.sensorId,
+      data,
+      expected,
+      readingId: reading.reading_id,
+      sensorId: sensor.sensorId,
+    });
   }
   return { fleet, rates, records, expected: countOutcomes(records) };
 }

@@ -84,8 +84,7 @@ export function isStorableText(s: string): boolean {
 
 const storableText = z.string().refine(isStorableText, { message: 'contains a NUL character or invalid Unicode' });
 
-const ISO_WITH_OFFSET =
-  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-](\d{2}):(\d{2}))$/;
+const ISO_WITH_OFFSET = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-](\d{2}):(\d{2}))$/;
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
@@ -104,7 +103,14 @@ function daysInMonth(year: number, month: number): number {
 export function isIsoTimestampWithOffset(s: string): boolean {
   const m = ISO_WITH_OFFSET.exec(s);
   if (!m) return false;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const offsetHours = m[7] === undefined ? 0 : Number(m[7]);
   const offsetMinutes = m[8] === undefined ? 0 : Number(m[8]);
   return (

@@ -57,7 +57,10 @@ export function classifyRecord(data: Uint8Array, position: StreamPosition, optio
     return reject('JSON_PARSE_ERROR', error instanceof Error ? `${error.name}: ${error.message}` : 'not valid JSON');
   }
   if (!isPlainObject(json)) {
-    return reject('JSON_PARSE_ERROR', `expected a JSON object, got ${Array.isArray(json) ? 'an array' : json === null ? 'null' : typeof json}`);
+    return reject(
+      'JSON_PARSE_ERROR',
+      `expected a JSON object, got ${Array.isArray(json) ? 'an array' : json === null ? 'null' : typeof json}`,
+    );
   }
   parsed = json;
 
@@ -72,7 +75,8 @@ export function classifyRecord(data: Uint8Array, position: StreamPosition, optio
   }
   const reading = result.data;
 
-  if (reading.status !== 'active') return reject('INACTIVE_SENSOR', `sensor status is "${reading.status}", not "active"`);
+  if (reading.status !== 'active')
+    return reject('INACTIVE_SENSOR', `sensor status is "${reading.status}", not "active"`);
   if (reading.value === null) return reject('NULL_VALUE', 'value is null');
   if (reading.value < reading.min) return reject('BELOW_MIN', `value ${reading.value} is below min ${reading.min}`);
   if (reading.value > reading.max) return reject('ABOVE_MAX', `value ${reading.value} is above max ${reading.max}`);

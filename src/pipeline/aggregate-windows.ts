@@ -20,7 +20,10 @@ export interface AggregateOptions {
   readonly reserveMs: number;
 }
 
-export async function aggregateMarkedWindows(store: AggregationStore, options: AggregateOptions): Promise<AggregationSummary> {
+export async function aggregateMarkedWindows(
+  store: AggregationStore,
+  options: AggregateOptions,
+): Promise<AggregationSummary> {
   let windowsRecomputed = 0;
   let readingsCovered = 0;
   let chunks = 0;

@@ -56,9 +56,10 @@ export async function drainMessages(messages: readonly QueueMessage[], deps: Dra
     try {
       const body: unknown = JSON.parse(message.body);
       if (isErrorMessage(body)) {
-        for (const record of decodeErrorMessage(body)) rejections.push({ messageId: message.messageId, record: sanitized(record) });
-      }
-      else if (isFailureNotice(body)) notices.push({ messageId: message.messageId, notice: parseFailureNotice(body) });
+        for (const record of decodeErrorMessage(body))
+          rejections.push({ messageId: message.messageId, record: sanitized(record) });
+      } else if (isFailureNotice(body))
+        notices.push({ messageId: message.messageId, notice: parseFailureNotice(body) });
       else throw new Error('neither a rejection nor a failed-batch notice');
     } catch (error) {
       failed.add(message.messageId);
@@ -91,7 +92,9 @@ export async function drainMessages(messages: readonly QueueMessage[], deps: Dra
       readingsLanded += landed.readings;
     } catch (error) {
       failed.add(messageId);
-      problems.push(`notice ${messageId} (${notice.shardId} ${notice.startSequenceNumber}..${notice.endSequenceNumber}): ${describeError(error)}`);
+      problems.push(
+        `notice ${messageId} (${notice.shardId} ${notice.startSequenceNumber}..${notice.endSequenceNumber}): ${describeError(error)}`,
+      );
     }
   }
 
@@ -114,7 +117,8 @@ async function landNotice(notice: FailureNotice, deps: DrainDeps): Promise<{ rea
   if (!complete || missing > 0) errors.push(lostRange(notice, Math.max(missing, 1), records.length, now));
 
   const stored = await deps.store.insertErrors(errors);
-  if (stored.refused.length > 0) throw new Error(`database refused ${stored.refused.length} error row(s): ${stored.refused[0]?.reason}`);
+  if (stored.refused.length > 0)
+    throw new Error(`database refused ${stored.refused.length} error row(s): ${stored.refused[0]?.reason}`);
   return { readings: written.inserted, errors: stored.inserted };
 }
 

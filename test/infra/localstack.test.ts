@@ -27,7 +27,13 @@ afterAll(() => rmSync(s.outdir, { recursive: true, force: true }));
 
 describe('localstack target', () => {
   it('has no VPC, no RDS and no proxy', () => {
-    for (const type of ['AWS::EC2::VPC', 'AWS::RDS::DBInstance', 'AWS::RDS::DBProxy', 'AWS::EC2::VPCEndpoint', 'AWS::EC2::SecurityGroup']) {
+    for (const type of [
+      'AWS::EC2::VPC',
+      'AWS::RDS::DBInstance',
+      'AWS::RDS::DBProxy',
+      'AWS::EC2::VPCEndpoint',
+      'AWS::EC2::SecurityGroup',
+    ]) {
       expect(resourcesOfType(s, type), type).toHaveLength(0);
     }
   });
@@ -42,7 +48,9 @@ describe('localstack target', () => {
 
   it('keeps the compose PostgreSQL password out of the template: a NoEcho parameter feeds the admin secret', () => {
     expect(s.json.Parameters?.DbAdminPassword).toMatchObject({ Type: 'String', NoEcho: true });
-    const admin = resourcesOfType(s, 'AWS::SecretsManager::Secret').find(([id]) => id === logicalId(s.stack, s.stack.database.adminSecret));
+    const admin = resourcesOfType(s, 'AWS::SecretsManager::Secret').find(
+      ([id]) => id === logicalId(s.stack, s.stack.database.adminSecret),
+    );
     const value = JSON.stringify(admin?.[1].SecretString);
     expect(value).toContain('"Ref":"DbAdminPassword"');
     expect(value).toContain(`\\"host\\":\\"${LOCALSTACK.postgresService}\\"`);
@@ -53,8 +61,14 @@ describe('localstack target', () => {
     const generated = resourcesOfType(s, 'AWS::SecretsManager::Secret').filter(([, p]) => p.GenerateSecretString);
     expect(generated.length).toBe(fnIds.filter((f) => f !== 'producer').length);
     for (const [, p] of generated) {
-      const template = JSON.parse((p.GenerateSecretString as { SecretStringTemplate: string }).SecretStringTemplate) as Record<string, unknown>;
-      expect(template).toMatchObject({ host: LOCALSTACK.postgresService, port: LOCALSTACK.postgresPort, dbname: LOCALSTACK.databaseName });
+      const template = JSON.parse(
+        (p.GenerateSecretString as { SecretStringTemplate: string }).SecretStringTemplate,
+      ) as Record<string, unknown>;
+      expect(template).toMatchObject({
+        host: LOCALSTACK.postgresService,
+        port: LOCALSTACK.postgresPort,
+        dbname: LOCALSTACK.databaseName,
+      });
       expect(template.username).toMatch(/^iot_[a-z_]+$/);
       expect(template).not.toHaveProperty('password');
     }
@@ -62,8 +76,11 @@ describe('localstack target', () => {
 
   it('tells database functions to skip TLS and where Secrets Manager is on the Docker network', () => {
     for (const fid of fnIds.filter((f) => f !== 'producer')) {
-      const env = (resourcesOfType(s, 'AWS::Lambda::Function').find(([id]) => id === logicalId(s.stack, s.stack.functions[fid].function))?.[1]
-        .Environment as { Variables: Record<string, unknown> }).Variables;
+      const env = (
+        resourcesOfType(s, 'AWS::Lambda::Function').find(
+          ([id]) => id === logicalId(s.stack, s.stack.functions[fid].function),
+        )?.[1].Environment as { Variables: Record<string, unknown> }
+      ).Variables;
       expect(env.DB_SSL, fid).toBe('false');
       expect(env.SECRETS_MANAGER_ENDPOINT, fid).toBe(`http://${LOCALSTACK.localstackService}:4566`);
       expect(env.DB_SECRET_ARN, fid).toBeDefined();
@@ -71,7 +88,9 @@ describe('localstack target', () => {
   });
 
   it('runs the bundled migrations handler against a real PostgreSQL: applies every migration, then nothing', async () => {
-    const bundle = functionBundles(s).find((b) => b.logicalId === logicalId(s.stack, s.stack.migrations.handler.function));
+    const bundle = functionBundles(s).find(
+      (b) => b.logicalId === logicalId(s.stack, s.stack.migrations.handler.function),
+    );
     expect(bundle).toBeDefined();
     const adminUrl = inject('pgAdminUrl');
     const name = `cdk_migrations_${randomUUID().slice(0, 8)}`;
@@ -92,7 +111,11 @@ describe('localstack target', () => {
       const sqlFiles = readdirSync(path.join(PROJECT_ROOT, MIGRATIONS_FOLDER)).filter((f) => f.endsWith('.sql'));
       expect(first.Data.Applied.split(',')).toHaveLength(sqlFiles.length);
       expect(first.Data.Applied).toMatch(/pipeline-schema/);
-      const again = await mod.handler({ ...event, RequestType: 'Update', PhysicalResourceId: first.PhysicalResourceId });
+      const again = await mod.handler({
+        ...event,
+        RequestType: 'Update',
+        PhysicalResourceId: first.PhysicalResourceId,
+      });
       expect(again.Data.Applied).toBe('');
       expect(again.PhysicalResourceId).toBe(first.PhysicalResourceId);
       const check = new pg.Client({ connectionString: url.toString() });
@@ -102,7 +125,11 @@ describe('localstack target', () => {
       );
       await check.end();
       expect(Number(rows[0]?.n)).toBe(3);
-      const deleted = await mod.handler({ ...event, RequestType: 'Delete', PhysicalResourceId: first.PhysicalResourceId });
+      const deleted = await mod.handler({
+        ...event,
+        RequestType: 'Delete',
+        PhysicalResourceId: first.PhysicalResourceId,
+      });
       expect(deleted.PhysicalResourceId).toBe(first.PhysicalResourceId);
     } finally {
       if (previous === undefined) delete process.env.DATABASE_URL;

@@ -20,7 +20,10 @@ export interface Synthesized {
   readonly assembly: CloudAssembly;
   readonly template: Template;
   /** The raw template, for walking resources by type. */
-  readonly json: { Resources: Record<string, { Type: string; Properties?: Record<string, unknown>; DependsOn?: string[] }>; Parameters?: Record<string, Record<string, unknown>> };
+  readonly json: {
+    Resources: Record<string, { Type: string; Properties?: Record<string, unknown>; DependsOn?: string[] }>;
+    Parameters?: Record<string, Record<string, unknown>>;
+  };
   readonly outdir: string;
 }
 
@@ -68,7 +71,9 @@ export function resourcesOfType(s: Synthesized, type: string): [string, Record<s
 /** Runs the AwsSolutions pack directly and returns every unacknowledged finding, warnings included. */
 export function nagFindings(app: App): string[] {
   const report = new AwsSolutionsChecks(app).validateScope(app);
-  return report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath ?? r.resourceLogicalId}`));
+  return report.violations.flatMap((v) =>
+    v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath ?? r.resourceLogicalId}`),
+  );
 }
 
 export interface FoundAcknowledgement {
@@ -84,7 +89,9 @@ export function acknowledgements(root: IConstruct): FoundAcknowledgement[] {
     .flatMap((c) =>
       c.node.metadata
         .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-        .flatMap((m) => Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ path: c.node.path, id, reason }))),
+        .flatMap((m) =>
+          Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ path: c.node.path, id, reason })),
+        ),
     );
 }
 

@@ -19,7 +19,8 @@ export function assertTopologyParity(s: Synthesized): void {
   const queueId = (q: QueueId) => logicalId(stack, stack.queues[q]);
   const streamId = logicalId(stack, stack.stream);
   const mappings = resourcesOfType(s, 'AWS::Lambda::EventSourceMapping').map(([, p]) => p);
-  const mappingsOf = (fid: FunctionId) => mappings.filter((p) => JSON.stringify(p.FunctionName) === JSON.stringify({ Ref: fnId(fid) }));
+  const mappingsOf = (fid: FunctionId) =>
+    mappings.filter((p) => JSON.stringify(p.FunctionName) === JSON.stringify({ Ref: fnId(fid) }));
 
   // Stream.
   s.template.hasResourceProperties('AWS::Kinesis::Stream', {
@@ -30,7 +31,9 @@ export function assertTopologyParity(s: Synthesized): void {
 
   // Kinesis event sources: every setting the embedded host applies.
   expect(topology.kinesisSources.length).toBeGreaterThan(0);
-  const kinesisMappings = mappings.filter((p) => JSON.stringify(p.EventSourceArn) === JSON.stringify(getAtt(streamId, 'Arn')));
+  const kinesisMappings = mappings.filter(
+    (p) => JSON.stringify(p.EventSourceArn) === JSON.stringify(getAtt(streamId, 'Arn')),
+  );
   expect(kinesisMappings).toHaveLength(topology.kinesisSources.length);
   for (const src of topology.kinesisSources) {
     const [m, ...rest] = mappingsOf(src.function).filter((p) => kinesisMappings.includes(p));
@@ -68,12 +71,18 @@ export function assertTopologyParity(s: Synthesized): void {
     expect(q.VisibilityTimeout).toBe(spec.visibilityTimeoutSeconds);
     expect(q.MessageRetentionPeriod).toBe(spec.retentionSeconds);
     const dlqId = logicalId(stack, stack.deadLetterQueues[qid]);
-    expect(q.RedrivePolicy).toEqual({ deadLetterTargetArn: getAtt(dlqId, 'Arn'), maxReceiveCount: spec.maxReceiveCount });
+    expect(q.RedrivePolicy).toEqual({
+      deadLetterTargetArn: getAtt(dlqId, 'Arn'),
+      maxReceiveCount: spec.maxReceiveCount,
+    });
     expect((s.json.Resources[dlqId]?.Properties as Props).QueueName).toBe(spec.deadLetterQueueName);
   }
 
   // Functions.
-  for (const [fid, spec] of Object.entries(topology.functions) as [FunctionId, (typeof topology.functions)[FunctionId]][]) {
+  for (const [fid, spec] of Object.entries(topology.functions) as [
+    FunctionId,
+    (typeof topology.functions)[FunctionId],
+  ][]) {
     const p = s.json.Resources[fnId(fid)]?.Properties as Props;
     expect(p.FunctionName).toBe(`${stack.stackName}-${spec.name}`);
     expect(p.MemorySize).toBe(spec.memoryMb);
@@ -96,7 +105,9 @@ export function assertTopologyParity(s: Synthesized): void {
 
   // The payload cap the validator and drainer classify with.
   for (const fid of ['validator', 'dlqDrainer'] as const) {
-    const env = ((s.json.Resources[fnId(fid)]?.Properties as Props).Environment as { Variables: Record<string, unknown> }).Variables;
+    const env = (
+      (s.json.Resources[fnId(fid)]?.Properties as Props).Environment as { Variables: Record<string, unknown> }
+    ).Variables;
     expect(env.PAYLOAD_CAP_BYTES).toBe(String(topology.payloadCapBytes));
   }
 }

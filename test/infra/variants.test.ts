@@ -21,16 +21,25 @@ describe('deployment variants', () => {
     expect(ackIds(s.app)).not.toContain('AwsSolutions-RDS10');
     expect(nagFindings(s.app)).toEqual([]);
     // Retained data: the database snapshots on delete; log groups and queues are kept.
-    expect(Object.values(s.json.Resources).find((r) => r.Type === 'AWS::RDS::DBInstance')).toMatchObject({ DeletionPolicy: 'Snapshot' });
+    expect(Object.values(s.json.Resources).find((r) => r.Type === 'AWS::RDS::DBInstance')).toMatchObject({
+      DeletionPolicy: 'Snapshot',
+    });
   }, 120_000);
 
   it('with an RDS Proxy, points pipeline functions at it (TLS required) while migrations go direct', () => {
     const s = synthesize({ bundle: false, context: { target: 'aws', rdsProxy: 'true' } });
     s.template.hasResourceProperties('AWS::RDS::DBProxy', { RequireTLS: true, EngineFamily: 'POSTGRESQL' });
     const proxyId = resourcesOfType(s, 'AWS::RDS::DBProxy')[0]?.[0] ?? '';
-    const envOf = (id: string) => (resourcesOfType(s, 'AWS::Lambda::Function').find(([fid]) => fid === id)?.[1].Environment as { Variables: Record<string, unknown> }).Variables;
+    const envOf = (id: string) =>
+      (
+        resourcesOfType(s, 'AWS::Lambda::Function').find(([fid]) => fid === id)?.[1].Environment as {
+          Variables: Record<string, unknown>;
+        }
+      ).Variables;
     for (const fid of (Object.keys(topology.functions) as FunctionId[]).filter((f) => f !== 'producer')) {
-      expect(envOf(logicalId(s.stack, s.stack.functions[fid].function)).DB_HOST_OVERRIDE, fid).toEqual({ 'Fn::GetAtt': [proxyId, 'Endpoint'] });
+      expect(envOf(logicalId(s.stack, s.stack.functions[fid].function)).DB_HOST_OVERRIDE, fid).toEqual({
+        'Fn::GetAtt': [proxyId, 'Endpoint'],
+      });
     }
     expect(envOf(logicalId(s.stack, s.stack.migrations.handler.function)).DB_HOST_OVERRIDE).toBeUndefined();
     expect(nagFindings(s.app)).toEqual([]);
@@ -45,7 +54,9 @@ describe('deployment variants', () => {
   }, 120_000);
 
   it('refuses an unknown target instead of silently deploying the AWS variant', () => {
-    expect(() => synthesize({ bundle: false, context: { target: 'localstak' } })).toThrow(/target must be one of aws, localstack/);
+    expect(() => synthesize({ bundle: false, context: { target: 'localstak' } })).toThrow(
+      /target must be one of aws, localstack/,
+    );
   });
 
   it('blocks synth (and so deploy) on an unacknowledged finding: the nag plugin is really registered', () => {

@@ -21,7 +21,11 @@ let aggregate: () => Promise<AggregationSummary>;
 
 beforeAll(async () => {
   const url = await createTestDatabase('aggregator');
-  Object.assign(process.env, { DATABASE_URL: url, POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'SILENT' });
+  Object.assign(process.env, {
+    DATABASE_URL: url,
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  });
   db = new pg.Pool({ connectionString: url, max: 8 });
   store = new PostgresPipelineStore(db);
   const { handler } = await import('../../lambdas/aggregator/handler.js');
@@ -31,10 +35,14 @@ afterAll(async () => db?.end());
 beforeEach(async () => db.query('TRUNCATE sensor_readings, sensor_aggregations, aggregation_dirty_windows'));
 
 function row(sensorId: string, timestamp: string, value: number): ReadingRow {
-  const result = classifyRecord(encode(aReading({ sensor_id: sensorId, timestamp, value, min: 0, max: 100 })), aPosition(), {
-    payloadCapBytes: 65_536,
-    now: new Date(),
-  });
+  const result = classifyRecord(
+    encode(aReading({ sensor_id: sensorId, timestamp, value, min: 0, max: 100 })),
+    aPosition(),
+    {
+      payloadCapBytes: 65_536,
+      now: new Date(),
+    },
+  );
   if (result.kind !== 'reading') throw new Error('factory made an invalid reading');
   return result.row;
 }
@@ -51,16 +59,31 @@ describe('aggregator', () => {
     const summary = await aggregate();
     expect(summary).toMatchObject({ windowsRecomputed: 3, readingsCovered: 5 });
     const windows = await storedWindows();
-    expect(windows[0]).toMatchObject({ sensor_id: 's1', window_start: '2026-11-26T12:00', reading_count: 3, min_value: 10, max_value: 95, high_alert_count: 1, low_alert_count: 1 });
+    expect(windows[0]).toMatchObject({
+      sensor_id: 's1',
+      window_start: '2026-11-26T12:00',
+      reading_count: 3,
+      min_value: 10,
+      max_value: 95,
+      high_alert_count: 1,
+      low_alert_count: 1,
+    });
     expect(windows[0]?.avg_value).toBeCloseTo(125 / 3, 12);
-    expect(windows[0]?.stddev_value).toBeCloseTo(Math.sqrt(((10 - 125 / 3) ** 2 + (20 - 125 / 3) ** 2 + (95 - 125 / 3) ** 2) / 2), 9);
+    expect(windows[0]?.stddev_value).toBeCloseTo(
+      Math.sqrt(((10 - 125 / 3) ** 2 + (20 - 125 / 3) ** 2 + (95 - 125 / 3) ** 2) / 2),
+      9,
+    );
     expect(windows[1]).toMatchObject({ window_start: '2026-11-26T12:01', reading_count: 1, stddev_value: null });
     expect(windows[2]).toMatchObject({ sensor_id: 's2', window_start: '2026-11-26T12:00', low_alert_count: 1 });
     expectSameWindows(windows, await expectedWindows());
   });
 
   it('recomputes only the windows touched since its last run, late readings included, and is idempotent', async () => {
-    await store.insertReadings([row('s1', '2026-11-26T12:00:10Z', 10), row('s1', '2026-11-26T12:05:10Z', 30), row('s2', '2026-11-26T12:05:10Z', 30)]);
+    await store.insertReadings([
+      row('s1', '2026-11-26T12:00:10Z', 10),
+      row('s1', '2026-11-26T12:05:10Z', 30),
+      row('s2', '2026-11-26T12:05:10Z', 30),
+    ]);
     await aggregate();
     const late = row('s1', '2026-11-26T12:00:50Z', 30);
     await store.insertReadings([late]);
@@ -133,7 +156,11 @@ describe('aggregator', () => {
       Array.from({ length: 4 }, async (_, w) => {
         for (let i = 0; i < 40; i++) {
           const rows = Array.from({ length: 5 }, (_, k) =>
-            row(sensors[(w + i + k) % 4] as string, `2026-11-26T${minutes[(i + k) % 3]}:${String((i * 7 + k) % 60).padStart(2, '0')}Z`, (w * 13 + i * 7 + k) % 100),
+            row(
+              sensors[(w + i + k) % 4] as string,
+              `2026-11-26T${minutes[(i + k) % 3]}:${String((i * 7 + k) % 60).padStart(2, '0')}Z`,
+              (w * 13 + i * 7 + k) % 100,
+            ),
           );
           await store.insertReadings(rows);
         }
@@ -154,7 +181,27 @@ async function insertInOpenTransaction(client: pg.PoolClient, r: ReadingRow): Pr
     `INSERT INTO sensor_readings (reading_id, sensor_id, sensor_type, value, unit, manufacturer, model, min, max, status,
        event_time, normalized_value, high_alert, low_alert, processing_time, stream_name, shard_id, sequence_number, partition_key, arrival_time)
      VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)`,
-    [r.readingId, r.sensorId, r.sensorType, r.value, r.unit, r.manufacturer, r.model, r.min, r.max, r.status, r.eventTime,
-      r.normalizedValue, r.highAlert, r.lowAlert, r.processingTime, p.streamName, p.shardId, p.sequenceNumber, p.partitionKey, p.arrivalTime],
+    [
+      r.readingId,
+      r.sensorId,
+      r.sensorType,
+      r.value,
+      r.unit,
+      r.manufacturer,
+      r.model,
+      r.min,
+      r.max,
+      r.status,
+      r.eventTime,
+      r.normalizedValue,
+      r.highAlert,
+      r.lowAlert,
+      r.processingTime,
+      p.streamName,
+      p.shardId,
+      p.sequenceNumber,
+      p.partitionKey,
+      p.arrivalTime,
+    ],
   );
 }

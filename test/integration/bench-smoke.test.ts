@@ -102,7 +102,14 @@ describe('npm run bench, smoke size', () => {
   it('reports every ratio, each with a finite value and a target, in JSON and in the table', () => {
     const names = results.ratios.map((r) => r.name);
     expect(names).toHaveLength(6);
-    for (const prefix of ['ingest', 'e2e: saturation', 'e2e: p99', 'aggregation: full', 'aggregation: incremental', 'memory']) {
+    for (const prefix of [
+      'ingest',
+      'e2e: saturation',
+      'e2e: p99',
+      'aggregation: full',
+      'aggregation: incremental',
+      'memory',
+    ]) {
       expect(names.some((n) => n.startsWith(prefix))).toBe(true);
     }
     for (const r of results.ratios) {

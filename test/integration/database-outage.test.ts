@@ -20,7 +20,10 @@ let port: number;
 let server: RunningPostgres | undefined;
 let sqs: RunningSqs;
 let databaseUrl: string;
-let validator: (e: ReturnType<typeof kinesisEvent>['event'], c: ReturnType<typeof lambdaContext>) => Promise<KinesisStreamBatchResponse>;
+let validator: (
+  e: ReturnType<typeof kinesisEvent>['event'],
+  c: ReturnType<typeof lambdaContext>,
+) => Promise<KinesisStreamBatchResponse>;
 
 const start = async (): Promise<RunningPostgres> => startEmbeddedPostgres({ stateDir, port, persistent: true });
 

@@ -71,7 +71,14 @@ describe('duty roles', () => {
 
   it('iot_readonly reads every table and view but writes nothing', async () => {
     const readonly = await poolAs('iot_readonly');
-    for (const relation of ['sensor_readings', 'sensor_errors', 'sensor_aggregations', 'latest_sensor_status', 'hourly_sensor_summary', 'dq_error_rate']) {
+    for (const relation of [
+      'sensor_readings',
+      'sensor_errors',
+      'sensor_aggregations',
+      'latest_sensor_status',
+      'hourly_sensor_summary',
+      'dq_error_rate',
+    ]) {
       await expect(readonly.query(`SELECT count(*) FROM ${relation}`)).resolves.toBeDefined();
     }
     await expect(readonly.query('DELETE FROM sensor_readings')).rejects.toMatchObject({ code: '42501' });

@@ -30,7 +30,13 @@ async function loginRole(): Promise<{ username: string; password: string }> {
 }
 
 function rdsSecret(user: { username: string; password: string }): string {
-  return JSON.stringify({ ...user, host: databaseUrl.hostname, port: Number(databaseUrl.port), dbname: databaseUrl.pathname.slice(1), engine: 'postgres' });
+  return JSON.stringify({
+    ...user,
+    host: databaseUrl.hostname,
+    port: Number(databaseUrl.port),
+    dbname: databaseUrl.pathname.slice(1),
+    engine: 'postgres',
+  });
 }
 
 const source = (ttl?: number): DatabaseSource => ({
@@ -51,7 +57,11 @@ beforeAll(async () => {
     req.on('end', () => {
       const ok = req.headers['x-amz-target'] === 'secretsmanager.GetSecretValue';
       res.writeHead(ok ? 200 : 400, { 'content-type': 'application/x-amz-json-1.1' });
-      res.end(JSON.stringify(ok ? { ARN: 'arn', Name: 'iot-db', SecretString: secretString } : { __type: 'InvalidRequestException' }));
+      res.end(
+        JSON.stringify(
+          ok ? { ARN: 'arn', Name: 'iot-db', SecretString: secretString } : { __type: 'InvalidRequestException' },
+        ),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

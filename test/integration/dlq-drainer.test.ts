@@ -12,7 +12,10 @@ import { aReading, encode, lambdaContext, sqsEvent, STREAM_NAME } from '../suppo
 
 let kinesis: RunningKinesis;
 let db: pg.Pool;
-let drainer: (event: ReturnType<typeof sqsEvent>, context: ReturnType<typeof lambdaContext>) => Promise<SQSBatchResponse>;
+let drainer: (
+  event: ReturnType<typeof sqsEvent>,
+  context: ReturnType<typeof lambdaContext>,
+) => Promise<SQSBatchResponse>;
 let shardId: string;
 
 beforeAll(async () => {
@@ -40,14 +43,22 @@ beforeEach(async () => {
 
 async function put(payloads: Uint8Array[]): Promise<string[]> {
   const out = await kinesis.client.send(
-    new PutRecordsCommand({ StreamName: STREAM_NAME, Records: payloads.map((Data) => ({ Data, PartitionKey: 'temp-0001' })) }),
+    new PutRecordsCommand({
+      StreamName: STREAM_NAME,
+      Records: payloads.map((Data) => ({ Data, PartitionKey: 'temp-0001' })),
+    }),
   );
   return (out.Records ?? []).map((r) => r.SequenceNumber as string);
 }
 
 function notice(start: string, end: string, batchSize: number): string {
   return JSON.stringify({
-    requestContext: { requestId: 'req-1', functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:validator', condition: 'RetryAttemptsExhausted', approximateInvokeCount: 6 },
+    requestContext: {
+      requestId: 'req-1',
+      functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:validator',
+      condition: 'RetryAttemptsExhausted',
+      approximateInvokeCount: 6,
+    },
     responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
     version: '1.0',
     timestamp: new Date().toISOString(),
@@ -70,7 +81,11 @@ async function rows(sql: string): Promise<Record<string, unknown>[]> {
 describe('dlq-drainer with failed-batch notices', () => {
   it('reads the named range back and lands each record as a reading or an error, once', async () => {
     const before = await put([encode(aReading({ sensor_id: 'outside' }))]);
-    const seqs = await put([encode(aReading({ sensor_id: 'in-1' })), encode('garbage'), encode(aReading({ sensor_id: 'in-3', value: null }))]);
+    const seqs = await put([
+      encode(aReading({ sensor_id: 'in-1' })),
+      encode('garbage'),
+      encode(aReading({ sensor_id: 'in-3', value: null })),
+    ]);
     await put([encode(aReading({ sensor_id: 'after' }))]);
     const body = notice(seqs[0] as string, seqs[2] as string, 3);
 
@@ -79,8 +94,12 @@ describe('dlq-drainer with failed-batch notices', () => {
       expect(response.batchItemFailures).toEqual([]);
     }
 
-    expect(await rows('SELECT sensor_id, sequence_number FROM sensor_readings')).toEqual([{ sensor_id: 'in-1', sequence_number: seqs[0] }]);
-    expect(await rows('SELECT error_type, sequence_number, shard_id FROM sensor_errors ORDER BY sequence_number')).toEqual([
+    expect(await rows('SELECT sensor_id, sequence_number FROM sensor_readings')).toEqual([
+      { sensor_id: 'in-1', sequence_number: seqs[0] },
+    ]);
+    expect(
+      await rows('SELECT error_type, sequence_number, shard_id FROM sensor_errors ORDER BY sequence_number'),
+    ).toEqual([
       { error_type: 'JSON_PARSE_ERROR', sequence_number: seqs[1], shard_id: shardId },
       { error_type: 'NULL_VALUE', sequence_number: seqs[2], shard_id: shardId },
     ]);
@@ -99,14 +118,23 @@ describe('dlq-drainer with failed-batch notices', () => {
 
     const errors = await rows('SELECT error_type, sequence_number, error_message, raw_size FROM sensor_errors');
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ error_type: 'PROCESSING_FAILURE', sequence_number: `${seqs[0]}..${seqs[1]}`, raw_size: 0 });
-    expect(errors[0]?.error_message).toMatch(/gave up on 2 record\(s\).*RetryAttemptsExhausted.*2 could not be read back/);
+    expect(errors[0]).toMatchObject({
+      error_type: 'PROCESSING_FAILURE',
+      sequence_number: `${seqs[0]}..${seqs[1]}`,
+      raw_size: 0,
+    });
+    expect(errors[0]?.error_message).toMatch(
+      /gave up on 2 record\(s\).*RetryAttemptsExhausted.*2 could not be read back/,
+    );
     expect(await rows('SELECT 1 FROM sensor_readings')).toEqual([]);
   });
 
   it('retries, rather than writes off, a notice naming a stream it cannot find (a configuration error)', async () => {
     const seqs = await put([encode(aReading())]);
-    const body = notice(seqs[0] as string, seqs[0] as string, 1).replace(`stream/${STREAM_NAME}`, 'stream/no_such_stream');
+    const body = notice(seqs[0] as string, seqs[0] as string, 1).replace(
+      `stream/${STREAM_NAME}`,
+      'stream/no_such_stream',
+    );
     const event = sqsEvent([body]);
     const response = await drainer(event, lambdaContext('drainer'));
     expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([event.Records[0]?.messageId]);

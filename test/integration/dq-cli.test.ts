@@ -44,7 +44,9 @@ describe('npm run dq', () => {
     expect(plain.stdout).toMatch(/2 checks: 2 passed, 0 warned, 0 failed, 0 errored\. Exit code 0\./);
     expect(plain.stdout).not.toMatch(/sql:/);
     const verbose = await run(['--verbose', OK], { DATABASE_URL: url });
-    expect(verbose.stdout).toMatch(/sql: SELECT COUNT\(CASE WHEN NOT \("sensor_type" IS NULL\) AND \(NOT \("sensor_type" IN \(\$1, \$2, \$3\)\)\) THEN 1 END\), COUNT\(\*\) FROM "sensor_readings"/);
+    expect(verbose.stdout).toMatch(
+      /sql: SELECT COUNT\(CASE WHEN NOT \("sensor_type" IS NULL\) AND \(NOT \("sensor_type" IN \(\$1, \$2, \$3\)\)\) THEN 1 END\), COUNT\(\*\) FROM "sensor_readings"/,
+    );
     expect(verbose.stdout).toMatch(/params: \["temperature","humidity","pressure"\]/);
   });
 
@@ -54,7 +56,10 @@ describe('npm run dq', () => {
     expect(parsed.exitCode).toBe(0);
     expect(parsed.checks.map((c) => c.outcome)).toEqual(['pass', 'pass']);
     const file = path.join(stackDir, 'fresh.yml');
-    await writeFile(file, 'checks for sensor_readings:\n  - freshness(processing_time):\n      warn: when > 1h\n      fail: when > 1d\n');
+    await writeFile(
+      file,
+      'checks for sensor_readings:\n  - freshness(processing_time):\n      warn: when > 1h\n      fail: when > 1d\n',
+    );
     const tomorrow = new Date(Date.now() + 2 * 3600_000).toISOString();
     expect((await run(['-v', `NOW=${tomorrow}`, file], { DATABASE_URL: url })).code).toBe(1);
     const dayAfter = new Date(Date.now() + 49 * 3600_000).toISOString();
@@ -64,7 +69,9 @@ describe('npm run dq', () => {
   it('unsupported syntax exits 3 naming the file and line', async () => {
     const result = await run([MALFORMED], { DATABASE_URL: url });
     expect(result.code).toBe(3);
-    expect(result.stdout).toMatch(/test\/fixtures\/dq\/malformed\.yml:6: unsupported key "valid format" in check "missing_count\(sensor_id\) = 0"/);
+    expect(result.stdout).toMatch(
+      /test\/fixtures\/dq\/malformed\.yml:6: unsupported key "valid format" in check "missing_count\(sensor_id\) = 0"/,
+    );
   });
 
   it('without DATABASE_URL it uses the running stack from .iot-first/endpoints.json', async () => {

@@ -20,7 +20,12 @@ let handlerModule: typeof import('../../lambdas/dq/handler.js');
 
 beforeAll(async () => {
   const url = await createTestDatabase('dq_lambda');
-  Object.assign(process.env, { DATABASE_URL: url, DQ_CHECKS_DIR: FIXTURES, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_NAMESPACE: 'IoTFirst' });
+  Object.assign(process.env, {
+    DATABASE_URL: url,
+    DQ_CHECKS_DIR: FIXTURES,
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_NAMESPACE: 'IoTFirst',
+  });
   db = new pg.Pool({ connectionString: url });
   await db.query('CREATE TABLE dq_fixture (v integer); INSERT INTO dq_fixture VALUES (1), (2), (NULL);');
   handlerModule = await import('../../lambdas/dq/handler.js');
@@ -47,9 +52,23 @@ describe('lambdas/dq', () => {
     const { summary, stdout } = await invoke('event-1');
     // outcomes.yml: pass, warn, fail (one NULL of v), error (max over no rows is NULL);
     // broken.yml: one pass plus the unsupported "median" as a file error.
-    expect(summary).toMatchObject({ runId: 'event-1', exitCode: 3, passed: 2, warned: 1, failed: 1, errored: 2, checks: 6 });
+    expect(summary).toMatchObject({
+      runId: 'event-1',
+      exitCode: 3,
+      passed: 2,
+      warned: 1,
+      failed: 1,
+      errored: 2,
+      checks: 6,
+    });
     const rows = (
-      await db.query<{ check_file: string; check_line: number; outcome: string; metric_value: number | null; error: string | null }>(
+      await db.query<{
+        check_file: string;
+        check_line: number;
+        outcome: string;
+        metric_value: number | null;
+        error: string | null;
+      }>(
         "SELECT check_file, check_line, outcome, metric_value, error FROM dq_check_results WHERE run_id = 'event-1' ORDER BY check_file, check_line",
       )
     ).rows;
@@ -63,15 +82,26 @@ describe('lambdas/dq', () => {
     ]);
     expect(rows[1]!.error).toMatch(/^broken\.yml:3: unsupported check "median\(v\) > 1"/);
     expect(rows[4]!.metric_value).toBe(1);
-    const emf = stdout.split('\n').filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const emf = stdout
+      .split('\n')
+      .filter((l) => l.includes('"_aws"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(emf).toHaveLength(1);
-    expect(emf[0]).toMatchObject({ DqChecksPassed: 2, DqChecksWarned: 1, DqChecksFailed: 1, DqChecksErrored: 2, service: 'dq' });
+    expect(emf[0]).toMatchObject({
+      DqChecksPassed: 2,
+      DqChecksWarned: 1,
+      DqChecksFailed: 1,
+      DqChecksErrored: 2,
+      service: 'dq',
+    });
   });
 
   it('a retried invocation of the same scheduled event replaces its rows', async () => {
     await invoke('event-2');
     await invoke('event-2');
-    const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM dq_check_results WHERE run_id = 'event-2'");
+    const { rows } = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM dq_check_results WHERE run_id = 'event-2'",
+    );
     expect(rows[0]!.n).toBe(6);
   });
 

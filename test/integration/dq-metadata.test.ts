@@ -55,7 +55,14 @@ describe('db/metadata', () => {
   it('describes every table and view of the migrated schema, exactly', async () => {
     expect(compareMetadata(metadata, await snapshot(client))).toEqual([]);
     expect(metadata.map((m) => m.name)).toEqual(
-      expect.arrayContaining(['sensor_readings', 'sensor_errors', 'sensor_aggregations', 'aggregation_dirty_windows', 'dq_check_results', 'dq_error_rate']),
+      expect.arrayContaining([
+        'sensor_readings',
+        'sensor_errors',
+        'sensor_aggregations',
+        'aggregation_dirty_windows',
+        'dq_check_results',
+        'dq_error_rate',
+      ]),
     );
   });
 
@@ -66,12 +73,16 @@ describe('db/metadata', () => {
       await client.query('ALTER TABLE sensor_aggregations ALTER COLUMN unit DROP NOT NULL');
       await client.query('ALTER TABLE aggregation_dirty_windows ALTER COLUMN marks TYPE integer');
       await client.query('DROP INDEX sensor_readings_reading_id_key');
-      expect(compareMetadata(metadata, await snapshot(client))).toEqual([
-        'sensor_errors.extra: column not in metadata',
-        'aggregation_dirty_windows.marks: type is integer, metadata says bigint',
-        'sensor_aggregations.unit: nullable is true, metadata says false',
-        'sensor_readings: no unique index on (reading_id) WHERE reading_id IS NOT NULL',
-      ].sort((a, b) => metadata.findIndex((m) => a.startsWith(m.name)) - metadata.findIndex((m) => b.startsWith(m.name))));
+      expect(compareMetadata(metadata, await snapshot(client))).toEqual(
+        [
+          'sensor_errors.extra: column not in metadata',
+          'aggregation_dirty_windows.marks: type is integer, metadata says bigint',
+          'sensor_aggregations.unit: nullable is true, metadata says false',
+          'sensor_readings: no unique index on (reading_id) WHERE reading_id IS NOT NULL',
+        ].sort(
+          (a, b) => metadata.findIndex((m) => a.startsWith(m.name)) - metadata.findIndex((m) => b.startsWith(m.name)),
+        ),
+      );
     } finally {
       await client.query('ROLLBACK');
     }
@@ -79,11 +90,17 @@ describe('db/metadata', () => {
 
   it('the allowed values of sensor_type and error_type are the CHECK constraints', async () => {
     const readings = metadata.find((m) => m.name === 'sensor_readings')!;
-    expect(readings.columns.find((c) => c.name === 'sensor_type')?.allowed_values).toEqual(['temperature', 'humidity', 'pressure']);
+    expect(readings.columns.find((c) => c.name === 'sensor_type')?.allowed_values).toEqual([
+      'temperature',
+      'humidity',
+      'pressure',
+    ]);
     await client.query('BEGIN');
     try {
       await client.query('ALTER TABLE sensor_readings DROP CONSTRAINT sensor_readings_sensor_type_check');
-      await client.query("ALTER TABLE sensor_readings ADD CONSTRAINT sensor_readings_sensor_type_check CHECK (sensor_type IN ('temperature', 'humidity'))");
+      await client.query(
+        "ALTER TABLE sensor_readings ADD CONSTRAINT sensor_readings_sensor_type_check CHECK (sensor_type IN ('temperature', 'humidity'))",
+      );
       expect(compareMetadata(metadata, await snapshot(client))).toEqual([
         'sensor_readings.sensor_type: CHECK allows [temperature, humidity], metadata says [temperature, humidity, pressure]',
       ]);
@@ -101,7 +118,8 @@ describe('soda/checks agree with the metadata', () => {
       const { file, errors } = parseCheckFile(f, await readFile(path.join(DEFAULT_CHECKS_DIR, f), 'utf8'));
       expect(errors).toEqual([]);
       for (const c of file.checks) {
-        if (c.type === 'schema' && c.fail) schemaChecks.set(c.dataset!.table, { required: c.fail.requiredMissing, types: c.fail.wrongType });
+        if (c.type === 'schema' && c.fail)
+          schemaChecks.set(c.dataset!.table, { required: c.fail.requiredMissing, types: c.fail.wrongType });
       }
     }
     for (const table of ['sensor_readings', 'sensor_errors', 'sensor_aggregations']) {

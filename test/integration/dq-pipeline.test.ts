@@ -36,7 +36,13 @@ async function pipelineDatabase(): Promise<pg.Pool> {
   const pool = new pg.Pool({ connectionString: await createTestDatabase('dq_pipeline'), max: 4 });
   pools.push(pool);
   const now = new Date();
-  const sim = simulate({ count: RECORDS, sensors: 20, seed: 7, startTime: new Date(now.getTime() - 3 * 60_000), intervalMs: 2_000 });
+  const sim = simulate({
+    count: RECORDS,
+    sensors: 20,
+    seed: 7,
+    startTime: new Date(now.getTime() - 3 * 60_000),
+    intervalMs: 2_000,
+  });
   const records: StreamRecord[] = sim.records.map((r, i) => ({
     data: r.data,
     position: {
@@ -51,7 +57,11 @@ async function pipelineDatabase(): Promise<pg.Pool> {
   const store = new PostgresPipelineStore(pool);
   await store.insertReadings(batch.rows);
   await store.insertErrors(batch.rejections);
-  await aggregateMarkedWindows(new PostgresAggregationStore(pool), { chunkSize: 1_000, remainingMs: () => 60_000, reserveMs: 1_000 });
+  await aggregateMarkedWindows(new PostgresAggregationStore(pool), {
+    chunkSize: 1_000,
+    remainingMs: () => 60_000,
+    reserveMs: 1_000,
+  });
   return pool;
 }
 
@@ -70,7 +80,10 @@ async function scanChecks(pool: pg.Pool, variables?: Record<string, string>): Pr
 
 /** `outcome file: name` of every check that did not pass. */
 function flagged(scan: ScanResult): string[] {
-  return scan.results.filter((r) => r.outcome !== 'pass').map((r) => `${r.outcome ?? 'error'} ${r.file}: ${r.name}`).sort();
+  return scan.results
+    .filter((r) => r.outcome !== 'pass')
+    .map((r) => `${r.outcome ?? 'error'} ${r.file}: ${r.name}`)
+    .sort();
 }
 
 function valueOf(scan: ScanResult, name: string): number | null | undefined {
@@ -89,7 +102,11 @@ describe('soda/checks on pipeline data', () => {
     expect(share).toBeGreaterThan(0.3);
     expect(share).toBeLessThan(0.45);
     // The clean data does have windows, errors and readings: the checks are not passing on nothing.
-    const counts = (await pool.query('SELECT (SELECT count(*) FROM sensor_readings)::int AS r, (SELECT count(*) FROM sensor_errors)::int AS e, (SELECT count(*) FROM sensor_aggregations)::int AS a')).rows[0];
+    const counts = (
+      await pool.query(
+        'SELECT (SELECT count(*) FROM sensor_readings)::int AS r, (SELECT count(*) FROM sensor_errors)::int AS e, (SELECT count(*) FROM sensor_aggregations)::int AS a',
+      )
+    ).rows[0];
     expect(counts.r + counts.e).toBe(RECORDS);
     expect(counts.a).toBeGreaterThan(0);
   });
@@ -99,7 +116,9 @@ describe('soda/checks on pipeline data', () => {
     await pool.query('ALTER TABLE sensor_readings DROP CONSTRAINT sensor_readings_pkey');
     await pool.query('DROP INDEX sensor_readings_reading_id_key');
     // A redelivered record stored twice (same position, same reading_id): two copies of one row.
-    await pool.query('INSERT INTO sensor_readings SELECT * FROM sensor_readings WHERE reading_id IS NOT NULL ORDER BY sequence_number LIMIT 2');
+    await pool.query(
+      'INSERT INTO sensor_readings SELECT * FROM sensor_readings WHERE reading_id IS NOT NULL ORDER BY sequence_number LIMIT 2',
+    );
     const scan = await scanChecks(pool);
     expect(flagged(scan)).toEqual([
       'fail sensor_readings.yml: one row per Kinesis record (stream_name, shard_id, sequence_number)',
@@ -160,7 +179,10 @@ describe('soda/checks on pipeline data', () => {
     const empty = await pipelineDatabase();
     // Nothing at all (a stack whose producer never ran): freshness and row_count say so.
     await empty.query('TRUNCATE sensor_readings, sensor_errors, sensor_aggregations, aggregation_dirty_windows');
-    expect(flagged(await scanChecks(empty))).toEqual(['fail sensor_readings.yml: readings keep arriving', 'fail sensor_readings.yml: row_count > 0']);
+    expect(flagged(await scanChecks(empty))).toEqual([
+      'fail sensor_readings.yml: readings keep arriving',
+      'fail sensor_readings.yml: row_count > 0',
+    ]);
   });
 
   it('flag an error-rate incident (fail) and a burst of malformed records (warn)', async () => {
@@ -175,7 +197,9 @@ describe('soda/checks on pipeline data', () => {
     const malformed = await scanChecks(pool);
     // 30 of ~630 records malformed: above the 1% warn line, under the 5% fail line; the overall
     // share (~0.40) is still normal.
-    expect(flagged(malformed)).toEqual(['warn dq_error_rate.yml: share of records malformed or unprocessable, current and previous hour']);
+    expect(flagged(malformed)).toEqual([
+      'warn dq_error_rate.yml: share of records malformed or unprocessable, current and previous hour',
+    ]);
     expect(malformed.exitCode).toBe(1);
     await addErrors('INACTIVE_SENSOR', 1_000, '2');
     const incident = await scanChecks(pool);

@@ -47,7 +47,11 @@ afterAll(async () => {
 });
 
 async function scan(text: string, variables?: Record<string, string>): Promise<ScanResult> {
-  return runScan({ files: [{ path: 'checks.yml', text }], executor: pgExecutor(client), ...(variables ? { variables } : {}) });
+  return runScan({
+    files: [{ path: 'checks.yml', text }],
+    executor: pgExecutor(client),
+    ...(variables ? { variables } : {}),
+  });
 }
 
 /** Runs a one-check file and returns that check's result. */
@@ -82,7 +86,10 @@ describe('missing', () => {
     // 8 rows, 2 NULL: 25%. Under the in-check filter category = 'a': 4 rows, 1 NULL: 25%;
     // with '' listed too: 2 of 4 = 50%.
     expect((await one('m', '  - missing_percent(v) = 25')).value).toBe(25);
-    const filtered = await one('m', "  - missing_percent(v) = 50%:\n      filter: category = 'a'\n      missing values: ['']");
+    const filtered = await one(
+      'm',
+      "  - missing_percent(v) = 50%:\n      filter: category = 'a'\n      missing values: ['']",
+    );
     expect(filtered.value).toBe(50);
     expect(filtered.diagnostics).toMatchObject({ missing_count: 2, row_count: 4 });
   });
@@ -96,7 +103,9 @@ describe('missing', () => {
   });
 
   it('percentages round like Python round(x, 2): 1/3 -> 33.33, ties to even (1/800 -> 0.12)', async () => {
-    const third = await scan("filter m [x]:\n  where: v IN ('x', 'y')\nchecks for m [x]:\n  - invalid_percent(v) = 33.33:\n      valid values: [x]\n");
+    const third = await scan(
+      "filter m [x]:\n  where: v IN ('x', 'y')\nchecks for m [x]:\n  - invalid_percent(v) = 33.33:\n      valid values: [x]\n",
+    );
     // rows x, y, x: one invalid of three.
     expect(third.results[0]!.value).toBe(33.33);
     // 1 missing of 800 is 0.125 exactly: Python rounds the tie to even, 0.12 (not 0.13).
@@ -113,7 +122,9 @@ describe('invalid', () => {
     // valid values [x]: '', 'N/A', 'y', 'zz' are invalid (4); the two NULLs are missing, not invalid.
     expect((await one('m', '  - invalid_count(v) = 4:\n      valid values: [x]')).value).toBe(4);
     // Listing '' and 'N/A' as missing takes them out of invalid.
-    expect((await one('m', "  - invalid_count(v) = 2:\n      valid values: [x]\n      missing values: ['', 'N/A']")).value).toBe(2);
+    expect(
+      (await one('m', "  - invalid_count(v) = 2:\n      valid values: [x]\n      missing values: ['', 'N/A']")).value,
+    ).toBe(2);
   });
 
   it('with no validity configuration the count is 0 and a warning is logged', async () => {
@@ -127,7 +138,14 @@ describe('invalid', () => {
     // 0 and 1 are valid (inclusive), 0.5 valid; -0.1, 1.1 and -999 invalid; NULL missing.
     expect((await one('n', '  - invalid_count(score) = 3:\n      valid min: 0\n      valid max: 1')).value).toBe(3);
     // -999 as a missing value (a sentinel) leaves two invalid.
-    expect((await one('n', '  - invalid_count(score) = 2:\n      valid min: 0\n      valid max: 1\n      missing values: [-999]')).value).toBe(2);
+    expect(
+      (
+        await one(
+          'n',
+          '  - invalid_count(score) = 2:\n      valid min: 0\n      valid max: 1\n      missing values: [-999]',
+        )
+      ).value,
+    ).toBe(2);
   });
 
   it('invalid values / invalid regex / lengths', async () => {
@@ -135,8 +153,12 @@ describe('invalid', () => {
     expect((await one('m', "  - invalid_count(v) = 3:\n      invalid regex: '^[xy]$'")).value).toBe(3); // x, y, x
     // lengths of '', 'N/A', 'x', 'y', 'x', 'zz': length 1 -> 3 valid, 3 invalid.
     expect((await one('m', '  - invalid_count(v) = 3:\n      valid length: 1')).value).toBe(3);
-    expect((await one('m', '  - invalid_count(v) = 2:\n      valid min length: 1\n      valid max length: 2')).value).toBe(2); // '' and 'N/A'
-    expect((await one('m', "  - invalid_count(v) = 1:\n      valid regex: '^[a-z]+$'\n      missing values: ['']")).value).toBe(1);
+    expect(
+      (await one('m', '  - invalid_count(v) = 2:\n      valid min length: 1\n      valid max length: 2')).value,
+    ).toBe(2); // '' and 'N/A'
+    expect(
+      (await one('m', "  - invalid_count(v) = 1:\n      valid regex: '^[a-z]+$'\n      missing values: ['']")).value,
+    ).toBe(1);
   });
 
   it('a value that looks like SQL is a parameter, never SQL', async () => {
@@ -181,7 +203,19 @@ describe('thresholds', () => {
   - row_count >= 7
   - row_count < 7
 `);
-    expect(result.results.map((r) => r.outcome)).toEqual(['pass', 'fail', 'pass', 'pass', 'fail', 'fail', 'pass', 'fail', 'pass', 'pass', 'fail']);
+    expect(result.results.map((r) => r.outcome)).toEqual([
+      'pass',
+      'fail',
+      'pass',
+      'pass',
+      'fail',
+      'fail',
+      'pass',
+      'fail',
+      'pass',
+      'pass',
+      'fail',
+    ]);
   });
 
   it('a trailing % is ignored and numbers parse as floats', async () => {
@@ -215,7 +249,9 @@ describe('thresholds', () => {
   it('variables are substituted, and the file may give defaults', async () => {
     const result = await scan('variables:\n  LIMIT: "7"\nchecks for n:\n  - row_count = ${LIMIT}\n', {});
     expect(result.results[0]!.outcome).toBe('pass');
-    const overridden = await scan('variables:\n  LIMIT: "7"\nchecks for n:\n  - row_count = ${LIMIT}\n', { LIMIT: '8' });
+    const overridden = await scan('variables:\n  LIMIT: "7"\nchecks for n:\n  - row_count = ${LIMIT}\n', {
+      LIMIT: '8',
+    });
     expect(overridden.results[0]!.outcome).toBe('fail');
   });
 });
@@ -246,7 +282,7 @@ describe('aggregates', () => {
   });
 
   it('a NULL aggregate leaves the check not evaluated: an error, exit 3', async () => {
-    const result = await scan("checks for n:\n  - max(score) > 0:\n      filter: qty > 100\n  - row_count > 0\n");
+    const result = await scan('checks for n:\n  - max(score) > 0:\n      filter: qty > 100\n  - row_count > 0\n');
     expect(result.results[0]).toMatchObject({ outcome: null });
     expect(result.results[0]!.error).toMatch(/NULL/);
     expect(result.results[1]!.outcome).toBe('pass');
@@ -312,7 +348,10 @@ describe('schema', () => {
           price: numeric`,
     );
     expect(r.outcome).toBe('pass');
-    const exact = await one('s', `  - schema:\n      fail:\n        when wrong column type:\n          name: character varying\n          amount: DOUBLE PRECISION\n          created: timestamp without time zone`);
+    const exact = await one(
+      's',
+      `  - schema:\n      fail:\n        when wrong column type:\n          name: character varying\n          amount: DOUBLE PRECISION\n          created: timestamp without time zone`,
+    );
     expect(exact.outcome).toBe('pass');
   });
 
@@ -339,14 +378,22 @@ describe('schema', () => {
   });
 
   it('fail rules beat warn rules; warn rules alone warn', async () => {
-    const warnOnly = await one('s', '  - schema:\n      warn:\n        when forbidden column present: [tmp_debug]\n      fail:\n        when required column missing: [id]');
+    const warnOnly = await one(
+      's',
+      '  - schema:\n      warn:\n        when forbidden column present: [tmp_debug]\n      fail:\n        when required column missing: [id]',
+    );
     expect(warnOnly.outcome).toBe('warn');
-    const both = await one('s', '  - schema:\n      warn:\n        when forbidden column present: [tmp_debug]\n      fail:\n        when required column missing: [nope]');
+    const both = await one(
+      's',
+      '  - schema:\n      warn:\n        when forbidden column present: [tmp_debug]\n      fail:\n        when required column missing: [nope]',
+    );
     expect(both.outcome).toBe('fail');
   });
 
   it('a table that does not exist is an error', async () => {
-    const result = await scan('checks for no_such_table:\n  - schema:\n      fail:\n        when required column missing: [id]\n');
+    const result = await scan(
+      'checks for no_such_table:\n  - schema:\n      fail:\n        when required column missing: [id]\n',
+    );
     expect(result.results[0]!.outcome).toBeNull();
     expect(result.exitCode).toBe(3);
   });
@@ -363,7 +410,9 @@ describe('failed rows and user-defined metrics', () => {
     const q = '  - failed rows:\n      fail query: SELECT * FROM n WHERE score < 0;\n';
     expect((await one('n', q)).value).toBe(2);
     expect((await one('n', `${q}      warn: when > 0\n      fail: when > 5`)).outcome).toBe('warn');
-    expect((await one('n', '  - failed rows:\n      fail condition: score < 0\n      warn: when > 1')).outcome).toBe('warn');
+    expect((await one('n', '  - failed rows:\n      fail condition: score < 0\n      warn: when > 1')).outcome).toBe(
+      'warn',
+    );
   });
 
   it('NAME query takes the last non-NULL column of the first row', async () => {
@@ -375,19 +424,22 @@ describe('failed rows and user-defined metrics', () => {
   });
 
   it('NAME expression runs over the dataset and its filters', async () => {
-    const r = await one('n', "  - spread = 6:\n      spread expression: max(qty) - min(qty)\n      filter: qty > 0");
+    const r = await one('n', '  - spread = 6:\n      spread expression: max(qty) - min(qty)\n      filter: qty > 0');
     expect(r.value).toBe(6);
   });
 
   it('data-source-wide checks: top-level "checks:" with a fail query', async () => {
-    const result = await scan('checks:\n  - failed rows:\n      name: orphans\n      fail query: SELECT 1 FROM d WHERE a IS NULL\n');
+    const result = await scan(
+      'checks:\n  - failed rows:\n      name: orphans\n      fail query: SELECT 1 FROM d WHERE a IS NULL\n',
+    );
     expect(result.results[0]).toMatchObject({ name: 'orphans', value: 2, outcome: 'fail', table: null });
   });
 });
 
 describe('review findings', () => {
   it('check SQL cannot leave its read-only transaction with several statements', async () => {
-    const escape = "checks:\n  - failed rows:\n      fail query: SELECT 1) x; COMMIT; CREATE TABLE pwned (a int); SELECT (1\n";
+    const escape =
+      'checks:\n  - failed rows:\n      fail query: SELECT 1) x; COMMIT; CREATE TABLE pwned (a int); SELECT (1\n';
     const result = await scan(escape);
     expect(result.exitCode).toBe(3);
     const created = await client.query(`SELECT to_regclass('pwned') AS t`);
@@ -395,18 +447,22 @@ describe('review findings', () => {
   });
 
   it('a configurations block after the checks of its table still applies', async () => {
-    const after = await scan("checks for m:\n  - missing_count(v) = 3\nconfigurations for m:\n  missing values for v: ['N/A']\n");
+    const after = await scan(
+      "checks for m:\n  - missing_count(v) = 3\nconfigurations for m:\n  missing values for v: ['N/A']\n",
+    );
     expect(after.errors).toEqual([]);
     expect(after.results[0]!.value).toBe(3);
   });
 
   it('configured missing values are left out of aggregates too', async () => {
-    const result = await scan("configurations for n:\n  missing values for score: [-999]\nchecks for n:\n  - min(score) = -0.1\n");
+    const result = await scan(
+      'configurations for n:\n  missing values for score: [-999]\nchecks for n:\n  - min(score) = -0.1\n',
+    );
     expect(result.results[0]!.value).toBe(-0.1);
   });
 
   it('valid min on a text column compares numbers, or errors, never text order', async () => {
-    const result = await scan("checks for m:\n  - invalid_count(v) = 0:\n      valid min: 5\n");
+    const result = await scan('checks for m:\n  - invalid_count(v) = 0:\n      valid min: 5\n');
     expect(result.results[0]!.outcome).toBeNull();
     expect(result.exitCode).toBe(3);
   });
@@ -448,7 +504,9 @@ describe('errors and exit codes', () => {
       executor: pgExecutor(client),
     });
     expect(result.results.map((r) => r.outcome)).toEqual(['pass', 'pass']);
-    expect(result.errors.map((e) => e.message)).toEqual([expect.stringMatching(/^bad\.yml:3: unsupported check "percentile\(qty, 0\.5\) > 1"/)]);
+    expect(result.errors.map((e) => e.message)).toEqual([
+      expect.stringMatching(/^bad\.yml:3: unsupported check "percentile\(qty, 0\.5\) > 1"/),
+    ]);
     expect(result.exitCode).toBe(3);
   });
 

@@ -26,7 +26,8 @@ describe('data quality on the embedded stack', () => {
     const produced = await stack.host.invoke('producer', { count: RECORDS, sensors: 50, seed: 11 });
     expect(produced.ok).toBe(true);
     await waitFor(
-      () => count(stack.db, 'SELECT (SELECT count(*) FROM sensor_readings) + (SELECT count(*) FROM sensor_errors) AS n'),
+      () =>
+        count(stack.db, 'SELECT (SELECT count(*) FROM sensor_readings) + (SELECT count(*) FROM sensor_errors) AS n'),
       (n) => n === RECORDS,
       90_000,
       'every record to land',

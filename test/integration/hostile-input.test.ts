@@ -13,7 +13,10 @@ import { aReading, encode, kinesisEvent, lambdaContext, sqsEvent } from '../supp
 let sqs: RunningSqs;
 let queueUrl: string;
 let db: pg.Pool;
-let validator: (e: ReturnType<typeof kinesisEvent>['event'], c: ReturnType<typeof lambdaContext>) => Promise<KinesisStreamBatchResponse>;
+let validator: (
+  e: ReturnType<typeof kinesisEvent>['event'],
+  c: ReturnType<typeof lambdaContext>,
+) => Promise<KinesisStreamBatchResponse>;
 let drainer: (e: ReturnType<typeof sqsEvent>, c: ReturnType<typeof lambdaContext>) => Promise<SQSBatchResponse>;
 
 beforeAll(async () => {
@@ -50,23 +53,66 @@ function randomBytes(n: number, seed: number): Uint8Array {
 const validText = JSON.stringify(aReading({ reading_id: undefined }));
 const hostile: [string, Uint8Array, string][] = [
   ['random bytes', randomBytes(512, 7), 'JSON_PARSE_ERROR'],
-  ['invalid UTF-8 inside a valid reading', Buffer.concat([encode(validText.slice(0, 20)), Buffer.from([0xc3, 0x28]), encode(validText.slice(20))]), 'JSON_PARSE_ERROR'],
+  [
+    'invalid UTF-8 inside a valid reading',
+    Buffer.concat([encode(validText.slice(0, 20)), Buffer.from([0xc3, 0x28]), encode(validText.slice(20))]),
+    'JSON_PARSE_ERROR',
+  ],
   ['a NUL byte inside a string', encode(validText.replace('"Acme"', '"Ac\\u0000me"')), 'SCHEMA_ERROR'],
   ['a raw NUL byte', Buffer.concat([encode(validText), Buffer.from([0])]), 'JSON_PARSE_ERROR'],
-  ['an oversized payload', encode(JSON.stringify(aReading({ reading_id: undefined, model: 'm'.repeat(70_000) }))), 'PAYLOAD_TOO_LARGE'],
+  [
+    'an oversized payload',
+    encode(JSON.stringify(aReading({ reading_id: undefined, model: 'm'.repeat(70_000) }))),
+    'PAYLOAD_TOO_LARGE',
+  ],
   ['deeply nested JSON', encode('['.repeat(30_000) + ']'.repeat(30_000)), 'JSON_PARSE_ERROR'],
-  ['deeply nested JSON inside a reading', encode(validText.replace('"T-100"', '['.repeat(10_000) + ']'.repeat(10_000))), 'SCHEMA_ERROR'],
-  ['numbers as strings', encode(JSON.stringify(aReading({ reading_id: undefined, value: '21.5', min: '-40' }))), 'SCHEMA_ERROR'],
+  [
+    'deeply nested JSON inside a reading',
+    encode(validText.replace('"T-100"', '['.repeat(10_000) + ']'.repeat(10_000))),
+    'SCHEMA_ERROR',
+  ],
+  [
+    'numbers as strings',
+    encode(JSON.stringify(aReading({ reading_id: undefined, value: '21.5', min: '-40' }))),
+    'SCHEMA_ERROR',
+  ],
   ['a NaN literal', encode(validText.replace('21.5', 'NaN')), 'JSON_PARSE_ERROR'],
   ['an Infinity literal', encode(validText.replace('21.5', 'Infinity')), 'JSON_PARSE_ERROR'],
   ['a number that overflows', encode(validText.replace('21.5', '1e999')), 'SCHEMA_ERROR'],
   ['required fields only under __proto__', encode(`{"__proto__": ${validText}}`), 'SCHEMA_ERROR'],
-  ['a __proto__ key on an inactive reading', encode(validText.replace('"status":"active"', '"status":"maintenance"').replace('{', '{"__proto__": {"status": "active"},')), 'INACTIVE_SENSOR'],
-  ['extra fields on a sensor in maintenance', encode(JSON.stringify(aReading({ reading_id: undefined, status: 'maintenance', extra: { a: [1, 2] } }))), 'INACTIVE_SENSOR'],
+  [
+    'a __proto__ key on an inactive reading',
+    encode(
+      validText
+        .replace('"status":"active"', '"status":"maintenance"')
+        .replace('{', '{"__proto__": {"status": "active"},'),
+    ),
+    'INACTIVE_SENSOR',
+  ],
+  [
+    'extra fields on a sensor in maintenance',
+    encode(JSON.stringify(aReading({ reading_id: undefined, status: 'maintenance', extra: { a: [1, 2] } }))),
+    'INACTIVE_SENSOR',
+  ],
   ['an empty record', new Uint8Array(), 'JSON_PARSE_ERROR'],
-  ['a multi-kilobyte unit (would overflow the index row limit)', encode(JSON.stringify(aReading({ reading_id: undefined, unit: Array.from({ length: 3000 }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7919) % 20000))).join('') }))), 'SCHEMA_ERROR'],
+  [
+    'a multi-kilobyte unit (would overflow the index row limit)',
+    encode(
+      JSON.stringify(
+        aReading({
+          reading_id: undefined,
+          unit: Array.from({ length: 3000 }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7919) % 20000))).join(''),
+        }),
+      ),
+    ),
+    'SCHEMA_ERROR',
+  ],
   ['a lone surrogate escape', encode(validText.replace('"Acme"', '"\\ud800"')), 'SCHEMA_ERROR'],
-  ['U+FFFF and control characters in status', encode(validText.replace('"active"', '"\\uffff\\u0001"')), 'INACTIVE_SENSOR'],
+  [
+    'U+FFFF and control characters in status',
+    encode(validText.replace('"active"', '"\\uffff\\u0001"')),
+    'INACTIVE_SENSOR',
+  ],
 ];
 
 async function drainQueue(): Promise<string[]> {
@@ -76,7 +122,12 @@ async function drainQueue(): Promise<string[]> {
     const messages = out.Messages ?? [];
     if (messages.length === 0) return bodies;
     bodies.push(...messages.map((m) => m.Body as string));
-    await sqs.client.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
+    await sqs.client.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+      }),
+    );
   }
 }
 
@@ -103,7 +154,11 @@ describe('hostile input', () => {
     const bySequence = new Map(errors.rows.map((r) => [r.sequence_number, r]));
     hostile.forEach(([label, data], i) => {
       const row = bySequence.get(sequenceNumbers[2 * i + 1] as string);
-      expect({ label, type: row?.error_type, size: row?.raw_size }).toEqual({ label, type: expectedTypes[i], size: data.length });
+      expect({ label, type: row?.error_type, size: row?.raw_size }).toEqual({
+        label,
+        type: expectedTypes[i],
+        size: data.length,
+      });
       expect(row?.stored).toBe(Math.min(data.length, 65_536));
     });
     expect(errors.rowCount).toBe(hostile.length);

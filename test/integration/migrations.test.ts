@@ -30,7 +30,9 @@ describe('migrations', () => {
       ]),
     );
     const roles = await client.query(`SELECT rolname FROM pg_roles WHERE rolname LIKE 'iot\\_%' ORDER BY 1`);
-    expect(roles.rows.map((r) => r.rolname)).toEqual(expect.arrayContaining(['iot_aggregation', 'iot_ingest', 'iot_readonly']));
+    expect(roles.rows.map((r) => r.rolname)).toEqual(
+      expect.arrayContaining(['iot_aggregation', 'iot_ingest', 'iot_readonly']),
+    );
   });
 
   it('is safe to run twice and concurrently: each migration applies once', async () => {
@@ -49,7 +51,10 @@ describe('migrations', () => {
     await admin.end();
     const freshUrl = new URL(url);
     freshUrl.pathname = `/${fresh}`;
-    const [a, b] = await Promise.all([migrate({ database: freshUrl.toString() }), migrate({ database: freshUrl.toString() })]);
+    const [a, b] = await Promise.all([
+      migrate({ database: freshUrl.toString() }),
+      migrate({ database: freshUrl.toString() }),
+    ]);
     const files = (await readdir(DEFAULT_MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql'));
     // One caller applied everything, the other waited on the lock and found nothing to do.
     expect([...a, ...b].sort()).toEqual(files.map((f) => f.replace(/\.sql$/, '')).sort());

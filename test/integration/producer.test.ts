@@ -90,7 +90,8 @@ async function readAll(streamName: string): Promise<StoredRecord[]> {
     while (iterator) {
       const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
       const records = page.Records ?? [];
-      for (const r of records) out.push({ shardId, partitionKey: r.PartitionKey ?? '', data: r.Data ?? new Uint8Array() });
+      for (const r of records)
+        out.push({ shardId, partitionKey: r.PartitionKey ?? '', data: r.Data ?? new Uint8Array() });
       if (records.length === 0) break;
       iterator = page.NextShardIterator;
     }
@@ -98,7 +99,8 @@ async function readAll(streamName: string): Promise<StoredRecord[]> {
   return out;
 }
 
-const key = (r: { partitionKey: string; data: Uint8Array }) => `${r.partitionKey} ${Buffer.from(r.data).toString('base64')}`;
+const key = (r: { partitionKey: string; data: Uint8Array }) =>
+  `${r.partitionKey} ${Buffer.from(r.data).toString('base64')}`;
 
 function classify(r: StoredRecord): ExpectedOutcome {
   const c = classifyRecord(
@@ -109,16 +111,38 @@ function classify(r: StoredRecord): ExpectedOutcome {
   return c.kind === 'reading' ? 'valid' : (c.error.errorType as ExpectedOutcome);
 }
 
-const everyFault = { INACTIVE_SENSOR: 0.2, BELOW_MIN: 0.1, ABOVE_MAX: 0.1, NULL_VALUE: 0.1, JSON_PARSE_ERROR: 0.1, SCHEMA_ERROR: 0.1 };
+const everyFault = {
+  INACTIVE_SENSOR: 0.2,
+  BELOW_MIN: 0.1,
+  ABOVE_MAX: 0.1,
+  NULL_VALUE: 0.1,
+  JSON_PARSE_ERROR: 0.1,
+  SCHEMA_ERROR: 0.1,
+};
 
 describe('producer handler against kinesalite', () => {
   it('writes every record (over several 500-record calls) with the sensor as partition key, and its counts match the validator', async () => {
     const stream = await createStream(2);
     const { handler } = await loadProducer(stream);
-    const event = { count: 1_234, sensors: 20, seed: 7, startTime: '2026-03-01T10:00:00Z', intervalMs: 5_000, rates: everyFault };
+    const event = {
+      count: 1_234,
+      sensors: 20,
+      seed: 7,
+      startTime: '2026-03-01T10:00:00Z',
+      intervalMs: 5_000,
+      rates: everyFault,
+    };
     const result = await handler(event, { awsRequestId: 'test-1' });
 
-    expect(result).toMatchObject({ streamName: stream, sent: 1_234, failed: 0, sensors: 20, seed: 7, count: 1_234, failedRecords: [] });
+    expect(result).toMatchObject({
+      streamName: stream,
+      sent: 1_234,
+      failed: 0,
+      sensors: 20,
+      seed: 7,
+      count: 1_234,
+      failedRecords: [],
+    });
     expect(result.putRecordsCalls).toBe(3);
     expect(Object.values(result.notSent).every((n) => n === 0)).toBe(true);
 
@@ -131,17 +155,21 @@ describe('producer handler against kinesalite', () => {
 
     // What the pipeline will make of the stream equals what the producer announced.
     expect(countOutcomes(stored.map((r) => ({ expected: classify(r) })))).toEqual(result.expected);
-    for (const outcome of Object.keys(everyFault)) expect(result.expected[outcome as ExpectedOutcome]).toBeGreaterThan(0);
+    for (const outcome of Object.keys(everyFault))
+      expect(result.expected[outcome as ExpectedOutcome]).toBeGreaterThan(0);
 
     // Partition keys: the 20 sensors, each on one shard only, and equal to the reading's sensor_id.
     const shardsBySensor = new Map<string, Set<string>>();
-    for (const r of stored) shardsBySensor.set(r.partitionKey, (shardsBySensor.get(r.partitionKey) ?? new Set()).add(r.shardId));
+    for (const r of stored)
+      shardsBySensor.set(r.partitionKey, (shardsBySensor.get(r.partitionKey) ?? new Set()).add(r.shardId));
     expect(shardsBySensor.size).toBe(20);
     for (const shards of shardsBySensor.values()) expect(shards.size).toBe(1);
     expect(new Set(stored.map((r) => r.shardId)).size).toBe(2);
     for (const r of stored) {
       if (classify(r) === 'valid') {
-        expect((JSON.parse(Buffer.from(r.data).toString('utf8')) as { sensor_id: string }).sensor_id).toBe(r.partitionKey);
+        expect((JSON.parse(Buffer.from(r.data).toString('utf8')) as { sensor_id: string }).sensor_id).toBe(
+          r.partitionKey,
+        );
       }
     }
   });

@@ -9,7 +9,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scheduledEvent } from '../../runtime/host/events.js';
 import type { FunctionId } from '../../src/topology.js';
-import { copyTopology, count, PROJECT_ROOT, startTestStack, waitFor, withFixtures, type TestStack } from '../support/runtime-stack.js';
+import {
+  copyTopology,
+  count,
+  PROJECT_ROOT,
+  startTestStack,
+  waitFor,
+  withFixtures,
+  type TestStack,
+} from '../support/runtime-stack.js';
 import { expectAggregationsMatchReadings } from '../support/windows.js';
 
 interface ProducerAnswer {
@@ -20,7 +28,14 @@ interface ProducerAnswer {
 
 const N = 3_000;
 /** Every fault the producer can inject, so every error type is counted. */
-const RATES = { INACTIVE_SENSOR: 0.2, BELOW_MIN: 0.05, ABOVE_MAX: 0.05, NULL_VALUE: 0.05, JSON_PARSE_ERROR: 0.03, SCHEMA_ERROR: 0.03 };
+const RATES = {
+  INACTIVE_SENSOR: 0.2,
+  BELOW_MIN: 0.05,
+  ABOVE_MAX: 0.05,
+  NULL_VALUE: 0.05,
+  JSON_PARSE_ERROR: 0.03,
+  SCHEMA_ERROR: 0.03,
+};
 
 async function landed(stack: TestStack): Promise<number> {
   return count(stack.db, 'SELECT (SELECT count(*) FROM sensor_readings) + (SELECT count(*) FROM sensor_errors) AS n');
@@ -40,9 +55,18 @@ describe('embedded pipeline, real handlers', () => {
   });
 
   it('lands every produced reading exactly once with the injected error counts, and aggregates them', async () => {
-    const lambda = new LambdaClient({ region: 'us-east-1', endpoint: stack.endpoints.lambdaEndpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    const lambda = new LambdaClient({
+      region: 'us-east-1',
+      endpoint: stack.endpoints.lambdaEndpoint,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
     const out = await lambda.send(
-      new InvokeCommand({ FunctionName: 'producer', Payload: new TextEncoder().encode(JSON.stringify({ count: N, sensors: 20, seed: 42, intervalMs: 1_000, rates: RATES })) }),
+      new InvokeCommand({
+        FunctionName: 'producer',
+        Payload: new TextEncoder().encode(
+          JSON.stringify({ count: N, sensors: 20, seed: 42, intervalMs: 1_000, rates: RATES }),
+        ),
+      }),
     );
     lambda.destroy();
     expect(out.FunctionError).toBeUndefined();
@@ -52,12 +76,19 @@ describe('embedded pipeline, real handlers', () => {
     // The seeded run injects every fault type; otherwise this test would prove little.
     for (const fault of Object.keys(RATES)) expect(produced.expected[fault], fault).toBeGreaterThan(0);
 
-    await waitFor(() => landed(stack), (n) => n >= N, 120_000, 'every reading to land');
+    await waitFor(
+      () => landed(stack),
+      (n) => n >= N,
+      120_000,
+      'every reading to land',
+    );
     await new Promise((r) => setTimeout(r, 500)); // a duplicate would show up now
     expect(await landed(stack)).toBe(N);
 
     expect(await count(stack.db, 'SELECT count(*) AS n FROM sensor_readings')).toBe(produced.expected.valid);
-    const byType = await stack.db.query<{ error_type: string; n: string }>('SELECT error_type, count(*) AS n FROM sensor_errors GROUP BY 1');
+    const byType = await stack.db.query<{ error_type: string; n: string }>(
+      'SELECT error_type, count(*) AS n FROM sensor_errors GROUP BY 1',
+    );
     const errors = Object.fromEntries(byType.rows.map((r) => [r.error_type, Number(r.n)]));
     for (const [outcome, expected] of Object.entries(produced.expected)) {
       if (outcome !== 'valid') expect(errors[outcome] ?? 0, outcome).toBe(expected);
@@ -94,7 +125,12 @@ describe('retries exhausted, real drainer', () => {
     const out = await stack.host.invoke('producer', { count: 200, sensors: 10, seed: 7 });
     expect(out.ok).toBe(true);
     const produced = (out.ok ? out.payload : {}) as ProducerAnswer;
-    await waitFor(() => landed(stack), (n) => n >= produced.sent, 60_000, 'drained rows');
+    await waitFor(
+      () => landed(stack),
+      (n) => n >= produced.sent,
+      60_000,
+      'drained rows',
+    );
     expect(await landed(stack)).toBe(produced.sent);
     expect(await count(stack.db, 'SELECT count(*) AS n FROM sensor_readings')).toBe(produced.expected.valid);
     expect(stack.host.status().kinesis.noticesSent).toBeGreaterThan(0);

@@ -14,7 +14,9 @@ import { copyTopology, PROJECT_ROOT, startTestStack, withFixtures, type TestStac
 /** Runs `npm run invoke`'s script (runtime/invoke.ts) and collects its output. */
 function invokeCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  const child = spawn(process.execPath, ['--import', tsx, path.join(PROJECT_ROOT, 'runtime/invoke.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', tsx, path.join(PROJECT_ROOT, 'runtime/invoke.ts'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -30,17 +32,37 @@ beforeAll(async () => {
   const t = withFixtures(copyTopology(), { producer: 'test/fixtures/handlers/echo.ts' });
   t.functions.producer.timeoutSeconds = 2;
   process.env.HOST_ONLY = 'must not leak into functions';
-  stack = await startTestStack({ topology: t, label: 'rt_invoke', host: { enable: { kinesis: false, sqs: false, schedules: false } } });
-  lambda = new LambdaClient({ region: 'us-east-1', endpoint: stack.endpoints.lambdaEndpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  stack = await startTestStack({
+    topology: t,
+    label: 'rt_invoke',
+    host: { enable: { kinesis: false, sqs: false, schedules: false } },
+  });
+  lambda = new LambdaClient({
+    region: 'us-east-1',
+    endpoint: stack.endpoints.lambdaEndpoint,
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
 });
 afterAll(async () => {
   lambda?.destroy();
   await stack?.close();
 });
 
-async function invoke(name: string, payload: unknown, extra: Partial<ConstructorParameters<typeof InvokeCommand>[0]> = {}) {
-  const out = await lambda.send(new InvokeCommand({ FunctionName: name, Payload: new TextEncoder().encode(JSON.stringify(payload)), ...extra }));
-  return { ...out, body: out.Payload && out.Payload.length > 0 ? (JSON.parse(decoder.decode(out.Payload)) as Record<string, unknown>) : undefined };
+async function invoke(
+  name: string,
+  payload: unknown,
+  extra: Partial<ConstructorParameters<typeof InvokeCommand>[0]> = {},
+) {
+  const out = await lambda.send(
+    new InvokeCommand({ FunctionName: name, Payload: new TextEncoder().encode(JSON.stringify(payload)), ...extra }),
+  );
+  return {
+    ...out,
+    body:
+      out.Payload && out.Payload.length > 0
+        ? (JSON.parse(decoder.decode(out.Payload)) as Record<string, unknown>)
+        : undefined,
+  };
 }
 
 describe('Lambda Invoke API', () => {
@@ -85,9 +107,13 @@ describe('Lambda Invoke API', () => {
   it('returns the log tail when asked, accepts Event invocations, and 404s unknown functions', async () => {
     const tail = await invoke('producer', {}, { LogType: 'Tail' });
     expect(Buffer.from(tail.LogResult ?? '', 'base64').toString('utf8')).toContain(String(tail.body?.requestId));
-    const async = await lambda.send(new InvokeCommand({ FunctionName: 'producer', InvocationType: 'Event', Payload: new TextEncoder().encode('{}') }));
+    const async = await lambda.send(
+      new InvokeCommand({ FunctionName: 'producer', InvocationType: 'Event', Payload: new TextEncoder().encode('{}') }),
+    );
     expect(async.StatusCode).toBe(202);
-    await expect(lambda.send(new InvokeCommand({ FunctionName: 'no-such-function' }))).rejects.toBeInstanceOf(ResourceNotFoundException);
+    await expect(lambda.send(new InvokeCommand({ FunctionName: 'no-such-function' }))).rejects.toBeInstanceOf(
+      ResourceNotFoundException,
+    );
   });
 
   it('npm run invoke prints the answer and exits 1 on a function error', async () => {

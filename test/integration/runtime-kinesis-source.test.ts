@@ -7,7 +7,15 @@
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KinesisFailureNotice } from '../../runtime/host/events.js';
-import { copyTopology, count, putRecords, startTestStack, waitFor, withFixtures, type TestStack } from '../support/runtime-stack.js';
+import {
+  copyTopology,
+  count,
+  putRecords,
+  startTestStack,
+  waitFor,
+  withFixtures,
+  type TestStack,
+} from '../support/runtime-stack.js';
 
 const RECORDER = 'test/fixtures/handlers/kinesis-recorder.ts';
 
@@ -16,7 +24,17 @@ function topologyWith(source: Partial<ReturnType<typeof copyTopology>['kinesisSo
   t.stream.shardCount = shardCount;
   const s = t.kinesisSources[0];
   if (!s) throw new Error('topology has no Kinesis source');
-  Object.assign(s, { batchSize: 10, maxBatchingWindowSeconds: 1, parallelizationFactor: 1, bisectBatchOnError: false, retryAttempts: 2 }, source);
+  Object.assign(
+    s,
+    {
+      batchSize: 10,
+      maxBatchingWindowSeconds: 1,
+      parallelizationFactor: 1,
+      bisectBatchOnError: false,
+      retryAttempts: 2,
+    },
+    source,
+  );
   return t;
 }
 
@@ -34,7 +52,9 @@ interface Delivery {
 async function deliveries(stack: TestStack): Promise<Delivery[]> {
   const exists = await count(stack.db, `SELECT count(*) AS n FROM pg_tables WHERE tablename = 'fixture_deliveries'`);
   if (exists === 0) return [];
-  const out = await stack.db.query<Delivery>('SELECT request_id, position, sequence_number::text, partition_key, data, event_id, event_source_arn, shard_id FROM fixture_deliveries ORDER BY id');
+  const out = await stack.db.query<Delivery>(
+    'SELECT request_id, position, sequence_number::text, partition_key, data, event_id, event_source_arn, shard_id FROM fixture_deliveries ORDER BY id',
+  );
   return out.rows;
 }
 
@@ -53,7 +73,13 @@ async function receiveNotices(stack: TestStack, expected: number): Promise<Kines
   const notices: KinesisFailureNotice[] = [];
   await waitFor(
     async () => {
-      const out = await stack.sqs.send(new ReceiveMessageCommand({ QueueUrl: stack.endpoints.failuresQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+      const out = await stack.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: stack.endpoints.failuresQueueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 0,
+        }),
+      );
       for (const m of out.Messages ?? []) notices.push(JSON.parse(m.Body ?? '{}') as KinesisFailureNotice);
       return notices.length;
     },
@@ -72,17 +98,32 @@ afterEach(async () => {
 
 describe('Kinesis event source', () => {
   it('delivers AWS-shaped records and checkpoints the last one', async () => {
-    stack = await startTestStack({ topology: topologyWith({}), label: 'rt_shape', host: { enable: { sqs: false, schedules: false } } });
-    const put = await putRecords(stack, Array.from({ length: 3 }, (_, i) => ({ key: 'sensor-1', data: { i } })));
+    stack = await startTestStack({
+      topology: topologyWith({}),
+      label: 'rt_shape',
+      host: { enable: { sqs: false, schedules: false } },
+    });
+    const put = await putRecords(
+      stack,
+      Array.from({ length: 3 }, (_, i) => ({ key: 'sensor-1', data: { i } })),
+    );
     const s = stack;
-    const rows = await waitFor(() => deliveries(s), (r) => r.length === 3, 30_000, 'deliveries');
+    const rows = await waitFor(
+      () => deliveries(s),
+      (r) => r.length === 3,
+      30_000,
+      'deliveries',
+    );
     const first = rows[0];
     expect(first?.event_source_arn).toBe(`arn:aws:kinesis:us-east-1:000000000000:stream/${stack.endpoints.streamName}`);
     expect(first?.event_id).toBe(`${put[0]?.shardId}:${put[0]?.sequenceNumber}`);
     expect(rows.map((r) => JSON.parse(r.data))).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }]);
     const last = put[2]?.sequenceNumber;
     await waitFor(
-      () => stack!.db.query<{ s: string }>('SELECT sequence_number::text AS s FROM iot_runtime.kinesis_checkpoints').then((r) => r.rows.map((x) => x.s)),
+      () =>
+        stack!.db
+          .query<{ s: string }>('SELECT sequence_number::text AS s FROM iot_runtime.kinesis_checkpoints')
+          .then((r) => r.rows.map((x) => x.s)),
       (v) => v.includes(last ?? '-'),
       10_000,
       'checkpoint',
@@ -90,35 +131,73 @@ describe('Kinesis event source', () => {
   });
 
   it('gathers records for the batching window before invoking, and cuts batches at the batch size', async () => {
-    stack = await startTestStack({ topology: topologyWith({ batchSize: 4, maxBatchingWindowSeconds: 3 }), label: 'rt_window', host: { enable: { sqs: false, schedules: false } } });
+    stack = await startTestStack({
+      topology: topologyWith({ batchSize: 4, maxBatchingWindowSeconds: 3 }),
+      label: 'rt_window',
+      host: { enable: { sqs: false, schedules: false } },
+    });
     // Two separate PutRecords calls: the window holds the first records until the others arrive.
     const a = await putRecords(stack, [{ key: 'sensor-1', data: { i: 0 } }]);
     const b = await putRecords(stack, [{ key: 'sensor-1', data: { i: 1 } }]);
-    const c = await putRecords(stack, Array.from({ length: 4 }, (_, i) => ({ key: 'sensor-1', data: { i: i + 2 } })));
+    const c = await putRecords(
+      stack,
+      Array.from({ length: 4 }, (_, i) => ({ key: 'sensor-1', data: { i: i + 2 } })),
+    );
     const s = stack;
-    await waitFor(() => deliveries(s), (r) => r.length === 6, 30_000, 'deliveries');
+    await waitFor(
+      () => deliveries(s),
+      (r) => r.length === 6,
+      30_000,
+      'deliveries',
+    );
     const seq = [...a, ...b, ...c].map((p) => p.sequenceNumber);
     expect(invocations(await deliveries(stack))).toEqual([seq.slice(0, 4), seq.slice(4)]);
   });
 
   it('on stop, finishes the batch in flight and checkpoints it before returning', async () => {
-    stack = await startTestStack({ topology: topologyWith({ batchSize: 3 }), label: 'rt_stop', host: { enable: { sqs: false, schedules: false } } });
-    const put = await putRecords(stack, Array.from({ length: 3 }, (_, i) => ({ key: 'sensor-1', data: { i, sleepMs: 1_500 } })));
+    stack = await startTestStack({
+      topology: topologyWith({ batchSize: 3 }),
+      label: 'rt_stop',
+      host: { enable: { sqs: false, schedules: false } },
+    });
+    const put = await putRecords(
+      stack,
+      Array.from({ length: 3 }, (_, i) => ({ key: 'sensor-1', data: { i, sleepMs: 1_500 } })),
+    );
     const s = stack;
     // The fixture records the deliveries, then sleeps: the batch is in flight now.
-    await waitFor(() => deliveries(s), (r) => r.length === 3, 30_000, 'the batch to be in flight');
+    await waitFor(
+      () => deliveries(s),
+      (r) => r.length === 3,
+      30_000,
+      'the batch to be in flight',
+    );
     await stack.stop();
-    const checkpoint = await stack.db.query<{ s: string }>('SELECT sequence_number::text AS s FROM iot_runtime.kinesis_checkpoints');
+    const checkpoint = await stack.db.query<{ s: string }>(
+      'SELECT sequence_number::text AS s FROM iot_runtime.kinesis_checkpoints',
+    );
     expect(checkpoint.rows.map((r) => r.s)).toEqual([put[2]?.sequenceNumber]);
   });
 
   it('resumes a partially failed batch at the lowest failed sequence number', async () => {
-    stack = await startTestStack({ topology: topologyWith({}), label: 'rt_partial', host: { enable: { sqs: false, schedules: false } } });
-    const data = Array.from({ length: 10 }, (_, i) => ({ key: 'sensor-1', data: i === 5 || i === 7 ? { i, failTimes: 1, mode: 'partial' } : { i } }));
+    stack = await startTestStack({
+      topology: topologyWith({}),
+      label: 'rt_partial',
+      host: { enable: { sqs: false, schedules: false } },
+    });
+    const data = Array.from({ length: 10 }, (_, i) => ({
+      key: 'sensor-1',
+      data: i === 5 || i === 7 ? { i, failTimes: 1, mode: 'partial' } : { i },
+    }));
     const put = await putRecords(stack, data);
     const seq = put.map((p) => p.sequenceNumber);
     const s = stack;
-    const rows = await waitFor(() => deliveries(s), (r) => r.length >= 15, 30_000, 'deliveries');
+    const rows = await waitFor(
+      () => deliveries(s),
+      (r) => r.length >= 15,
+      30_000,
+      'deliveries',
+    );
     await new Promise((r) => setTimeout(r, 300)); // would reveal any extra redelivery
     const calls = invocations(await deliveries(stack));
     expect(calls).toEqual([seq, seq.slice(5)]);
@@ -127,12 +206,26 @@ describe('Kinesis event source', () => {
 
   it('bisects a failing batch until the poison record is alone, and gives up on it only', async () => {
     const t = topologyWith({ batchSize: 8, bisectBatchOnError: true, retryAttempts: 1 });
-    stack = await startTestStack({ topology: t, label: 'rt_bisect', host: { enable: { sqs: false, schedules: false } } });
-    const put = await putRecords(stack, Array.from({ length: 8 }, (_, i) => ({ key: 'sensor-1', data: i === 3 ? { i, failTimes: 99, mode: 'throw' } : { i } })));
+    stack = await startTestStack({
+      topology: t,
+      label: 'rt_bisect',
+      host: { enable: { sqs: false, schedules: false } },
+    });
+    const put = await putRecords(
+      stack,
+      Array.from({ length: 8 }, (_, i) => ({
+        key: 'sensor-1',
+        data: i === 3 ? { i, failTimes: 99, mode: 'throw' } : { i },
+      })),
+    );
     const seq = put.map((p) => p.sequenceNumber);
     const [notice] = await receiveNotices(stack, 1);
     expect(notice?.requestContext.condition).toBe('RetryAttemptsExhausted');
-    expect(notice?.KinesisBatchInfo).toMatchObject({ startSequenceNumber: seq[3], endSequenceNumber: seq[3], batchSize: 1 });
+    expect(notice?.KinesisBatchInfo).toMatchObject({
+      startSequenceNumber: seq[3],
+      endSequenceNumber: seq[3],
+      batchSize: 1,
+    });
     const calls = invocations(await deliveries(stack));
     // 8 -> 4+4 -> (2+2) -> (1+1): the poison record alone, then once more (one retry).
     expect(calls.filter((c) => c.length === 1 && c[0] === seq[3]).length).toBe(2);
@@ -148,8 +241,18 @@ describe('Kinesis event source', () => {
   });
 
   it('sends an AWS-shaped notice to the on-failure queue when retries are exhausted, then moves on', async () => {
-    stack = await startTestStack({ topology: topologyWith({ batchSize: 5, retryAttempts: 2 }), label: 'rt_exhaust', host: { enable: { sqs: false, schedules: false } } });
-    const put = await putRecords(stack, Array.from({ length: 5 }, (_, i) => ({ key: 'sensor-1', data: i === 2 ? { i, failTimes: 99, mode: 'partial' } : { i } })));
+    stack = await startTestStack({
+      topology: topologyWith({ batchSize: 5, retryAttempts: 2 }),
+      label: 'rt_exhaust',
+      host: { enable: { sqs: false, schedules: false } },
+    });
+    const put = await putRecords(
+      stack,
+      Array.from({ length: 5 }, (_, i) => ({
+        key: 'sensor-1',
+        data: i === 2 ? { i, failTimes: 99, mode: 'partial' } : { i },
+      })),
+    );
     const seq = put.map((p) => p.sequenceNumber);
     const [notice] = await receiveNotices(stack, 1);
     expect(notice).toMatchObject({
@@ -176,7 +279,10 @@ describe('Kinesis event source', () => {
     // The records given up on are acknowledged: the checkpoint reaches the last record.
     const s = stack;
     await waitFor(
-      () => s.db.query<{ s: string }>('SELECT sequence_number::text AS s FROM iot_runtime.kinesis_checkpoints').then((r) => r.rows[0]?.s),
+      () =>
+        s.db
+          .query<{ s: string }>('SELECT sequence_number::text AS s FROM iot_runtime.kinesis_checkpoints')
+          .then((r) => r.rows[0]?.s),
       (v) => v === seq[4],
       10_000,
       'checkpoint past the given-up records',
@@ -195,17 +301,32 @@ describe('Kinesis event source', () => {
     ]);
     const [notice] = await receiveNotices(stack, 1);
     expect(notice?.requestContext.condition).toBe('RecordAgeExceeded');
-    expect(notice?.KinesisBatchInfo).toMatchObject({ startSequenceNumber: put[0]?.sequenceNumber, endSequenceNumber: put[1]?.sequenceNumber, batchSize: 2 });
+    expect(notice?.KinesisBatchInfo).toMatchObject({
+      startSequenceNumber: put[0]?.sequenceNumber,
+      endSequenceNumber: put[1]?.sequenceNumber,
+      batchSize: 2,
+    });
   });
 
   it('runs parallelization-factor batches of one shard concurrently and keeps each partition key in order', async () => {
     const t = topologyWith({ batchSize: 10, maxBatchingWindowSeconds: 0, parallelizationFactor: 4 });
-    stack = await startTestStack({ topology: t, label: 'rt_parallel', host: { enable: { sqs: false, schedules: false } } });
+    stack = await startTestStack({
+      topology: t,
+      label: 'rt_parallel',
+      host: { enable: { sqs: false, schedules: false } },
+    });
     const keys = Array.from({ length: 16 }, (_, k) => `sensor-${k}`);
-    const records = Array.from({ length: 20 }, (_, i) => keys.map((key) => ({ key, data: { key, i, sleepMs: 20 } }))).flat();
+    const records = Array.from({ length: 20 }, (_, i) =>
+      keys.map((key) => ({ key, data: { key, i, sleepMs: 20 } })),
+    ).flat();
     await putRecords(stack, records);
     const s = stack;
-    const rows = await waitFor(() => deliveries(s), (r) => r.length >= records.length, 60_000, 'all deliveries');
+    const rows = await waitFor(
+      () => deliveries(s),
+      (r) => r.length >= records.length,
+      60_000,
+      'all deliveries',
+    );
     expect(rows.length).toBe(records.length);
     const seen = new Map<string, number[]>();
     for (const r of rows) {

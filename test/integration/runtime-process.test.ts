@@ -58,19 +58,38 @@ afterAll(async () => {
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
 
-const landed = (): Promise<number> => count(db, 'SELECT (SELECT count(*) FROM sensor_readings) + (SELECT count(*) FROM sensor_errors) AS n');
+const landed = (): Promise<number> =>
+  count(db, 'SELECT (SELECT count(*) FROM sensor_readings) + (SELECT count(*) FROM sensor_errors) AS n');
 
 describe('npm start process', () => {
   it('survives SIGKILL mid-stream: after a restart every reading has landed exactly once', async () => {
     const first = serve(['--state-dir', stateDir], env);
     const endpoints = await first.ready;
     expect(JSON.parse(readFileSync(path.join(stateDir, 'endpoints.json'), 'utf8'))).toEqual(endpoints);
-    expect(endpoints).toMatchObject({ kinesisEndpoint: kinesis.url, sqsEndpoint: sqs.url, databaseUrl, streamName: 'iot_sensor_data', region: 'us-east-1' });
+    expect(endpoints).toMatchObject({
+      kinesisEndpoint: kinesis.url,
+      sqsEndpoint: sqs.url,
+      databaseUrl,
+      streamName: 'iot_sensor_data',
+      region: 'us-east-1',
+    });
 
-    const lambda = new LambdaClient({ region: 'us-east-1', endpoint: endpoints.lambdaEndpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-    const out = await lambda.send(new InvokeCommand({ FunctionName: 'producer', Payload: new TextEncoder().encode(JSON.stringify({ count: N, sensors: 50, seed: 11 })) }));
+    const lambda = new LambdaClient({
+      region: 'us-east-1',
+      endpoint: endpoints.lambdaEndpoint,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
+    const out = await lambda.send(
+      new InvokeCommand({
+        FunctionName: 'producer',
+        Payload: new TextEncoder().encode(JSON.stringify({ count: N, sensors: 50, seed: 11 })),
+      }),
+    );
     lambda.destroy();
-    const produced = JSON.parse(new TextDecoder().decode(out.Payload)) as { sent: number; expected: Record<string, number> };
+    const produced = JSON.parse(new TextDecoder().decode(out.Payload)) as {
+      sent: number;
+      expected: Record<string, number>;
+    };
     expect(produced.sent).toBe(N);
 
     await waitFor(landed, (n) => n >= 300, 60_000, 'the first rows');
@@ -86,9 +105,12 @@ describe('npm start process', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     expect(await landed()).toBe(N);
     expect(await count(db, 'SELECT count(*) AS n FROM sensor_readings')).toBe(produced.expected.valid);
-    const byType = await db.query<{ error_type: string; n: string }>('SELECT error_type, count(*) AS n FROM sensor_errors GROUP BY 1');
+    const byType = await db.query<{ error_type: string; n: string }>(
+      'SELECT error_type, count(*) AS n FROM sensor_errors GROUP BY 1',
+    );
     const errors = Object.fromEntries(byType.rows.map((r) => [r.error_type, Number(r.n)]));
-    for (const [outcome, expected] of Object.entries(produced.expected)) if (outcome !== 'valid') expect(errors[outcome] ?? 0, outcome).toBe(expected);
+    for (const [outcome, expected] of Object.entries(produced.expected))
+      if (outcome !== 'valid') expect(errors[outcome] ?? 0, outcome).toBe(expected);
 
     // Graceful stop: exit 0, the endpoints file removed, no container left behind.
     second.child.kill('SIGTERM');
@@ -108,8 +130,14 @@ describe('npm start process', () => {
     expect(second.stderr()).toContain(`cannot start: another stack (pid ${first.child.pid}) is running on ${stateDir}`);
     // The first stack kept its endpoints file and still serves.
     expect(JSON.parse(readFileSync(path.join(stateDir, 'endpoints.json'), 'utf8'))).toEqual(endpoints);
-    const lambda = new LambdaClient({ region: 'us-east-1', endpoint: endpoints.lambdaEndpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-    const out = await lambda.send(new InvokeCommand({ FunctionName: 'aggregator', Payload: new TextEncoder().encode('{}') }));
+    const lambda = new LambdaClient({
+      region: 'us-east-1',
+      endpoint: endpoints.lambdaEndpoint,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
+    const out = await lambda.send(
+      new InvokeCommand({ FunctionName: 'aggregator', Payload: new TextEncoder().encode('{}') }),
+    );
     lambda.destroy();
     expect(out.FunctionError).toBeUndefined();
     first.child.kill('SIGTERM');
@@ -125,7 +153,9 @@ describe('npm start process', () => {
       const taken = serve(['--state-dir', stateDir, '--lambda-port', String(port)], env);
       const exit = await taken.exited;
       expect(exit.code).toBe(1);
-      expect(taken.stderr()).toMatch(new RegExp(`cannot start: port ${port} for the Lambda Invoke API is already in use`));
+      expect(taken.stderr()).toMatch(
+        new RegExp(`cannot start: port ${port} for the Lambda Invoke API is already in use`),
+      );
     } finally {
       blocker.close();
     }

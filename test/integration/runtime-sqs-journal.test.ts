@@ -12,7 +12,13 @@
  *    only have come from the journal, since the stream is not read again.
  */
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { ReceiveMessageCommand, SendMessageBatchCommand, DeleteMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  DeleteMessageCommand,
+  type Message,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -41,7 +47,14 @@ afterAll(async () => {
 async function receiveAll(sqs: SQSClient, url: string): Promise<Message[]> {
   const out: Message[] = [];
   for (;;) {
-    const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], VisibilityTimeout: 60 }));
+    const r = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        MaxNumberOfMessages: 10,
+        MessageAttributeNames: ['All'],
+        VisibilityTimeout: 60,
+      }),
+    );
     if (!r.Messages?.length) return out;
     out.push(...r.Messages);
   }
@@ -74,16 +87,22 @@ describe('embedded SQS journal', () => {
           Entries: bodies.slice(i, i + 10).map((b, j) => ({
             Id: String(j),
             MessageBody: b,
-            MessageAttributes: { n: { DataType: 'Number', StringValue: String(i + j) }, raw: { DataType: 'Binary', BinaryValue: Buffer.from([i + j, 255]) } },
+            MessageAttributes: {
+              n: { DataType: 'Number', StringValue: String(i + j) },
+              raw: { DataType: 'Binary', BinaryValue: Buffer.from([i + j, 255]) },
+            },
           })),
         }),
       );
     }
     // Five consumed; the rest stay, some of them in flight (received, not deleted) at the stop.
-    const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: urls.errors, MaxNumberOfMessages: 8, VisibilityTimeout: 60 }));
+    const received = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: urls.errors, MaxNumberOfMessages: 8, VisibilityTimeout: 60 }),
+    );
     expect(received.Messages).toHaveLength(8);
     const consumed = received.Messages?.slice(0, 5) ?? [];
-    for (const m of consumed) await sqs.send(new DeleteMessageCommand({ QueueUrl: urls.errors, ReceiptHandle: m.ReceiptHandle }));
+    for (const m of consumed)
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: urls.errors, ReceiptHandle: m.ReceiptHandle }));
     sqs.destroy();
     await server.stop();
 
@@ -151,7 +170,14 @@ describe('npm start with the embedded SQS', () => {
       invalid.push(aReading({ sensor_id: `s-${i}`, unit: undefined }));
     }
     const valid = Array.from({ length: 30 }, (_, i) => aReading({ sensor_id: `s-${i % 6}`, value: i }));
-    const expected = { INACTIVE_SENSOR: 6, NULL_VALUE: 6, BELOW_MIN: 6, ABOVE_MAX: 6, SCHEMA_ERROR: 6, JSON_PARSE_ERROR: 6 };
+    const expected = {
+      INACTIVE_SENSOR: 6,
+      NULL_VALUE: 6,
+      BELOW_MIN: 6,
+      ABOVE_MAX: 6,
+      SCHEMA_ERROR: 6,
+      JSON_PARSE_ERROR: 6,
+    };
     const records = [
       ...valid.map((r, i) => ({ key: `k${i}`, data: JSON.stringify(r) })),
       ...invalid.map((r, i) => ({ key: `k${i}`, data: JSON.stringify(r) })),
@@ -168,7 +194,12 @@ describe('npm start with the embedded SQS', () => {
     const first = serve(env);
     const endpoints = await first.ready;
     const k = createKinesisClient({ region: REGION, endpoint: endpoints.kinesisEndpoint });
-    const put = await k.send(new PutRecordsCommand({ StreamName: endpoints.streamName, Records: records.map((r) => ({ PartitionKey: r.key, Data: Buffer.from(r.data) })) }));
+    const put = await k.send(
+      new PutRecordsCommand({
+        StreamName: endpoints.streamName,
+        Records: records.map((r) => ({ PartitionKey: r.key, Data: Buffer.from(r.data) })),
+      }),
+    );
     k.destroy();
     expect(put.FailedRecordCount ?? 0).toBe(0);
     const lastPerShard = new Map<string, bigint>();
@@ -179,19 +210,35 @@ describe('npm start with the embedded SQS', () => {
     // Every record acknowledged: each shard's checkpoint is at its last record, so the stream is
     // never read again and every rejection has been accepted by SQS.
     await waitFor(
-      async () => (await db.query<{ shard_id: string; seq: string }>("SELECT shard_id, sequence_number::text AS seq FROM iot_runtime.kinesis_checkpoints WHERE function_name = 'iot-validator'")).rows,
-      (rows) => [...lastPerShard].every(([shard, last]) => rows.some((r) => r.shard_id === shard && BigInt(r.seq) >= last)),
+      async () =>
+        (
+          await db.query<{ shard_id: string; seq: string }>(
+            "SELECT shard_id, sequence_number::text AS seq FROM iot_runtime.kinesis_checkpoints WHERE function_name = 'iot-validator'",
+          )
+        ).rows,
+      (rows) =>
+        [...lastPerShard].every(([shard, last]) => rows.some((r) => r.shard_id === shard && BigInt(r.seq) >= last)),
       30_000,
       'checkpoints at the end of every shard',
     );
     expect(await count(db, 'SELECT count(*) AS n FROM sensor_readings')).toBe(valid.length);
 
     // Kill -9, and make sure nothing the killed process ran can still land a row.
-    const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(first.child.pid)], { encoding: 'utf8' }).split('\n').map(Number).filter((p) => p > 0);
+    const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(first.child.pid)], { encoding: 'utf8' })
+      .split('\n')
+      .map(Number)
+      .filter((p) => p > 0);
     first.child.kill('SIGKILL');
     await first.exited;
-    await waitFor(async () => children.filter(alive), (left) => left.length === 0, 10_000, 'the killed runtime containers to exit');
-    await db.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name <> 'journal-test'");
+    await waitFor(
+      async () => children.filter(alive),
+      (left) => left.length === 0,
+      10_000,
+      'the killed runtime containers to exit',
+    );
+    await db.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name <> 'journal-test'",
+    );
     await locker.query('ROLLBACK');
     await locker.end();
     expect(await count(db, 'SELECT count(*) AS n FROM sensor_errors')).toBe(0);
@@ -201,7 +248,12 @@ describe('npm start with the embedded SQS', () => {
 
     const second = serve(env);
     await second.ready;
-    await waitFor(() => count(db, 'SELECT count(*) AS n FROM sensor_errors'), (n) => n >= rejections, 30_000, 'every rejection after the restart');
+    await waitFor(
+      () => count(db, 'SELECT count(*) AS n FROM sensor_errors'),
+      (n) => n >= rejections,
+      30_000,
+      'every rejection after the restart',
+    );
     const log = readFileSync(path.join(stateDir, 'logs', 'runtime.log'), 'utf8');
     expect(log).toContain(`sqs journal: ${owed} message(s) outstanding at the last stop re-sent to their queues`);
 
@@ -209,8 +261,12 @@ describe('npm start with the embedded SQS', () => {
     second.child.kill('SIGTERM');
     expect(await second.exited).toEqual({ code: 0, signal: null });
     expect(await count(db, 'SELECT count(*) AS n FROM sensor_errors')).toBe(rejections);
-    expect(await count(db, 'SELECT count(DISTINCT (shard_id, sequence_number)) AS n FROM sensor_errors')).toBe(rejections);
-    const byType = await db.query<{ error_type: string; n: string }>('SELECT error_type, count(*) AS n FROM sensor_errors GROUP BY 1');
+    expect(await count(db, 'SELECT count(DISTINCT (shard_id, sequence_number)) AS n FROM sensor_errors')).toBe(
+      rejections,
+    );
+    const byType = await db.query<{ error_type: string; n: string }>(
+      'SELECT error_type, count(*) AS n FROM sensor_errors GROUP BY 1',
+    );
     expect(Object.fromEntries(byType.rows.map((r) => [r.error_type, Number(r.n)]))).toEqual(expected);
     expect(await count(db, 'SELECT count(*) AS n FROM sensor_readings')).toBe(valid.length);
     expect(readJournal(readFileSync(sqsJournalFile(stateDir), 'utf8')).outstanding.size).toBe(0);

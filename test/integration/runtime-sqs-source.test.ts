@@ -6,14 +6,25 @@
  */
 import { ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { count, copyTopology, startTestStack, waitFor, withFixtures, type TestStack } from '../support/runtime-stack.js';
+import {
+  count,
+  copyTopology,
+  startTestStack,
+  waitFor,
+  withFixtures,
+  type TestStack,
+} from '../support/runtime-stack.js';
 
 let stack: TestStack;
 beforeAll(async () => {
   const t = withFixtures(copyTopology(), { dlqDrainer: 'test/fixtures/handlers/sqs-recorder.ts' });
   t.queues.errors.visibilityTimeoutSeconds = 1;
   t.queues.errors.maxReceiveCount = 3;
-  stack = await startTestStack({ topology: t, label: 'rt_sqs', host: { enable: { kinesis: false, schedules: false } } });
+  stack = await startTestStack({
+    topology: t,
+    label: 'rt_sqs',
+    host: { enable: { kinesis: false, schedules: false } },
+  });
 });
 afterAll(async () => stack?.close());
 
@@ -29,9 +40,17 @@ describe('SQS event source', () => {
         ],
       }),
     );
-    const dlqUrl = stack.endpoints.errorsQueueUrl.replace(/iot-sensor-errors$/, stack.topology.queues.errors.deadLetterQueueName);
+    const dlqUrl = stack.endpoints.errorsQueueUrl.replace(
+      /iot-sensor-errors$/,
+      stack.topology.queues.errors.deadLetterQueueName,
+    );
     const inDlq = await waitFor(
-      async () => (await stack.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }))).Messages ?? [],
+      async () =>
+        (
+          await stack.sqs.send(
+            new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+          )
+        ).Messages ?? [],
       (m) => m.length > 0,
       30_000,
       'the poison message in the DLQ',
@@ -46,7 +65,9 @@ describe('SQS event source', () => {
     expect([...poison].sort((a, b) => a - b)).toEqual([1, 2, 3]);
     // The successful neighbours were delivered once and deleted.
     expect(rows.rows.filter((r) => !r.body.includes('poison')).map((r) => r.receive_count)).toEqual([1, 1]);
-    expect(rows.rows[0]?.event_source_arn).toBe(`arn:aws:sqs:us-east-1:000000000000:${stack.topology.queues.errors.name}`);
+    expect(rows.rows[0]?.event_source_arn).toBe(
+      `arn:aws:sqs:us-east-1:000000000000:${stack.topology.queues.errors.name}`,
+    );
     expect(await count(stack.db, 'SELECT count(*) AS n FROM fixture_messages')).toBe(5);
   });
 });

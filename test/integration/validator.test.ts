@@ -52,12 +52,17 @@ beforeEach(async () => {
 async function drainQueue(): Promise<{ messageId: string; body: string }[]> {
   const all: { messageId: string; body: string }[] = [];
   for (;;) {
-    const out = await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    const out = await sqs.client.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+    );
     const messages = out.Messages ?? [];
     if (messages.length === 0) return all;
     all.push(...messages.map((m) => ({ messageId: m.MessageId as string, body: m.Body as string })));
     await sqs.client.send(
-      new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }),
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+      }),
     );
   }
 }
@@ -84,24 +89,58 @@ describe('validator handler', () => {
     const response = await validator(event, lambdaContext('validator'));
     expect(response.batchItemFailures).toEqual([]);
 
-    const readings = await db.query('SELECT sensor_id, value, normalized_value, high_alert, sequence_number, stream_name, shard_id FROM sensor_readings ORDER BY sensor_id');
+    const readings = await db.query(
+      'SELECT sensor_id, value, normalized_value, high_alert, sequence_number, stream_name, shard_id FROM sensor_readings ORDER BY sensor_id',
+    );
     expect(readings.rows).toEqual([
-      { sensor_id: 'temp-0001', value: 20, normalized_value: 60 / 125, high_alert: false, sequence_number: sequenceNumbers[0], stream_name: 'iot_sensor_data', shard_id: 'shardId-000000000000' },
-      { sensor_id: 'temp-0002', value: 85, normalized_value: 1, high_alert: true, sequence_number: sequenceNumbers[1], stream_name: 'iot_sensor_data', shard_id: 'shardId-000000000000' },
+      {
+        sensor_id: 'temp-0001',
+        value: 20,
+        normalized_value: 60 / 125,
+        high_alert: false,
+        sequence_number: sequenceNumbers[0],
+        stream_name: 'iot_sensor_data',
+        shard_id: 'shardId-000000000000',
+      },
+      {
+        sensor_id: 'temp-0002',
+        value: 85,
+        normalized_value: 1,
+        high_alert: true,
+        sequence_number: sequenceNumbers[1],
+        stream_name: 'iot_sensor_data',
+        shard_id: 'shardId-000000000000',
+      },
     ]);
 
     const messages = await drainQueue();
     expect(messages).toHaveLength(2); // the oversized record's 64 KiB travel in a message of their own
-    expect(messages.flatMap((m) => JSON.parse(m.body).errors.map((e: { errorType: string }) => e.errorType)).sort()).toEqual(
-      ['ABOVE_MAX', 'BELOW_MIN', 'INACTIVE_SENSOR', 'JSON_PARSE_ERROR', 'NULL_VALUE', 'PAYLOAD_TOO_LARGE', 'SCHEMA_ERROR'],
-    );
+    expect(
+      messages.flatMap((m) => JSON.parse(m.body).errors.map((e: { errorType: string }) => e.errorType)).sort(),
+    ).toEqual([
+      'ABOVE_MAX',
+      'BELOW_MIN',
+      'INACTIVE_SENSOR',
+      'JSON_PARSE_ERROR',
+      'NULL_VALUE',
+      'PAYLOAD_TOO_LARGE',
+      'SCHEMA_ERROR',
+    ]);
 
     const drained = await drainer(sqsEvent(messages.map((m) => m.body)), lambdaContext('drainer'));
     expect(drained.batchItemFailures).toEqual([]);
-    const errors = await db.query('SELECT error_type, sensor_id, raw_size, octet_length(raw_bytes) AS stored, raw_value, sequence_number FROM sensor_errors ORDER BY sequence_number');
-    expect(errors.rows.map((r) => r.error_type)).toEqual(
-      ['JSON_PARSE_ERROR', 'SCHEMA_ERROR', 'INACTIVE_SENSOR', 'NULL_VALUE', 'BELOW_MIN', 'ABOVE_MAX', 'PAYLOAD_TOO_LARGE'],
+    const errors = await db.query(
+      'SELECT error_type, sensor_id, raw_size, octet_length(raw_bytes) AS stored, raw_value, sequence_number FROM sensor_errors ORDER BY sequence_number',
     );
+    expect(errors.rows.map((r) => r.error_type)).toEqual([
+      'JSON_PARSE_ERROR',
+      'SCHEMA_ERROR',
+      'INACTIVE_SENSOR',
+      'NULL_VALUE',
+      'BELOW_MIN',
+      'ABOVE_MAX',
+      'PAYLOAD_TOO_LARGE',
+    ]);
     expect(errors.rows.map((r) => r.sequence_number)).toEqual(sequenceNumbers.slice(2));
     expect(errors.rows[0].raw_value).toBe('{"sensor_id": "broken');
     expect(errors.rows[2].sensor_id).toBe('temp-0003');
@@ -122,7 +161,10 @@ describe('validator handler', () => {
   it('adds nothing when a retrying producer sends the same reading_id at a new position', async () => {
     const reading = encode(aReading());
     await validator(kinesisEvent([reading]).event, lambdaContext('validator'));
-    const retry = await validator(kinesisEvent([reading, encode(aReading({ sensor_id: 'temp-0009' }))]).event, lambdaContext('validator'));
+    const retry = await validator(
+      kinesisEvent([reading, encode(aReading({ sensor_id: 'temp-0009' }))]).event,
+      lambdaContext('validator'),
+    );
     expect(retry.batchItemFailures).toEqual([]);
     expect(await count('sensor_readings')).toBe(2);
   });
@@ -136,7 +178,9 @@ describe('validator handler', () => {
       ]).event,
       lambdaContext('validator'),
     );
-    const marks = await db.query(`SELECT sensor_id, to_char(window_start AT TIME ZONE 'UTC', 'HH24:MI') AS w FROM aggregation_dirty_windows ORDER BY 1, 2`);
+    const marks = await db.query(
+      `SELECT sensor_id, to_char(window_start AT TIME ZONE 'UTC', 'HH24:MI') AS w FROM aggregation_dirty_windows ORDER BY 1, 2`,
+    );
     expect(marks.rows).toEqual([
       { sensor_id: 'a', w: '12:00' },
       { sensor_id: 'a', w: '12:01' },
@@ -147,7 +191,10 @@ describe('validator handler', () => {
 
 describe('validateBatch when a part is down (real refused connections, no mocks)', () => {
   it('database down: valid records are retried, rejections still acknowledged once queued', async () => {
-    const deadPool = new pg.Pool({ connectionString: `postgres://x:y@127.0.0.1:${await freePort()}/none`, connectionTimeoutMillis: 2_000 });
+    const deadPool = new pg.Pool({
+      connectionString: `postgres://x:y@127.0.0.1:${await freePort()}/none`,
+      connectionTimeoutMillis: 2_000,
+    });
     try {
       const valid = { data: encode(aReading()), position: aPosition() };
       const invalid = { data: encode('nope'), position: aPosition() };
@@ -180,7 +227,10 @@ describe('validateBatch when a part is down (real refused connections, no mocks)
     // A constraint stricter than the validator stands in for any content PostgreSQL refuses.
     await db.query(`ALTER TABLE sensor_readings ADD CONSTRAINT test_no_evil CHECK (model <> 'evil')`);
     try {
-      const records = [aReading(), aReading({ model: 'evil' }), aReading()].map((r) => ({ data: encode(r), position: aPosition() }));
+      const records = [aReading(), aReading({ model: 'evil' }), aReading()].map((r) => ({
+        data: encode(r),
+        position: aPosition(),
+      }));
       const outcome = await validateBatch(records, {
         store: new PostgresPipelineStore(db),
         errorQueue: new SqsErrorQueue(sqs.client, queueUrl),

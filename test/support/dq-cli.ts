@@ -15,7 +15,11 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-export function runDqCli(args: readonly string[], env: Record<string, string | undefined>, cwd = ROOT): Promise<CliRun> {
+export function runDqCli(
+  args: readonly string[],
+  env: Record<string, string | undefined>,
+  cwd = ROOT,
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(TSX, [CLI, ...args], { cwd, env: { ...process.env, ...env } });
     let stdout = '';

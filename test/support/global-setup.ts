@@ -50,7 +50,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
         await server.stop();
         await rm(stateDir, { recursive: true, force: true });
         // As root the data lives outside stateDir (runtime/embedded/postgres.ts): remove its folder too.
-        if (!server.dataDir.startsWith(stateDir)) await rm(path.dirname(server.dataDir), { recursive: true, force: true });
+        if (!server.dataDir.startsWith(stateDir))
+          await rm(path.dirname(server.dataDir), { recursive: true, force: true });
       };
     } catch (error) {
       // A port taken between asking for it and binding it: ask again.

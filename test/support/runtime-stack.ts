@@ -70,7 +70,10 @@ export async function startTestStack(options: {
 }
 
 /** Puts records (JSON-encoded unless already bytes) with explicit partition keys; returns their sequence numbers in order. */
-export async function putRecords(stack: RunningStack, records: readonly { key: string; data: unknown }[]): Promise<{ shardId: string; sequenceNumber: string }[]> {
+export async function putRecords(
+  stack: RunningStack,
+  records: readonly { key: string; data: unknown }[],
+): Promise<{ shardId: string; sequenceNumber: string }[]> {
   const out: { shardId: string; sequenceNumber: string }[] = [];
   for (let i = 0; i < records.length; i += 500) {
     const chunk = records.slice(i, i + 500);
@@ -79,7 +82,10 @@ export async function putRecords(stack: RunningStack, records: readonly { key: s
         StreamName: stack.endpoints.streamName,
         Records: chunk.map((r) => ({
           PartitionKey: r.key,
-          Data: r.data instanceof Uint8Array ? r.data : Buffer.from(typeof r.data === 'string' ? r.data : JSON.stringify(r.data)),
+          Data:
+            r.data instanceof Uint8Array
+              ? r.data
+              : Buffer.from(typeof r.data === 'string' ? r.data : JSON.stringify(r.data)),
         })),
       }),
     );
@@ -90,7 +96,12 @@ export async function putRecords(stack: RunningStack, records: readonly { key: s
 }
 
 /** Polls `probe` until `done` accepts its value; fails with the last value after `timeoutMs`. */
-export async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T = await probe();
   while (!done(last)) {
@@ -123,11 +134,15 @@ const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
  * status lines instead of the panel and a free Lambda port; `env` replaces the process's own.
  */
 export function spawnServe(args: readonly string[], env: NodeJS.ProcessEnv): ServeProcess {
-  const child = spawn(process.execPath, ['--import', TSX, SERVE, '--no-producer', '--quiet', '--lambda-port', '0', ...args], {
-    cwd: PROJECT_ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', TSX, SERVE, '--no-producer', '--quiet', '--lambda-port', '0', ...args],
+    {
+      cwd: PROJECT_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   child.stderr?.on('data', (c: Buffer) => (err += c.toString()));

@@ -66,13 +66,17 @@ export async function storedWindows(db: pg.Pool): Promise<Window[]> {
 }
 
 function byKey(a: Window, b: Window): number {
-  return a.sensor_id === b.sensor_id ? a.window_start.localeCompare(b.window_start) : a.sensor_id < b.sensor_id ? -1 : 1;
+  return a.sensor_id === b.sensor_id
+    ? a.window_start.localeCompare(b.window_start)
+    : a.sensor_id < b.sensor_id
+      ? -1
+      : 1;
 }
 
 export function expectSameWindows(actual: Window[], expected: Window[]): void {
-  expect(actual.map((w) => [w.sensor_id, w.window_start, w.reading_count, w.high_alert_count, w.low_alert_count])).toEqual(
-    expected.map((w) => [w.sensor_id, w.window_start, w.reading_count, w.high_alert_count, w.low_alert_count]),
-  );
+  expect(
+    actual.map((w) => [w.sensor_id, w.window_start, w.reading_count, w.high_alert_count, w.low_alert_count]),
+  ).toEqual(expected.map((w) => [w.sensor_id, w.window_start, w.reading_count, w.high_alert_count, w.low_alert_count]));
   actual.forEach((w, i) => {
     const e = expected[i] as Window;
     expect(w.avg_value).toBeCloseTo(e.avg_value, 9);

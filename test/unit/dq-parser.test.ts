@@ -18,25 +18,81 @@ function errorsOf(text: string): string[] {
 
 describe('malformed or unsupported check files', () => {
   const cases: [string, string, RegExp][] = [
-    ['unknown metric', 'checks for t:\n  - row_count > 0\n  - percentile(x, 0.95) > 1\n', /^f\.yml:3: unsupported check "percentile\(x, 0\.95\) > 1"/],
+    [
+      'unknown metric',
+      'checks for t:\n  - row_count > 0\n  - percentile(x, 0.95) > 1\n',
+      /^f\.yml:3: unsupported check "percentile\(x, 0\.95\) > 1"/,
+    ],
     ['malformed threshold', 'checks for t:\n  - row_count >> 5\n', /^f\.yml:2: unsupported threshold ">> 5"/],
-    ['unsupported nested key', "checks for t:\n  - missing_count(a) = 0:\n      missing values: ['']\n      valid format: email\n", /^f\.yml:4: unsupported key "valid format"/],
+    [
+      'unsupported nested key',
+      "checks for t:\n  - missing_count(a) = 0:\n      missing values: ['']\n      valid format: email\n",
+      /^f\.yml:4: unsupported key "valid format"/,
+    ],
     ['misspelt key', 'checks for t:\n  - row_count > 0:\n      nmae: x\n', /^f\.yml:3: unsupported key "nmae"/],
     ['YAML syntax', 'checks for t:\n  - row_count > 0\n - row_count < 5\n', /^f\.yml:\d+: YAML: /],
-    ['partition without filter', 'checks for t [daily]:\n  - row_count > 0\n', /^f\.yml:1: .*no "filter t \[daily\]:" is declared earlier/],
-    ['unsupported section', 'for each dataset T:\n  datasets: [a]\n', /^f\.yml:1: unsupported top-level section "for each dataset T"/],
-    ['unsupported schema rule', 'checks for t:\n  - schema:\n      fail:\n        when schema changes: any\n', /^f\.yml:4: unsupported schema rule "when schema changes"/],
+    [
+      'partition without filter',
+      'checks for t [daily]:\n  - row_count > 0\n',
+      /^f\.yml:1: .*no "filter t \[daily\]:" is declared earlier/,
+    ],
+    [
+      'unsupported section',
+      'for each dataset T:\n  datasets: [a]\n',
+      /^f\.yml:1: unsupported top-level section "for each dataset T"/,
+    ],
+    [
+      'unsupported schema rule',
+      'checks for t:\n  - schema:\n      fail:\n        when schema changes: any\n',
+      /^f\.yml:4: unsupported schema rule "when schema changes"/,
+    ],
     ['unsupported duration', 'checks for t:\n  - freshness(ts) < 1w\n', /^f\.yml:2: unsupported duration "1w"/],
-    ['freshness with another operator', 'checks for t:\n  - freshness(ts) > 1h\n', /^f\.yml:2: freshness takes "< DURATION"/],
+    [
+      'freshness with another operator',
+      'checks for t:\n  - freshness(ts) > 1h\n',
+      /^f\.yml:2: freshness takes "< DURATION"/,
+    ],
     ['no threshold', 'checks for t:\n  - row_count\n', /^f\.yml:2: "row_count" has no threshold/],
-    ['warn without when', 'checks for t:\n  - row_count:\n      warn: above 5\n', /^f\.yml:3: "warn:" must be "when <threshold>"/],
-    ['several columns on a one-column metric', 'checks for t:\n  - missing_count(a, b) = 0\n', /^f\.yml:2: "missing_count" takes one column/],
-    ['column that is not an identifier', 'checks for t:\n  - missing_count(a; DROP TABLE t) = 0\n', /^f\.yml:2: "a; DROP TABLE t" is not a column name/],
-    ['failed rows without condition', 'checks for t:\n  - failed rows:\n      name: x\n', /^f\.yml:2: a "failed rows" check needs exactly one of/],
-    ['undefined variable', 'checks for t:\n  - row_count > ${LIMIT}\n', /^f\.yml:2: variable \$\{LIMIT\} is not defined/],
-    ['valid min not a number', "checks for t:\n  - invalid_count(a) = 0:\n      valid min: 'zero'\n", /^f\.yml:3: "valid min" must be a number/],
-    ['missing values not a list', "checks for t:\n  - missing_count(a) = 0:\n      missing values: ''\n", /^f\.yml:3: "missing values" must be a list/],
-    ['duplicate with a validity key', 'checks for t:\n  - duplicate_count(a) = 0:\n      valid min: 1\n', /^f\.yml:3: unsupported key "valid min"/],
+    [
+      'warn without when',
+      'checks for t:\n  - row_count:\n      warn: above 5\n',
+      /^f\.yml:3: "warn:" must be "when <threshold>"/,
+    ],
+    [
+      'several columns on a one-column metric',
+      'checks for t:\n  - missing_count(a, b) = 0\n',
+      /^f\.yml:2: "missing_count" takes one column/,
+    ],
+    [
+      'column that is not an identifier',
+      'checks for t:\n  - missing_count(a; DROP TABLE t) = 0\n',
+      /^f\.yml:2: "a; DROP TABLE t" is not a column name/,
+    ],
+    [
+      'failed rows without condition',
+      'checks for t:\n  - failed rows:\n      name: x\n',
+      /^f\.yml:2: a "failed rows" check needs exactly one of/,
+    ],
+    [
+      'undefined variable',
+      'checks for t:\n  - row_count > ${LIMIT}\n',
+      /^f\.yml:2: variable \$\{LIMIT\} is not defined/,
+    ],
+    [
+      'valid min not a number',
+      "checks for t:\n  - invalid_count(a) = 0:\n      valid min: 'zero'\n",
+      /^f\.yml:3: "valid min" must be a number/,
+    ],
+    [
+      'missing values not a list',
+      "checks for t:\n  - missing_count(a) = 0:\n      missing values: ''\n",
+      /^f\.yml:3: "missing values" must be a list/,
+    ],
+    [
+      'duplicate with a validity key',
+      'checks for t:\n  - duplicate_count(a) = 0:\n      valid min: 1\n',
+      /^f\.yml:3: unsupported key "valid min"/,
+    ],
     ['empty file', '', /^f\.yml:1: the file holds no checks/],
     ['duplicate YAML key', 'checks for t:\n  - row_count > 0\nchecks for t:\n  - row_count > 1\n', /^f\.yml:3: YAML: /],
   ];
@@ -69,7 +125,7 @@ describe('supported syntax', () => {
         "  missing values for a: ['N/A']",
         'checks for t [recent]:',
         '  - row_count between (1 and 10]',
-        "  - missing_percent(a) < 5%:",
+        '  - missing_percent(a) < 5%:',
         "      missing values: ['']",
         '  - duplicate_count(a, "B") = 0',
         '  - freshness(ts) < 1d12h',
@@ -87,7 +143,14 @@ describe('supported syntax', () => {
     );
     expect(errors).toEqual([]);
     expect(file.checks.map((c) => [c.type, c.pos.line])).toEqual([
-      ['metric', 6], ['metric', 7], ['metric', 9], ['freshness', 10], ['schema', 11], ['failed_rows', 14], ['user_metric', 16], ['failed_rows', 19],
+      ['metric', 6],
+      ['metric', 7],
+      ['metric', 9],
+      ['freshness', 10],
+      ['schema', 11],
+      ['failed_rows', 14],
+      ['user_metric', 16],
+      ['failed_rows', 19],
     ]);
     const missing = file.checks[1]!;
     expect(missing.type === 'metric' && missing.config.missingValues).toEqual(['N/A', '']);
@@ -100,9 +163,22 @@ describe('supported syntax', () => {
   });
 
   it('between bounds: bare inclusive, ( ) exclusive, per side; not between negates', () => {
-    expect(parseThreshold('between 1 and 2', pos)).toEqual({ kind: 'between', negated: false, low: 1, lowInclusive: true, high: 2, highInclusive: true });
+    expect(parseThreshold('between 1 and 2', pos)).toEqual({
+      kind: 'between',
+      negated: false,
+      low: 1,
+      lowInclusive: true,
+      high: 2,
+      highInclusive: true,
+    });
     expect(parseThreshold('between (1 and 2]', pos)).toMatchObject({ lowInclusive: false, highInclusive: true });
-    expect(parseThreshold('not between [-1.5 and 2e3)', pos)).toMatchObject({ negated: true, low: -1.5, high: 2000, lowInclusive: true, highInclusive: false });
+    expect(parseThreshold('not between [-1.5 and 2e3)', pos)).toMatchObject({
+      negated: true,
+      low: -1.5,
+      high: 2000,
+      lowInclusive: true,
+      highInclusive: false,
+    });
     const open = parseThreshold('between (1 and 2)', pos);
     expect([1, 1.5, 2].map((v) => holds(open, v))).toEqual([false, true, false]);
     const notClosed = parseThreshold('not between 1 and 2', pos);

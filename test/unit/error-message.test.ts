@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { decodeErrorMessage, isErrorMessage, MESSAGE_TARGET_BYTES, packErrorMessages } from '../../src/domain/error-message.js';
+import {
+  decodeErrorMessage,
+  isErrorMessage,
+  MESSAGE_TARGET_BYTES,
+  packErrorMessages,
+} from '../../src/domain/error-message.js';
 import { parseFailureNotice, isFailureNotice, compareSequenceNumbers } from '../../src/domain/failure-notice.js';
 import { DEFAULT_PAYLOAD_CAP_BYTES } from '../../src/domain/reading.js';
 import { classifyRecord } from '../../src/domain/validation.js';
@@ -61,13 +66,20 @@ describe('errors queue message format', () => {
     const body = JSON.parse(bodyOf([rejectionOf(encode('x'))]));
     expect(isErrorMessage(body)).toBe(true);
     expect(isErrorMessage({ hello: 1 })).toBe(false);
-    expect(() => decodeErrorMessage({ ...body, errors: [{ ...body.errors[0], errorType: 'NOPE' }] })).toThrow(/errorType/);
+    expect(() => decodeErrorMessage({ ...body, errors: [{ ...body.errors[0], errorType: 'NOPE' }] })).toThrow(
+      /errorType/,
+    );
   });
 });
 
 describe('failed-batch notices', () => {
   const notice = {
-    requestContext: { requestId: 'r', functionArn: 'arn', condition: 'RetryAttemptsExhausted', approximateInvokeCount: 6 },
+    requestContext: {
+      requestId: 'r',
+      functionArn: 'arn',
+      condition: 'RetryAttemptsExhausted',
+      approximateInvokeCount: 6,
+    },
     responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
     version: '1.0',
     timestamp: '2026-11-26T12:00:00.000Z',
@@ -96,11 +108,18 @@ describe('failed-batch notices', () => {
   });
 
   it('reject a notice without a usable range', () => {
-    expect(() => parseFailureNotice({ KinesisBatchInfo: { ...notice.KinesisBatchInfo, startSequenceNumber: 'x' } })).toThrow();
+    expect(() =>
+      parseFailureNotice({ KinesisBatchInfo: { ...notice.KinesisBatchInfo, startSequenceNumber: 'x' } }),
+    ).toThrow();
   });
 
   it('compare sequence numbers numerically, beyond 2^53', () => {
-    expect(compareSequenceNumbers('49600000000000000000000000000000000000000000000000000002', '49600000000000000000000000000000000000000000000000000010')).toBe(-1);
+    expect(
+      compareSequenceNumbers(
+        '49600000000000000000000000000000000000000000000000000002',
+        '49600000000000000000000000000000000000000000000000000010',
+      ),
+    ).toBe(-1);
     expect(compareSequenceNumbers('9', '10')).toBe(-1);
     expect(compareSequenceNumbers('10', '10')).toBe(0);
   });

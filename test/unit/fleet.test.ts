@@ -41,7 +41,9 @@ describe('simulate: determinism', () => {
   it('gives byte-identical records for the same seed and start time', () => {
     const a = simulate(base).records;
     const b = simulate(base).records;
-    expect(b.map((r) => Buffer.from(r.data).toString('base64'))).toEqual(a.map((r) => Buffer.from(r.data).toString('base64')));
+    expect(b.map((r) => Buffer.from(r.data).toString('base64'))).toEqual(
+      a.map((r) => Buffer.from(r.data).toString('base64')),
+    );
     expect(b.map((r) => r.partitionKey)).toEqual(a.map((r) => r.partitionKey));
   });
 
@@ -66,12 +68,23 @@ describe('simulate: determinism', () => {
 
 describe('fleet: stable sensors', () => {
   it('uses only `sensors` distinct ids, each always with the same type, unit, range and device', () => {
-    const { records } = simulate({ ...base, count: 5_000, rates: { INACTIVE_SENSOR: 0, BELOW_MIN: 0, ABOVE_MAX: 0, NULL_VALUE: 0 } });
+    const { records } = simulate({
+      ...base,
+      count: 5_000,
+      rates: { INACTIVE_SENSOR: 0, BELOW_MIN: 0, ABOVE_MAX: 0, NULL_VALUE: 0 },
+    });
     const bySensor = new Map<string, Set<string>>();
     for (const r of records) {
       const reading = readingSchema.parse(JSON.parse(decoder.decode(r.data)));
       expect(r.partitionKey).toBe(reading.sensor_id);
-      const identity = JSON.stringify([reading.sensor_type, reading.unit, reading.min, reading.max, reading.manufacturer, reading.model]);
+      const identity = JSON.stringify([
+        reading.sensor_type,
+        reading.unit,
+        reading.min,
+        reading.max,
+        reading.manufacturer,
+        reading.model,
+      ]);
       bySensor.set(reading.sensor_id, (bySensor.get(reading.sensor_id) ?? new Set()).add(identity));
     }
     expect(bySensor.size).toBe(50);
@@ -101,7 +114,12 @@ describe('fleet: stable sensors', () => {
 
   it('lets 1-minute windows aggregate: each sensor reports several times per window', () => {
     // 600 readings from 50 sensors every 10 s: 12 rounds, two minutes of event time.
-    const { records } = simulate({ ...base, count: 600, intervalMs: 10_000, rates: { INACTIVE_SENSOR: 0, BELOW_MIN: 0, ABOVE_MAX: 0, NULL_VALUE: 0 } });
+    const { records } = simulate({
+      ...base,
+      count: 600,
+      intervalMs: 10_000,
+      rates: { INACTIVE_SENSOR: 0, BELOW_MIN: 0, ABOVE_MAX: 0, NULL_VALUE: 0 },
+    });
     const windows = new Map<string, number>();
     for (const r of records) {
       const { sensor_id, timestamp } = JSON.parse(decoder.decode(r.data)) as { sensor_id: string; timestamp: string };
@@ -181,12 +199,16 @@ describe('fault rates', () => {
   });
 
   it('rejects rates outside [0, 1], naming each', () => {
-    expect(() => resolveFaultRates({ BELOW_MIN: -0.1, ABOVE_MAX: 2 })).toThrow(/BELOW_MIN: must be between 0 and 1; ABOVE_MAX: must be between 0 and 1/);
+    expect(() => resolveFaultRates({ BELOW_MIN: -0.1, ABOVE_MAX: 2 })).toThrow(
+      /BELOW_MIN: must be between 0 and 1; ABOVE_MAX: must be between 0 and 1/,
+    );
   });
 
   it('rejects rates that add up to more than 1, defaults included', () => {
     expect(() => resolveFaultRates({ NULL_VALUE: 0.7 })).toThrow(/add up to 1\.05;/);
-    expect(resolveFaultRates({ INACTIVE_SENSOR: 0.7, BELOW_MIN: 0.1, ABOVE_MAX: 0.1, NULL_VALUE: 0.1 }).INACTIVE_SENSOR).toBe(0.7);
+    expect(
+      resolveFaultRates({ INACTIVE_SENSOR: 0.7, BELOW_MIN: 0.1, ABOVE_MAX: 0.1, NULL_VALUE: 0.1 }).INACTIVE_SENSOR,
+    ).toBe(0.7);
   });
 
   it('rejects unknown fault names instead of ignoring them', () => {

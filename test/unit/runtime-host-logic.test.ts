@@ -20,7 +20,10 @@ describe('readBatchResponse', () => {
     }
   });
   it('returns the failed indexes in batch order', () => {
-    expect(readBatchResponse({ batchItemFailures: [{ itemIdentifier: 'c' }, { itemIdentifier: 'b' }] }, ids)).toEqual({ kind: 'partial', failed: [1, 2] });
+    expect(readBatchResponse({ batchItemFailures: [{ itemIdentifier: 'c' }, { itemIdentifier: 'b' }] }, ids)).toEqual({
+      kind: 'partial',
+      failed: [1, 2],
+    });
   });
   it('fails the whole batch for an empty, null or unknown identifier, as Lambda does', () => {
     for (const item of [{ itemIdentifier: '' }, { itemIdentifier: null }, { itemIdentifier: 'zzz' }, { wrong: 'a' }]) {
@@ -67,13 +70,30 @@ describe('batchLength', () => {
 
 describe('AWS event shapes', () => {
   it('builds a KinesisStreamEvent record as Lambda does', () => {
-    const e = kinesisEvent([{ shardId: 'shardId-000000000001', sequenceNumber: '495', partitionKey: 'k', data: Buffer.from('{"a":1}'), approximateArrivalMs: 1_700_000_000_123 }], {
-      region: 'eu-west-1',
-      streamName: 's',
-      functionName: 'f',
-    });
+    const e = kinesisEvent(
+      [
+        {
+          shardId: 'shardId-000000000001',
+          sequenceNumber: '495',
+          partitionKey: 'k',
+          data: Buffer.from('{"a":1}'),
+          approximateArrivalMs: 1_700_000_000_123,
+        },
+      ],
+      {
+        region: 'eu-west-1',
+        streamName: 's',
+        functionName: 'f',
+      },
+    );
     expect(e.Records[0]).toEqual({
-      kinesis: { kinesisSchemaVersion: '1.0', partitionKey: 'k', sequenceNumber: '495', data: Buffer.from('{"a":1}').toString('base64'), approximateArrivalTimestamp: 1_700_000_000.123 },
+      kinesis: {
+        kinesisSchemaVersion: '1.0',
+        partitionKey: 'k',
+        sequenceNumber: '495',
+        data: Buffer.from('{"a":1}').toString('base64'),
+        approximateArrivalTimestamp: 1_700_000_000.123,
+      },
       eventSource: 'aws:kinesis',
       eventVersion: '1.0',
       eventID: 'shardId-000000000001:495',
@@ -84,10 +104,22 @@ describe('AWS event shapes', () => {
     });
   });
   it('builds SQS records with the receive count and message attributes', () => {
-    const e = sqsEvent([{ MessageId: 'm', ReceiptHandle: 'r', Body: 'b', MD5OfBody: 'x', Attributes: { ApproximateReceiveCount: '3', SentTimestamp: '1' }, MessageAttributes: { t: { StringValue: 'v', DataType: 'String' } } }], {
-      region: 'us-east-1',
-      queueName: 'q',
-    });
+    const e = sqsEvent(
+      [
+        {
+          MessageId: 'm',
+          ReceiptHandle: 'r',
+          Body: 'b',
+          MD5OfBody: 'x',
+          Attributes: { ApproximateReceiveCount: '3', SentTimestamp: '1' },
+          MessageAttributes: { t: { StringValue: 'v', DataType: 'String' } },
+        },
+      ],
+      {
+        region: 'us-east-1',
+        queueName: 'q',
+      },
+    );
     expect(e.Records[0]).toMatchObject({
       messageId: 'm',
       receiptHandle: 'r',
@@ -100,12 +132,27 @@ describe('AWS event shapes', () => {
   });
   it('builds a scheduled event with second precision and a failure notice with the batch range', () => {
     const s = scheduledEvent({ region: 'us-east-1', ruleName: 'r', at: new Date('2026-01-02T03:04:05.678Z') });
-    expect(s).toMatchObject({ 'detail-type': 'Scheduled Event', source: 'aws.events', time: '2026-01-02T03:04:05Z', detail: {}, resources: ['arn:aws:events:us-east-1:000000000000:rule/r'] });
+    expect(s).toMatchObject({
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      time: '2026-01-02T03:04:05Z',
+      detail: {},
+      resources: ['arn:aws:events:us-east-1:000000000000:rule/r'],
+    });
     const records = [
       { shardId: 'sh', sequenceNumber: '1', partitionKey: 'k', data: new Uint8Array(), approximateArrivalMs: 0 },
       { shardId: 'sh', sequenceNumber: '9', partitionKey: 'k', data: new Uint8Array(), approximateArrivalMs: 1000 },
     ];
-    const n = kinesisFailureNotice({ records, condition: 'RecordAgeExceeded', functionArn: 'arn', requestId: 'r', invokeCount: 2, functionError: 'Unhandled', region: 'us-east-1', streamName: 's' });
+    const n = kinesisFailureNotice({
+      records,
+      condition: 'RecordAgeExceeded',
+      functionArn: 'arn',
+      requestId: 'r',
+      invokeCount: 2,
+      functionError: 'Unhandled',
+      region: 'us-east-1',
+      streamName: 's',
+    });
     expect(n.KinesisBatchInfo).toEqual({
       shardId: 'sh',
       startSequenceNumber: '1',
@@ -121,7 +168,9 @@ describe('AWS event shapes', () => {
 describe('functionNameFrom', () => {
   it('accepts a name, a full ARN, a partial ARN and a qualifier', () => {
     expect(functionNameFrom('iot-producer')).toBe('iot-producer');
-    expect(functionNameFrom(encodeURIComponent('arn:aws:lambda:us-east-1:000000000000:function:iot-producer'))).toBe('iot-producer');
+    expect(functionNameFrom(encodeURIComponent('arn:aws:lambda:us-east-1:000000000000:function:iot-producer'))).toBe(
+      'iot-producer',
+    );
     expect(functionNameFrom('000000000000:function:iot-producer:$LATEST')).toBe('iot-producer');
     expect(functionNameFrom('iot-producer:live')).toBe('iot-producer');
   });
@@ -129,11 +178,45 @@ describe('functionNameFrom', () => {
 
 describe('npm start options', () => {
   it('has documented defaults', () => {
-    expect(parseStartOptions([])).toMatchObject({ producer: true, rate: 50, sensors: 50, seed: undefined, fresh: false, quiet: false, scheduleSpeedUp: 1, ports: DEFAULT_PORTS });
+    expect(parseStartOptions([])).toMatchObject({
+      producer: true,
+      rate: 50,
+      sensors: 50,
+      seed: undefined,
+      fresh: false,
+      quiet: false,
+      scheduleSpeedUp: 1,
+      ports: DEFAULT_PORTS,
+    });
   });
   it('parses every flag', () => {
-    const o = parseStartOptions(['--no-producer', '--rate', '200', '--sensors', '10', '--seed', '5', '--fresh', '--quiet', '--schedule-speedup', '6', '--lambda-port', '0', '--pg-port', '6000']);
-    expect(o).toMatchObject({ producer: false, rate: 200, sensors: 10, seed: 5, fresh: true, quiet: true, scheduleSpeedUp: 6, ports: { lambda: 0, postgres: 6000 } });
+    const o = parseStartOptions([
+      '--no-producer',
+      '--rate',
+      '200',
+      '--sensors',
+      '10',
+      '--seed',
+      '5',
+      '--fresh',
+      '--quiet',
+      '--schedule-speedup',
+      '6',
+      '--lambda-port',
+      '0',
+      '--pg-port',
+      '6000',
+    ]);
+    expect(o).toMatchObject({
+      producer: false,
+      rate: 200,
+      sensors: 10,
+      seed: 5,
+      fresh: true,
+      quiet: true,
+      scheduleSpeedUp: 6,
+      ports: { lambda: 0, postgres: 6000 },
+    });
   });
   it('rejects bad values with a message naming the flag', () => {
     expect(() => parseStartOptions(['--rate', 'fast'])).toThrow(UsageError);
@@ -142,7 +225,13 @@ describe('npm start options', () => {
   });
   it('paces the producer: rate * 2 readings per 2 s batch, a new seed per batch', () => {
     const now = new Date('2026-01-01T00:00:00Z');
-    expect(producerEvent({ rate: 50, sensors: 50, seed: 7 }, 0, now)).toEqual({ count: 100, sensors: 50, seed: 7, startTime: now.toISOString(), intervalMs: 1000 });
+    expect(producerEvent({ rate: 50, sensors: 50, seed: 7 }, 0, now)).toEqual({
+      count: 100,
+      sensors: 50,
+      seed: 7,
+      startTime: now.toISOString(),
+      intervalMs: 1000,
+    });
     expect(producerEvent({ rate: 50, sensors: 50, seed: 7 }, 3, now).seed).toBe(10);
     expect(producerEvent({ rate: 50, sensors: 50, seed: undefined }, 3, now)).not.toHaveProperty('seed');
   });
@@ -152,13 +241,28 @@ describe('status rendering', () => {
   it('computes rates between samples and renders a panel and a line', () => {
     const host = {
       shards: [{ shardId: 'shardId-000000000000', millisBehindLatest: 1200, outstanding: 30, checkpoint: '1' }],
-      kinesis: { received: 1000, acknowledged: 990, invocations: 5, failedInvocations: 0, noticesSent: 0, recordsGivenUp: 0 },
+      kinesis: {
+        received: 1000,
+        acknowledged: 990,
+        invocations: 5,
+        failedInvocations: 0,
+        noticesSent: 0,
+        recordsGivenUp: 0,
+      },
       sqs: {},
       functions: { validator: { invocations: 5, errors: 0, timeouts: 0, coldStarts: 1, containers: 1 } },
       lastScheduleRuns: {},
     };
     const totals = { readings: 700, errors: { BELOW_MIN: 20, NULL_VALUE: 80 }, windows: 12 };
-    const { snapshot: s } = snapshot({ now: 12_000, startedAt: 0, host, totals, queues: { errors: 3 }, produced: 1000, previous: { at: 10_000, received: 800, landed: 600 } });
+    const { snapshot: s } = snapshot({
+      now: 12_000,
+      startedAt: 0,
+      host,
+      totals,
+      queues: { errors: 3 },
+      produced: 1000,
+      previous: { at: 10_000, received: 800, landed: 600 },
+    });
     expect(s.inPerSecond).toBe(100);
     expect(s.outPerSecond).toBe(100);
     const panel = renderPanel(s).join('\n');
@@ -166,6 +270,8 @@ describe('status rendering', () => {
     expect(panel).toContain('BELOW_MIN 20');
     expect(panel).toContain('#000000000000 lag 1,200ms, 30 pending');
     expect(panel).toContain('aggregator   not run yet');
-    expect(renderLine(s)).toMatch(/in 100\/s out 100\/s lag 1,200ms queued 3 readings 700 errors 100 windows 12 aggregator none$/);
+    expect(renderLine(s)).toMatch(
+      /in 100\/s out 100\/s lag 1,200ms queued 3 readings 700 errors 100 windows 12 aggregator none$/,
+    );
   });
 });

@@ -17,7 +17,12 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const published = (queueName: string, messageId: string, body = `body of ${messageId}`, messageAttributes = {}): SqsQueueEvent => ({
+const published = (
+  queueName: string,
+  messageId: string,
+  body = `body of ${messageId}`,
+  messageAttributes = {},
+): SqsQueueEvent => ({
   service: 'sqs',
   queueName,
   messageId,
@@ -25,8 +30,18 @@ const published = (queueName: string, messageId: string, body = `body of ${messa
   messageAttributes,
   status: 'published',
 });
-const consumed = (queueName: string, messageId: string): SqsQueueEvent => ({ service: 'sqs', queueName, messageId, status: 'consumed' });
-const movedToDlq = (queueName: string, messageId: string): SqsQueueEvent => ({ service: 'sqs', queueName, messageId, status: 'dlq' });
+const consumed = (queueName: string, messageId: string): SqsQueueEvent => ({
+  service: 'sqs',
+  queueName,
+  messageId,
+  status: 'consumed',
+});
+const movedToDlq = (queueName: string, messageId: string): SqsQueueEvent => ({
+  service: 'sqs',
+  queueName,
+  messageId,
+  status: 'dlq',
+});
 const lines = (): string[] => readFileSync(file, 'utf8').split('\n').filter(Boolean);
 const ids = (j: SqsJournal): string[] => j.outstanding().map((m) => `${m.queue}/${m.id}`);
 
@@ -45,7 +60,12 @@ describe('SQS journal', () => {
     const again = SqsJournal.open({ file, fsync: false });
     expect(again.recovered).toEqual({ outstanding: 2, skipped: 0 });
     expect(again.outstanding()).toEqual([
-      { queue: 'errors', id: 'a', body: '{"x":1}', attributes: { kind: { DataType: 'String', StringValue: 'rejection' } } },
+      {
+        queue: 'errors',
+        id: 'a',
+        body: '{"x":1}',
+        attributes: { kind: { DataType: 'String', StringValue: 'rejection' } },
+      },
       { queue: 'failures', id: 'c', body: 'body of c' },
     ]);
     // Compacted at open: one line per outstanding message.

@@ -79,7 +79,9 @@ describe('chunkForPutRecords', () => {
 describe('KinesisStreamWriter retries', () => {
   it('re-sends only the entries that failed, so nothing lands twice', async () => {
     const throttled = new Set(['r3', 'r7', 'r8']);
-    const kinesis = new FakeKinesis((call, id) => (call === 0 && throttled.has(id) ? 'ProvisionedThroughputExceededException' : undefined));
+    const kinesis = new FakeKinesis((call, id) =>
+      call === 0 && throttled.has(id) ? 'ProvisionedThroughputExceededException' : undefined,
+    );
     const result = await new KinesisStreamWriter(kinesis, 's', fast).write(records(10));
 
     expect(kinesis.calls).toHaveLength(2);
@@ -99,18 +101,26 @@ describe('KinesisStreamWriter retries', () => {
   });
 
   it('gives up after the configured attempts and reports which records failed and why', async () => {
-    const kinesis = new FakeKinesis((_call, id) => (id === 'r1' ? 'ProvisionedThroughputExceededException' : undefined));
+    const kinesis = new FakeKinesis((_call, id) =>
+      id === 'r1' ? 'ProvisionedThroughputExceededException' : undefined,
+    );
     const input = records(3);
     const result = await new KinesisStreamWriter(kinesis, 's', fast).write(input);
     expect(kinesis.calls).toEqual([['r0', 'r1', 'r2'], ['r1'], ['r1'], ['r1']]);
     expect(result.sent).toBe(2);
     expect(result.failed).toEqual([
-      { record: input[1], errorCode: 'ProvisionedThroughputExceededException', errorMessage: 'ProvisionedThroughputExceededException for r1' },
+      {
+        record: input[1],
+        errorCode: 'ProvisionedThroughputExceededException',
+        errorMessage: 'ProvisionedThroughputExceededException for r1',
+      },
     ]);
   });
 
   it('treats a thrown call as every entry of the call failing, then retries them', async () => {
-    const kinesis = new FakeKinesis((call) => (call === 0 ? Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }) : undefined));
+    const kinesis = new FakeKinesis((call) =>
+      call === 0 ? Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }) : undefined,
+    );
     const result = await new KinesisStreamWriter(kinesis, 's', fast).write(records(4));
     expect(kinesis.calls).toHaveLength(2);
     expect(kinesis.stored).toEqual(['r0', 'r1', 'r2', 'r3']);

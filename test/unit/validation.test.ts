@@ -19,7 +19,8 @@ function errorOf(payload: unknown, opts = options): ErrorRecord {
 
 function rowOf(payload: unknown): ReadingRow {
   const result = classify(payload);
-  if (result.kind !== 'reading') throw new Error(`expected a reading, got ${result.error.errorType}: ${result.error.errorMessage}`);
+  if (result.kind !== 'reading')
+    throw new Error(`expected a reading, got ${result.error.errorType}: ${result.error.errorMessage}`);
   return result.row;
 }
 
@@ -118,7 +119,9 @@ describe('classifyRecord: each rule', () => {
   });
 
   it('accepts offsets, fractions of a second and a missing or null reading_id', () => {
-    expect(rowOf(aReading({ timestamp: '2026-11-26T09:00:30.123456-03:00' })).eventTime).toBe('2026-11-26T09:00:30.123456-03:00');
+    expect(rowOf(aReading({ timestamp: '2026-11-26T09:00:30.123456-03:00' })).eventTime).toBe(
+      '2026-11-26T09:00:30.123456-03:00',
+    );
     expect(rowOf(aReading({ timestamp: '2028-02-29T00:00:00+05:30' })).sensorId).toBe('temp-0001');
     expect(rowOf(aReading({ reading_id: undefined })).readingId).toBeNull();
     expect(rowOf(aReading({ reading_id: null })).readingId).toBeNull();
@@ -132,7 +135,12 @@ describe('classifyRecord: each rule', () => {
 describe('classifyRecord: precedence when a record has several faults', () => {
   it.each([
     ['too large beats broken JSON', encode('{'.repeat(300)), 'PAYLOAD_TOO_LARGE', 200],
-    ['schema beats inactive and null', aReading({ sensor_type: 'x', status: 'maintenance', value: null }), 'SCHEMA_ERROR', undefined],
+    [
+      'schema beats inactive and null',
+      aReading({ sensor_type: 'x', status: 'maintenance', value: null }),
+      'SCHEMA_ERROR',
+      undefined,
+    ],
     ['inactive beats null value', aReading({ status: 'maintenance', value: null }), 'INACTIVE_SENSOR', undefined],
     ['inactive beats below min', aReading({ status: 'maintenance', value: -100 }), 'INACTIVE_SENSOR', undefined],
     ['inactive beats above max', aReading({ status: 'maintenance', value: 1000 }), 'INACTIVE_SENSOR', undefined],

@@ -20,7 +20,9 @@ export interface ClientOptions {
 const EMULATOR_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 function hasConfiguredCredentials(): boolean {
-  return Boolean(process.env.AWS_ACCESS_KEY_ID || process.env.AWS_PROFILE || process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI);
+  return Boolean(
+    process.env.AWS_ACCESS_KEY_ID || process.env.AWS_PROFILE || process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI,
+  );
 }
 
 function localSettings(options: ClientOptions) {

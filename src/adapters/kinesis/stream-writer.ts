@@ -51,7 +51,10 @@ function requestBytes(record: OutgoingRecord): number {
 /** Splits records into PutRecords-sized chunks, by count and by bytes, keeping their order. */
 export function chunkForPutRecords<T extends OutgoingRecord>(
   records: readonly T[],
-  limits: { readonly maxRecords: number; readonly maxBytes: number } = { maxRecords: MAX_RECORDS_PER_CALL, maxBytes: MAX_BYTES_PER_CALL },
+  limits: { readonly maxRecords: number; readonly maxBytes: number } = {
+    maxRecords: MAX_RECORDS_PER_CALL,
+    maxBytes: MAX_BYTES_PER_CALL,
+  },
 ): T[][] {
   return packByCountAndBytes(records, requestBytes, { maxItems: limits.maxRecords, maxBytes: limits.maxBytes });
 }

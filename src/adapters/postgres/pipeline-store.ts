@@ -24,26 +24,82 @@ import type { ErrorRecord, ReadingRow } from '../../domain/reading.js';
 
 /** sensor_readings' columns in the order the store writes them (COPY and unnest). */
 export const READING_COLUMNS = [
-  'reading_id', 'sensor_id', 'sensor_type', 'value', 'unit', 'manufacturer', 'model', 'min', 'max', 'status',
-  'event_time', 'normalized_value', 'high_alert', 'low_alert', 'processing_time',
-  'stream_name', 'shard_id', 'sequence_number', 'partition_key', 'arrival_time',
+  'reading_id',
+  'sensor_id',
+  'sensor_type',
+  'value',
+  'unit',
+  'manufacturer',
+  'model',
+  'min',
+  'max',
+  'status',
+  'event_time',
+  'normalized_value',
+  'high_alert',
+  'low_alert',
+  'processing_time',
+  'stream_name',
+  'shard_id',
+  'sequence_number',
+  'partition_key',
+  'arrival_time',
 ] as const;
 
 /** PostgreSQL array types of READING_COLUMNS, in the same order, for the unnest path. */
 const READING_ARRAY_TYPES = [
-  'uuid', 'text', 'text', 'float8', 'text', 'text', 'text', 'float8', 'float8', 'text',
-  'timestamptz', 'float8', 'bool', 'bool', 'timestamptz',
-  'text', 'text', 'text', 'text', 'timestamptz',
+  'uuid',
+  'text',
+  'text',
+  'float8',
+  'text',
+  'text',
+  'text',
+  'float8',
+  'float8',
+  'text',
+  'timestamptz',
+  'float8',
+  'bool',
+  'bool',
+  'timestamptz',
+  'text',
+  'text',
+  'text',
+  'text',
+  'timestamptz',
 ] as const;
 
 const ERROR_COLUMNS = [
-  'error_type', 'error_message', 'raw_value', 'raw_bytes', 'raw_size', 'sensor_id', 'reading_id',
-  'stream_name', 'shard_id', 'sequence_number', 'partition_key', 'arrival_time', 'error_time',
+  'error_type',
+  'error_message',
+  'raw_value',
+  'raw_bytes',
+  'raw_size',
+  'sensor_id',
+  'reading_id',
+  'stream_name',
+  'shard_id',
+  'sequence_number',
+  'partition_key',
+  'arrival_time',
+  'error_time',
 ] as const;
 
 const ERROR_ARRAY_TYPES = [
-  'text', 'text', 'text', 'bytea', 'int4', 'text', 'uuid',
-  'text', 'text', 'text', 'text', 'timestamptz', 'timestamptz',
+  'text',
+  'text',
+  'text',
+  'bytea',
+  'int4',
+  'text',
+  'uuid',
+  'text',
+  'text',
+  'text',
+  'text',
+  'timestamptz',
+  'timestamptz',
 ] as const;
 
 export type Cell = string | number | boolean | Date | Buffer | null;
@@ -67,9 +123,26 @@ const COPY_READINGS = `COPY sensor_readings (${READING_COLUMNS.join(', ')}) FROM
 export function readingCells(r: ReadingRow): Cell[] {
   const p = r.position;
   return [
-    r.readingId, r.sensorId, r.sensorType, r.value, r.unit, r.manufacturer, r.model, r.min, r.max, r.status,
-    r.eventTime, r.normalizedValue, r.highAlert, r.lowAlert, r.processingTime,
-    p.streamName, p.shardId, p.sequenceNumber, p.partitionKey, p.arrivalTime,
+    r.readingId,
+    r.sensorId,
+    r.sensorType,
+    r.value,
+    r.unit,
+    r.manufacturer,
+    r.model,
+    r.min,
+    r.max,
+    r.status,
+    r.eventTime,
+    r.normalizedValue,
+    r.highAlert,
+    r.lowAlert,
+    r.processingTime,
+    p.streamName,
+    p.shardId,
+    p.sequenceNumber,
+    p.partitionKey,
+    p.arrivalTime,
   ];
 }
 
@@ -77,8 +150,19 @@ function errorCells(e: ErrorRecord): Cell[] {
   const p = e.position;
   const raw = Buffer.from(e.rawBytes.buffer, e.rawBytes.byteOffset, e.rawBytes.byteLength);
   return [
-    e.errorType, e.errorMessage, readableText(e.rawBytes), raw, e.rawSize, e.sensorId, e.readingId,
-    p.streamName, p.shardId, p.sequenceNumber, p.partitionKey, p.arrivalTime, e.errorTime,
+    e.errorType,
+    e.errorMessage,
+    readableText(e.rawBytes),
+    raw,
+    e.rawSize,
+    e.sensorId,
+    e.readingId,
+    p.streamName,
+    p.shardId,
+    p.sequenceNumber,
+    p.partitionKey,
+    p.arrivalTime,
+    e.errorTime,
   ];
 }
 
@@ -108,7 +192,9 @@ export function copyText(rows: readonly ReadingRow[]): string {
 }
 
 function sqlState(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
+  return typeof error === 'object' && error !== null && 'code' in error
+    ? String((error as { code: unknown }).code)
+    : undefined;
 }
 
 const UNIQUE_VIOLATION = '23505';
@@ -187,7 +273,10 @@ export class PostgresPipelineStore implements PipelineStore {
 
   private async insertRowByRow(client: pg.PoolClient, rows: readonly ReadingRow[]): Promise<ReadingWriteResult> {
     const outcome = await inSavepoints(client, rows, (r) => client.query(INSERT_ONE_READING, readingCells(r)));
-    const refused: RefusedReading[] = outcome.refused.map(({ index, reason }) => ({ row: rows[index] as ReadingRow, reason }));
+    const refused: RefusedReading[] = outcome.refused.map(({ index, reason }) => ({
+      row: rows[index] as ReadingRow,
+      reason,
+    }));
     return { inserted: outcome.inserted, duplicates: rows.length - outcome.inserted - refused.length, refused };
   }
 }

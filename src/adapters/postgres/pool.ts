@@ -51,11 +51,16 @@ export function databaseSourceFromEnv(env: Record<string, string | undefined> = 
       ssl: env.DB_SSL !== 'false',
     };
   }
-  throw new ConfigurationError('Invalid configuration: set DATABASE_URL, or DB_SECRET_ARN naming a Secrets Manager secret');
+  throw new ConfigurationError(
+    'Invalid configuration: set DATABASE_URL, or DB_SECRET_ARN naming a Secrets Manager secret',
+  );
 }
 
 function secretReader(source: Extract<DatabaseSource, { kind: 'secret' }>): () => Promise<RdsSecret> {
-  const client = new SecretsManagerClient({ region: source.region, ...(source.endpoint ? { endpoint: source.endpoint } : {}) });
+  const client = new SecretsManagerClient({
+    region: source.region,
+    ...(source.endpoint ? { endpoint: source.endpoint } : {}),
+  });
   let cached: { value: RdsSecret; expires: number } | undefined;
   return async (): Promise<RdsSecret> => {
     if (cached && cached.expires > Date.now()) return cached.value;
@@ -65,7 +70,9 @@ function secretReader(source: Extract<DatabaseSource, { kind: 'secret' }>): () =
       json = JSON.parse(out.SecretString ?? '{}');
     } catch {
       // Never pass the parser's message on: it quotes the start of the secret.
-      throw new ConfigurationError(`Database secret ${source.secretArn} is not JSON in RDS's shape (username, password, host, port, dbname)`);
+      throw new ConfigurationError(
+        `Database secret ${source.secretArn} is not JSON in RDS's shape (username, password, host, port, dbname)`,
+      );
     }
     const parsed = rdsSecretShape.safeParse(json);
     if (!parsed.success) {
@@ -120,25 +127,29 @@ export async function createPool(source: DatabaseSource, options: PoolOptions = 
   if (source.kind === 'url') return survivingIdleErrors(new pg.Pool({ ...common, connectionString: source.url }));
   const readSecret = secretReader(source);
   const first = await readSecret();
-  return survivingIdleErrors(new pg.Pool({
-    ...common,
-    host: source.hostOverride ?? first.host,
-    port: first.port,
-    database: first.dbname,
-    user: first.username,
-    // Multi-user rotation switches the secret to another user (name_clone). This pool's user is
-    // fixed, so once the secret names another one the pool is retired and rebuilt.
-    password: async () => {
-      const secret = await readSecret();
-      if (secret.username !== first.username) {
-        staleSources.add(source);
-        throw new DatabaseUserRotatedError(`database user rotated from ${first.username} to ${secret.username}; reconnecting`);
-      }
-      return secret.password;
-    },
-    // Verified TLS: on Lambda, NODE_EXTRA_CA_CERTS points Node at the runtime's RDS CA bundle.
-    ssl: source.ssl ? { rejectUnauthorized: true } : false,
-  }));
+  return survivingIdleErrors(
+    new pg.Pool({
+      ...common,
+      host: source.hostOverride ?? first.host,
+      port: first.port,
+      database: first.dbname,
+      user: first.username,
+      // Multi-user rotation switches the secret to another user (name_clone). This pool's user is
+      // fixed, so once the secret names another one the pool is retired and rebuilt.
+      password: async () => {
+        const secret = await readSecret();
+        if (secret.username !== first.username) {
+          staleSources.add(source);
+          throw new DatabaseUserRotatedError(
+            `database user rotated from ${first.username} to ${secret.username}; reconnecting`,
+          );
+        }
+        return secret.password;
+      },
+      // Verified TLS: on Lambda, NODE_EXTRA_CA_CERTS points Node at the runtime's RDS CA bundle.
+      ssl: source.ssl ? { rejectUnauthorized: true } : false,
+    }),
+  );
 }
 
 /** Sources whose pool saw its user rotated away; {@link sharedPool} rebuilds those. */

@@ -28,7 +28,9 @@ export class SqsErrorQueue implements ErrorQueue {
       maxItems: MAX_BATCH_ENTRIES,
       maxBytes: MAX_BATCH_BYTES,
     });
-    const results = await Promise.all(calls.map((batch) => retryFailedEntries(batch, (pending) => this.sendBatch(pending), this.backoff)));
+    const results = await Promise.all(
+      calls.map((batch) => retryFailedEntries(batch, (pending) => this.sendBatch(pending), this.backoff)),
+    );
     return { unsent: results.flatMap((r) => r.failed.flatMap((m) => m.records)) };
   }
 
