@@ -21,8 +21,8 @@
 import pg from 'pg';
 import { PostgresAggregationStore } from '../src/adapters/postgres/aggregation-store.js';
 import type { AggregationStore } from '../src/domain/ports.js';
-import { aggregateMarkedWindows, type AggregationSummary } from '../src/pipeline/aggregate-windows.js';
-import { median, round, type BenchServer } from './common.js';
+import { type AggregationSummary, aggregateMarkedWindows } from '../src/pipeline/aggregate-windows.js';
+import { type BenchServer, median, round } from './common.js';
 import { EVENT_TIME_ORIGIN } from './records.js';
 
 export interface AggregationOptions {

@@ -8,8 +8,9 @@
  * migrations, so the same indexes and the same dirty-window trigger), which a
  * `CREATE DATABASE … TEMPLATE` clone gives in milliseconds.
  */
-import { createRequire } from 'node:module';
+
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';

@@ -16,21 +16,22 @@
  * the start of the first poll that sees it, so latencies are upper bounds with up to one poll
  * interval of error. Schedules (the once-a-minute aggregator) are off so runs are repeatable.
  */
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  ListShardsCommand,
-  PutRecordsCommand,
-  type KinesisClient,
-} from '@aws-sdk/client-kinesis';
+
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  ListShardsCommand,
+  PutRecordsCommand,
+} from '@aws-sdk/client-kinesis';
 import pg from 'pg';
+import { type RunningStack, startStack } from '../runtime/stack.js';
 import type { SimulatedRecord } from '../src/domain/fleet.js';
 import { topology } from '../src/topology.js';
-import { startStack, type RunningStack } from '../runtime/stack.js';
-import { percentile, PROJECT_ROOT, round, sleep, type BenchServer } from './common.js';
+import { type BenchServer, PROJECT_ROOT, percentile, round, sleep } from './common.js';
 import { recordSet } from './records.js';
 
 export interface E2eOptions {

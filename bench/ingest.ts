@@ -22,32 +22,33 @@
  * DO NOTHING`) on the same batches, and row-by-row autocommitted INSERTs on a sample, to show
  * the scale of the difference.
  */
-import { CreateQueueCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { CreateQueueCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
+import { startSqsEmulator } from '../runtime/embedded/emulators.js';
 import { createSqsClient } from '../src/adapters/aws/clients.js';
+import { toStreamRecord } from '../src/adapters/lambda/kinesis-event.js';
 import { decodeErrorMessage } from '../src/domain/error-message.js';
 import type { ReadingRow } from '../src/domain/reading.js';
 import { classifyBatch } from '../src/pipeline/classify-batch.js';
-import { toStreamRecord } from '../src/adapters/lambda/kinesis-event.js';
 import { topology } from '../src/topology.js';
-import { startSqsEmulator } from '../runtime/embedded/emulators.js';
 import type { BenchServer } from './common.js';
 import { round } from './common.js';
 import {
+  type Cell,
   copyText,
   kinesisEvents,
   READING_COLUMNS,
+  REGION,
+  type RecordSetSpec,
   readingCells,
   recordSet,
-  REGION,
   VALIDATOR_BATCH_SIZE,
-  type Cell,
-  type RecordSetSpec,
 } from './records.js';
 import { WorkerProcess } from './worker-process.js';
 

@@ -7,15 +7,16 @@
  * PostgreSQL and fauxqs, and reports its peak RSS again. `maxRSS` is the kernel's high-water
  * mark for the process, so short-lived peaks between samples are not missed.
  */
-import { CreateQueueCommand } from '@aws-sdk/client-sqs';
+
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { CreateQueueCommand } from '@aws-sdk/client-sqs';
+import { startSqsEmulator } from '../runtime/embedded/emulators.js';
 import { createSqsClient } from '../src/adapters/aws/clients.js';
 import { topology } from '../src/topology.js';
-import { startSqsEmulator } from '../runtime/embedded/emulators.js';
-import { round, type BenchServer } from './common.js';
-import { kinesisEvents, recordSet, REGION, type RecordSetSpec } from './records.js';
+import { type BenchServer, round } from './common.js';
+import { kinesisEvents, REGION, type RecordSetSpec, recordSet } from './records.js';
 import { WorkerProcess } from './worker-process.js';
 
 export interface MemoryOptions {

@@ -8,8 +8,8 @@
  * hundreds of megabytes over IPC.
  */
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { simulate, type OutcomeCounts, type SimulatedRecord } from '../src/domain/fleet.js';
-import { kinesisEvent, type StreamRecord as HostStreamRecord } from '../runtime/host/events.js';
+import { type StreamRecord as HostStreamRecord, kinesisEvent } from '../runtime/host/events.js';
+import { type OutcomeCounts, type SimulatedRecord, simulate } from '../src/domain/fleet.js';
 import { topology } from '../src/topology.js';
 
 export const REGION = 'us-east-1';
@@ -77,4 +77,4 @@ export function kinesisEvents(set: RecordSet, spec: RecordSetSpec, batchSize: nu
 }
 
 // The store's own encoding, so the raw-COPY baseline sends exactly the bytes the validator sends.
-export { copyText, READING_COLUMNS, readingCells, type Cell } from '../src/adapters/postgres/pipeline-store.js';
+export { type Cell, copyText, READING_COLUMNS, readingCells } from '../src/adapters/postgres/pipeline-store.js';

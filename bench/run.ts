@@ -24,7 +24,7 @@ import { benchE2e } from './e2e.js';
 import { benchIngest } from './ingest.js';
 import { benchMemory } from './memory.js';
 import { VALIDATOR_BATCH_SIZE } from './records.js';
-import { ratios, renderMarkdown, renderTable, tableRows, type BenchResults } from './report.js';
+import { type BenchResults, ratios, renderMarkdown, renderTable, tableRows } from './report.js';
 
 export const BENCHMARKS = ['ingest', 'e2e', 'aggregation', 'memory'] as const;
 export type Benchmark = (typeof BENCHMARKS)[number];

@@ -11,10 +11,11 @@
  * - `ingest`: rebuilds the benchmark's events deterministically, then runs batch `i` on request;
  * - `memory`: reads one event from a file, handles it, reports `process.resourceUsage().maxRSS`.
  */
-import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { kinesisEvents, recordSet, type RecordSetSpec } from './records.js';
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { kinesisEvents, type RecordSetSpec, recordSet } from './records.js';
 
 export type WorkerSpec =
   | {

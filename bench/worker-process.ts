@@ -3,7 +3,7 @@
  * on the local Lambda host (and its 512 MB heap limit from the topology), and turns its IPC
  * messages into promises.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { topology } from '../src/topology.js';

@@ -4,8 +4,9 @@
  * lock while it runs, so running it twice, or from two processes at once, applies each
  * migration exactly once (the second caller waits, then finds nothing to do).
  */
-import { runner } from 'node-pg-migrate';
+
 import { fileURLToPath } from 'node:url';
+import { runner } from 'node-pg-migrate';
 import type pg from 'pg';
 
 export interface MigrateOptions {

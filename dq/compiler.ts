@@ -5,7 +5,7 @@
  */
 import { DqEvaluationError } from './errors.js';
 import type { Check, MetricCheck, ValueConfig } from './model.js';
-import { Params, quoteIdent, quoteTable, stripSemicolons, whereClause, type SqlQuery } from './sql.js';
+import { Params, quoteIdent, quoteTable, type SqlQuery, stripSemicolons, whereClause } from './sql.js';
 
 /** Rows as arrays of column values, as the adapter returns them (`rowMode: 'array'`). */
 export type Rows = readonly (readonly unknown[])[];

@@ -7,16 +7,16 @@
  *
  * YAML comes from the `yaml` package with a LineCounter, so every node maps back to its line.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
-import { DqSyntaxError } from './errors.js';
+import { isMap, isScalar, isSeq, LineCounter, type Node, type Pair, parseDocument, type YAMLMap } from 'yaml';
 import { parseDurationSeconds } from './duration.js';
+import { DqSyntaxError } from './errors.js';
 import {
-  NUMERIC_METRICS,
   type Alerts,
   type Check,
   type CheckFile,
   type ComparisonOp,
   type Dataset,
+  NUMERIC_METRICS,
   type NumericMetric,
   type SchemaRules,
   type SourcePos,

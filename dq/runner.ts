@@ -7,7 +7,7 @@ import { compileCheck, type Measurement } from './compiler.js';
 import { formatDuration } from './duration.js';
 import { DqEvaluationError, DqSyntaxError } from './errors.js';
 import type { Check } from './model.js';
-import { describeThreshold, outcomeOf, schemaProblems, type ColumnInfo, type Outcome } from './outcome.js';
+import { type ColumnInfo, describeThreshold, type Outcome, outcomeOf, schemaProblems } from './outcome.js';
 import { parseCheckFile } from './parser.js';
 import type { SqlQuery } from './sql.js';
 

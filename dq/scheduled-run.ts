@@ -3,7 +3,7 @@
  * in `dq_check_results`, and counts for the metrics the alarm watches. Free of `pg` and of the
  * Lambda runtime, so it is tested with a real database and any executor/store.
  */
-import { runScan, type CheckFileSource, type CheckResult, type ScanResult, type SqlExecutor } from './runner.js';
+import { type CheckFileSource, type CheckResult, runScan, type ScanResult, type SqlExecutor } from './runner.js';
 
 /** One row of dq_check_results. */
 /** When two results share a key, the one the alarm must see wins. */

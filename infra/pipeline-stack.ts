@@ -22,11 +22,11 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import {
+  topology as defaultTopology,
   type FunctionId,
   type QueueId,
   rateExpression,
   type Topology,
-  topology as defaultTopology,
 } from '../src/topology.js';
 import { AwsDatabase, LocalStackDatabase, type PipelineDatabase } from './constructs/database.js';
 import { Monitoring } from './constructs/monitoring.js';

@@ -6,10 +6,11 @@
  * The endpoint comes from `--endpoint`, `LAMBDA_ENDPOINT`, or `.iot-first/endpoints.json`
  * written by `npm start`. Exit status: 0 on success, 1 on a function error, 2 on misuse.
  */
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { readRunningEndpoints } from './endpoints-file.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));

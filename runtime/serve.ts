@@ -14,14 +14,14 @@ import { fileURLToPath } from 'node:url';
 import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import {
-  parseStartOptions,
   PRODUCER_PERIOD_MS,
+  parseStartOptions,
   producerEvent,
+  type StartOptions,
   USAGE,
   UsageError,
-  type StartOptions,
 } from './cli-options.js';
-import { startStack, StartupError, type RunningStack } from './stack.js';
+import { type RunningStack, StartupError, startStack } from './stack.js';
 import { acquireStateLock, StateFolderInUseError } from './state-lock.js';
 import { queueDepths, readTotals, renderLine, renderPanel, snapshot } from './status.js';
 

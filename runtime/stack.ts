@@ -6,22 +6,23 @@
  * Start-up is all-or-nothing: if any part fails, the parts already started are stopped and one
  * error names the cause, so a failed start never leaves a server behind.
  */
-import { CreateStreamCommand, DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
-import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
+
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { CreateStreamCommand, DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { migrate } from '../db/migrate.js';
 import { createKinesisClient, createSqsClient } from '../src/adapters/aws/clients.js';
 import { topology as defaultTopology, type QueueId, type Topology } from '../src/topology.js';
-import { ensureDatabase, postgresDataDir, startEmbeddedPostgres } from './embedded/postgres.js';
 import { leveldownAvailable, startKinesalite, startSqsEmulator } from './embedded/emulators.js';
+import { ensureDatabase, postgresDataDir, startEmbeddedPostgres } from './embedded/postgres.js';
 import { replayJournal, SqsJournal } from './embedded/sqs-journal.js';
+import { freePort } from './free-port.js';
 import { PostgresCheckpointStore } from './host/checkpoints.js';
 import { LambdaHost, type LambdaHostOptions } from './host/lambda-host.js';
-import { freePort } from './free-port.js';
 
 export interface Endpoints {
   readonly kinesisEndpoint: string;

@@ -20,8 +20,8 @@
  */
 import pg from 'pg';
 import { CLAIM_MARKED_WINDOWS, RECOMPUTE_WINDOWS } from '../../src/adapters/postgres/aggregation-store.js';
-import { median, startBenchServer } from '../common.js';
 import { BARE_GROUP_BY, insertLateReadings, loadReadings } from '../aggregation.js';
+import { median, startBenchServer } from '../common.js';
 import { copyBatch, prepare } from '../ingest.js';
 import { VALIDATOR_BATCH_SIZE } from '../records.js';
 

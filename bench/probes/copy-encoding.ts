@@ -12,7 +12,7 @@ import type { ReadingRow } from '../../src/domain/reading.js';
 import { classifyBatch } from '../../src/pipeline/classify-batch.js';
 import { topology } from '../../src/topology.js';
 import { median } from '../common.js';
-import { copyText, kinesisEvents, recordSet, VALIDATOR_BATCH_SIZE, type RecordSetSpec } from '../records.js';
+import { copyText, kinesisEvents, type RecordSetSpec, recordSet, VALIDATOR_BATCH_SIZE } from '../records.js';
 
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 const NEEDS_ESCAPE = /[\\\n\r\t]/;

@@ -18,11 +18,13 @@
  *
  * Usage: npx tsx bench/probes/ingest-breakdown.ts [records] [batch size]
  */
-import { CreateQueueCommand } from '@aws-sdk/client-sqs';
+
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
+import { startSqsEmulator } from '../../runtime/embedded/emulators.js';
 import { createSqsClient } from '../../src/adapters/aws/clients.js';
 import { toStreamRecord } from '../../src/adapters/lambda/kinesis-event.js';
 import { PostgresPipelineStore } from '../../src/adapters/postgres/pipeline-store.js';
@@ -31,16 +33,15 @@ import { packErrorMessages } from '../../src/domain/error-message.js';
 import { classifyBatch } from '../../src/pipeline/classify-batch.js';
 import { validateBatch } from '../../src/pipeline/validate-batch.js';
 import { topology } from '../../src/topology.js';
-import { startSqsEmulator } from '../../runtime/embedded/emulators.js';
 import { startBenchServer } from '../common.js';
 import {
   copyText,
   kinesisEvents,
   READING_COLUMNS,
-  recordSet,
   REGION,
-  VALIDATOR_BATCH_SIZE,
   type RecordSetSpec,
+  recordSet,
+  VALIDATOR_BATCH_SIZE,
 } from '../records.js';
 
 const records = Number(process.argv[2] ?? 20_000);

@@ -13,10 +13,11 @@
  * Invoked through the CDK provider framework, which handles the CloudFormation response and
  * timeouts; this handler only returns or throws.
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import type pg from 'pg';
 import { z } from 'zod';
 import { migrate } from '../../db/migrate.js';

@@ -9,7 +9,7 @@ import { PostgresAggregationStore } from '../../src/adapters/postgres/aggregatio
 import { databaseSourceFromEnv, sharedPool } from '../../src/adapters/postgres/pool.js';
 import { readConfig, settings } from '../../src/config/env.js';
 import { createTelemetry, MetricUnit } from '../../src/observability/telemetry.js';
-import { aggregateMarkedWindows, type AggregationSummary } from '../../src/pipeline/aggregate-windows.js';
+import { type AggregationSummary, aggregateMarkedWindows } from '../../src/pipeline/aggregate-windows.js';
 
 const config = readConfig(
   'aggregator',

@@ -21,7 +21,7 @@ import { z } from 'zod';
 import { DEFAULT_CHECKS_DIR, loadCheckFiles } from '../../dq/check-files.js';
 import { pgExecutor } from '../../dq/pg-executor.js';
 import { pgResultStore } from '../../dq/pg-result-store.js';
-import { runScheduledChecks, type RunSummary } from '../../dq/scheduled-run.js';
+import { type RunSummary, runScheduledChecks } from '../../dq/scheduled-run.js';
 import { databaseSourceFromEnv, sharedPool } from '../../src/adapters/postgres/pool.js';
 import { readConfig, settings } from '../../src/config/env.js';
 import { createTelemetry, MetricUnit } from '../../src/observability/telemetry.js';

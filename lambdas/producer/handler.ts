@@ -13,12 +13,12 @@ import { KinesisStreamWriter } from '../../src/adapters/kinesis/stream-writer.js
 import { readConfig, settings } from '../../src/config/env.js';
 import {
   countOutcomes,
-  faultRatesSchema,
-  simulate,
   type ExpectedOutcome,
   type FaultRates,
+  faultRatesSchema,
   type OutcomeCounts,
   type SimulatedRecord,
+  simulate,
 } from '../../src/domain/fleet.js';
 import { isIsoTimestampWithOffset } from '../../src/domain/reading.js';
 import { createTelemetry, MetricUnit } from '../../src/observability/telemetry.js';

@@ -10,8 +10,8 @@
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import kinesalite from 'kinesalite';
 import { startFauxqs } from 'fauxqs';
+import kinesalite from 'kinesalite';
 import { attachJournal, type SqsJournal } from './sqs-journal.js';
 
 export interface RunningEmulator {

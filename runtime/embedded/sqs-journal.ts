@@ -31,14 +31,15 @@
  * since the last start come back after a restart; FIFO queues are not replayed (the spy does not
  * report message group ids), their outstanding messages stay in the journal and are logged.
  */
-import {
-  GetQueueUrlCommand,
-  SendMessageBatchCommand,
-  type MessageAttributeValue as SdkAttributeValue,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import {
+  GetQueueUrlCommand,
+  type MessageAttributeValue as SdkAttributeValue,
+  SendMessageBatchCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 
 /** A message attribute as fauxqs keeps it (the SQS JSON protocol's shape: binary as base64). */
 export interface JournalAttribute {

@@ -10,7 +10,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { toErrorPayload, type ContainerMessage, type InvokeMessage } from './protocol.js';
+import { type ContainerMessage, type InvokeMessage, toErrorPayload } from './protocol.js';
 
 type Handler = (event: unknown, context: Context, callback: (error: unknown, result?: unknown) => void) => unknown;
 

@@ -8,7 +8,7 @@
  * Why child processes and not `import()` in the host: a handler that hangs, leaks, or calls
  * `process.exit` must not take the host down, and the timeout can only be enforced by killing.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -21,15 +21,15 @@ import {
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
-  ListShardsCommand,
   type KinesisClient,
+  ListShardsCommand,
   type Shard,
 } from '@aws-sdk/client-kinesis';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisSourceSpec } from '../../src/topology.js';
 import { readBatchResponse } from './batch-response.js';
 import type { CheckpointKey, CheckpointStore } from './checkpoints.js';
-import { kinesisEvent, kinesisFailureNotice, type FailureCondition, type StreamRecord } from './events.js';
+import { type FailureCondition, kinesisEvent, kinesisFailureNotice, type StreamRecord } from './events.js';
 import type { InvocationOutcome } from './protocol.js';
 import { ShardTracker } from './shard-tracker.js';
 

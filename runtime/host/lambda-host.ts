@@ -3,16 +3,17 @@
  * schedules and the Invoke API, all read from the one topology definition (src/topology.ts),
  * so the semantics match what the CDK stack configures on AWS.
  */
+
+import path from 'node:path';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import path from 'node:path';
 import type { FunctionId, QueueId, Topology } from '../../src/topology.js';
 import type { CheckpointStore } from './checkpoints.js';
 import { FunctionRuntime } from './function-runtime.js';
-import { startInvokeServer, type InvokeServer } from './invoke-server.js';
+import { type InvokeServer, startInvokeServer } from './invoke-server.js';
 import { KinesisEventSource, type ShardStatus } from './kinesis-source.js';
 import type { InvocationOutcome } from './protocol.js';
-import { Scheduler, type ScheduleRun } from './scheduler.js';
+import { type ScheduleRun, Scheduler } from './scheduler.js';
 import { SqsEventSource } from './sqs-source.js';
 
 export interface LambdaHostOptions {

@@ -6,7 +6,7 @@
  * policy) moves a message to its DLQ once it has been received `maxReceiveCount` times.
  * Redrive is the queue's job on AWS too, so the host does not re-implement it.
  */
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SqsSourceSpec } from '../../src/topology.js';
 import { readBatchResponse } from './batch-response.js';
 import { sqsEvent } from './events.js';

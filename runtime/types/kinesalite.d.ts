@@ -1,6 +1,7 @@
 /** kinesalite ships no types; this is the part of its API the runtime uses. */
 declare module 'kinesalite' {
   import type { Server } from 'node:http';
+
   interface KinesaliteOptions {
     /** LevelDB folder; in memory (memdown) when absent. */
     path?: string;

@@ -2,7 +2,7 @@
  * Construction of rejection records. A rejection keeps the exact bytes (up to the payload cap)
  * so it can be inspected or replayed; readable text is derived from them when stored.
  */
-import { isStorableText, type ErrorRecord, type ErrorType, type StreamPosition } from './reading.js';
+import { type ErrorRecord, type ErrorType, isStorableText, type StreamPosition } from './reading.js';
 
 const MAX_MESSAGE_CHARS = 2_000;
 const MAX_SENSOR_ID_CHARS = 128;

@@ -5,7 +5,7 @@
  */
 import { buildErrorRecord } from './error-record.js';
 import { normalize } from './normalization.js';
-import { readingSchema, type ErrorRecord, type ErrorType, type ReadingRow, type StreamPosition } from './reading.js';
+import { type ErrorRecord, type ErrorType, type ReadingRow, readingSchema, type StreamPosition } from './reading.js';
 
 export type Classification =
   | { readonly kind: 'reading'; readonly row: ReadingRow }

@@ -9,9 +9,10 @@
  * A message is reported failed (and retried, then redriven to the queue's own DLQ) only when
  * it cannot be landed; nothing is dropped silently.
  */
-import { toStorableText } from '../domain/error-record.js';
+
 import { decodeErrorMessage, isErrorMessage } from '../domain/error-message.js';
-import { isFailureNotice, parseFailureNotice, type FailureNotice } from '../domain/failure-notice.js';
+import { toStorableText } from '../domain/error-record.js';
+import { type FailureNotice, isFailureNotice, parseFailureNotice } from '../domain/failure-notice.js';
 import type { PipelineStore, StreamReader } from '../domain/ports.js';
 import type { ErrorRecord } from '../domain/reading.js';
 import { classifyBatch } from './classify-batch.js';

@@ -10,9 +10,9 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
+import { afterAll } from 'vitest';
 import { buildApp } from '../../infra/build.js';
 import type { PipelineStack } from '../../infra/pipeline-stack.js';
-import { afterAll } from 'vitest';
 
 export interface Synthesized {
   readonly app: App;

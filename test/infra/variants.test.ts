@@ -5,8 +5,8 @@
  */
 import { App } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { describe, expect, it } from 'vitest';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/build.js';
 import { type FunctionId, topology } from '../../src/topology.js';
 import { acknowledgements, logicalId, nagFindings, resourcesOfType, synthesize } from './synth.js';

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { renderMarkdown, renderTable, tableRows, type BenchResults } from '../../bench/report.js';
+import { type BenchResults, renderMarkdown, renderTable, tableRows } from '../../bench/report.js';
 import { BENCHMARKS, QUICK, runBench } from '../../bench/run.js';
 
 describe('npm run bench, smoke size', () => {

@@ -3,15 +3,16 @@
  * (rejections still go to the DLQ), and after the server is back the retried batch lands every
  * record exactly once. Uses its own PostgreSQL server, so stopping it affects no other test.
  */
-import type { KinesisStreamBatchResponse } from 'aws-lambda';
+
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { KinesisStreamBatchResponse } from 'aws-lambda';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { migrate } from '../../db/migrate.js';
-import { ensureDatabase, startEmbeddedPostgres, type RunningPostgres } from '../../runtime/embedded/postgres.js';
-import { startSqs, type RunningSqs } from '../support/emulators.js';
+import { ensureDatabase, type RunningPostgres, startEmbeddedPostgres } from '../../runtime/embedded/postgres.js';
+import { type RunningSqs, startSqs } from '../support/emulators.js';
 import { aReading, encode, kinesisEvent, lambdaContext } from '../support/factories.js';
 import { freePort } from '../support/free-port.js';
 

@@ -7,8 +7,8 @@ import type { SQSBatchResponse } from 'aws-lambda';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../support/database.js';
-import { startKinesis, type RunningKinesis } from '../support/emulators.js';
-import { aReading, encode, lambdaContext, sqsEvent, STREAM_NAME } from '../support/factories.js';
+import { type RunningKinesis, startKinesis } from '../support/emulators.js';
+import { aReading, encode, lambdaContext, STREAM_NAME, sqsEvent } from '../support/factories.js';
 
 let kinesis: RunningKinesis;
 let db: pg.Pool;

@@ -3,15 +3,15 @@
  * (file errors too), a retried invocation of the same scheduled event replaces its rows instead
  * of duplicating them, and the counts the alarm watches are published as EMF metrics.
  */
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_CHECKS_DIR } from '../../dq/check-files.js';
-import { lambdaContext } from '../support/factories.js';
 import { createTestDatabase } from '../support/database.js';
+import { lambdaContext } from '../support/factories.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/dq/lambda', import.meta.url));
 

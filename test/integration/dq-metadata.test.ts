@@ -3,12 +3,12 @@
  * metadata. Fails when a migration changes a table without its metadata (or the reverse), and
  * proves it would by drifting a copy of the schema.
  */
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CHECKS_DIR } from '../../dq/check-files.js';
-import { compareMetadata, loadMetadata, type CatalogSnapshot, type TableMetadata } from '../../dq/metadata.js';
+import { type CatalogSnapshot, compareMetadata, loadMetadata, type TableMetadata } from '../../dq/metadata.js';
 import { parseCheckFile } from '../../dq/parser.js';
 import { createTestDatabase } from '../support/database.js';
 

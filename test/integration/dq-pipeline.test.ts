@@ -13,7 +13,7 @@
  */
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadCheckFiles, DEFAULT_CHECKS_DIR } from '../../dq/check-files.js';
+import { DEFAULT_CHECKS_DIR, loadCheckFiles } from '../../dq/check-files.js';
 import { pgExecutor } from '../../dq/pg-executor.js';
 import { runScan, type ScanResult } from '../../dq/runner.js';
 import { PostgresAggregationStore } from '../../src/adapters/postgres/aggregation-store.js';

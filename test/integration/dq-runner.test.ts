@@ -6,7 +6,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgExecutor } from '../../dq/pg-executor.js';
-import { runScan, type CheckResult, type ScanResult } from '../../dq/runner.js';
+import { type CheckResult, runScan, type ScanResult } from '../../dq/runner.js';
 import { createTestDatabase } from '../support/database.js';
 
 let client: pg.Client;

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDqCli } from '../support/dq-cli.js';
-import { copyTopology, count, startTestStack, waitFor, type TestStack } from '../support/runtime-stack.js';
+import { copyTopology, count, startTestStack, type TestStack, waitFor } from '../support/runtime-stack.js';
 
 let stack: TestStack;
 const RECORDS = 1_500;

@@ -7,7 +7,7 @@ import type { KinesisStreamBatchResponse, SQSBatchResponse } from 'aws-lambda';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../support/database.js';
-import { startSqs, type RunningSqs } from '../support/emulators.js';
+import { type RunningSqs, startSqs } from '../support/emulators.js';
 import { aReading, encode, kinesisEvent, lambdaContext, sqsEvent } from '../support/factories.js';
 
 let sqs: RunningSqs;

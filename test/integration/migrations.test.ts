@@ -1,6 +1,6 @@
+import { readdir } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readdir } from 'node:fs/promises';
 import { DEFAULT_MIGRATIONS_DIR, migrate } from '../../db/migrate.js';
 import { createTestDatabase } from '../support/database.js';
 

@@ -6,19 +6,20 @@
  * Partial PutRecords failures cannot be produced here (kinesalite never throttles); that part
  * is proven with a scripted `send` in test/unit/stream-writer.test.ts.
  */
-import { createRequire } from 'node:module';
+
 import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
-  ListShardsCommand,
   type KinesisClient,
+  ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createKinesisClient } from '../../src/adapters/aws/clients.js';
-import { countOutcomes, simulate, type ExpectedOutcome } from '../../src/domain/fleet.js';
+import { countOutcomes, type ExpectedOutcome, simulate } from '../../src/domain/fleet.js';
 import { DEFAULT_PAYLOAD_CAP_BYTES } from '../../src/domain/reading.js';
 import { classifyRecord } from '../../src/domain/validation.js';
 import { freePort } from '../support/free-port.js';

@@ -4,8 +4,9 @@
  * source, the validator, fauxqs, the SQS event source and the drainer into PostgreSQL, then
  * the aggregator. Counts are compared exactly with what the producer says it injected.
  */
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+
 import path from 'node:path';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scheduledEvent } from '../../runtime/host/events.js';
 import type { FunctionId } from '../../src/topology.js';
@@ -14,9 +15,9 @@ import {
   count,
   PROJECT_ROOT,
   startTestStack,
+  type TestStack,
   waitFor,
   withFixtures,
-  type TestStack,
 } from '../support/runtime-stack.js';
 import { expectAggregationsMatchReadings } from '../support/windows.js';
 

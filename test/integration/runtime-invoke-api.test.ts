@@ -3,13 +3,14 @@
  * InvokeCommand, and the container behaviour behind it (warm reuse, timeout enforcement,
  * Lambda's environment). The function is a fixture that echoes its event and context.
  */
-import { InvokeCommand, LambdaClient, ResourceNotFoundException } from '@aws-sdk/client-lambda';
+
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { InvokeCommand, LambdaClient, ResourceNotFoundException } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyTopology, PROJECT_ROOT, startTestStack, withFixtures, type TestStack } from '../support/runtime-stack.js';
+import { copyTopology, PROJECT_ROOT, startTestStack, type TestStack, withFixtures } from '../support/runtime-stack.js';
 
 /** Runs `npm run invoke`'s script (runtime/invoke.ts) and collects its output. */
 function invokeCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

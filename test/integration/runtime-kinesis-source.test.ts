@@ -12,9 +12,9 @@ import {
   count,
   putRecords,
   startTestStack,
+  type TestStack,
   waitFor,
   withFixtures,
-  type TestStack,
 } from '../support/runtime-stack.js';
 
 const RECORDER = 'test/fixtures/handlers/kinesis-recorder.ts';

@@ -8,19 +8,20 @@
  * killed runtime (as AWS's do); the runtime attaches to them through KINESIS_ENDPOINT and
  * SQS_ENDPOINT, and to this file's database through DATABASE_URL.
  */
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSqsClient } from '../../src/adapters/aws/clients.js';
-import { startKinesalite, startSqsEmulator, type RunningEmulator } from '../../runtime/embedded/emulators.js';
+import { type RunningEmulator, startKinesalite, startSqsEmulator } from '../../runtime/embedded/emulators.js';
 import { ensureQueues } from '../../runtime/stack.js';
+import { createSqsClient } from '../../src/adapters/aws/clients.js';
 import { createTestDatabase } from '../support/database.js';
-import { copyTopology, count, spawnServe, waitFor, type ServeProcess } from '../support/runtime-stack.js';
+import { copyTopology, count, type ServeProcess, spawnServe, waitFor } from '../support/runtime-stack.js';
 
 const N = 6_000;
 

@@ -11,28 +11,29 @@
  *    the same state folder every rejection becomes a sensor_errors row exactly once: they can
  *    only have come from the journal, since the stream is not read again.
  */
-import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import {
-  ReceiveMessageCommand,
-  SendMessageBatchCommand,
-  DeleteMessageCommand,
-  type Message,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import {
+  DeleteMessageCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKinesisClient, createSqsClient } from '../../src/adapters/aws/clients.js';
-import { startKinesalite, startSqsEmulator, type RunningEmulator } from '../../runtime/embedded/emulators.js';
+import { type RunningEmulator, startKinesalite, startSqsEmulator } from '../../runtime/embedded/emulators.js';
 import { readJournal, replayJournal, SqsJournal } from '../../runtime/embedded/sqs-journal.js';
 import { ensureQueues, sqsJournalFile } from '../../runtime/stack.js';
+import { createKinesisClient, createSqsClient } from '../../src/adapters/aws/clients.js';
 import { createTestDatabase } from '../support/database.js';
 import { aReading } from '../support/factories.js';
-import { copyTopology, count, spawnServe, waitFor, type ServeProcess } from '../support/runtime-stack.js';
+import { copyTopology, count, type ServeProcess, spawnServe, waitFor } from '../support/runtime-stack.js';
 
 const REGION = 'us-east-1';
 

@@ -7,12 +7,12 @@
 import { ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  count,
   copyTopology,
+  count,
   startTestStack,
+  type TestStack,
   waitFor,
   withFixtures,
-  type TestStack,
 } from '../support/runtime-stack.js';
 
 let stack: TestStack;

@@ -1,7 +1,7 @@
 /**
  * The validator and the drainer handlers against real PostgreSQL and a real SQS emulator.
  */
-import { ReceiveMessageCommand, DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { KinesisStreamBatchResponse, SQSBatchResponse } from 'aws-lambda';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { PostgresPipelineStore } from '../../src/adapters/postgres/pipeline-stor
 import { SqsErrorQueue } from '../../src/adapters/sqs/error-queue.js';
 import { validateBatch } from '../../src/pipeline/validate-batch.js';
 import { createTestDatabase } from '../support/database.js';
-import { startSqs, type RunningSqs } from '../support/emulators.js';
+import { type RunningSqs, startSqs } from '../support/emulators.js';
 import { aPosition, aReading, encode, kinesisEvent, lambdaContext, sqsEvent } from '../support/factories.js';
 import { freePort } from '../support/free-port.js';
 

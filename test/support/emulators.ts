@@ -1,11 +1,12 @@
 /**
  * Real emulators for tests, each on a port the OS picks: fauxqs (SQS) and kinesalite (Kinesis).
  */
-import { CreateStreamCommand, ListShardsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+
+import type { AddressInfo } from 'node:net';
+import { CreateStreamCommand, type KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
 import kinesalite from 'kinesalite';
-import type { AddressInfo } from 'node:net';
 import { createKinesisClient, createSqsClient } from '../../src/adapters/aws/clients.js';
 
 export const REGION = 'us-east-1';

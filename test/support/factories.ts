@@ -1,8 +1,9 @@
 /**
  * Shared test factories: readings, stream positions and Lambda events shaped like AWS's.
  */
-import type { Context, KinesisStreamEvent, SQSEvent } from 'aws-lambda';
+
 import { randomUUID } from 'node:crypto';
+import type { Context, KinesisStreamEvent, SQSEvent } from 'aws-lambda';
 import type { StreamPosition } from '../../src/domain/reading.js';
 
 export const STREAM_NAME = 'iot_sensor_data';

@@ -4,16 +4,17 @@
  * small polling helpers. Timing never decides a test: waits poll for a condition and fail with
  * the last observed value when the condition is not reached.
  */
-import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
+
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import pg from 'pg';
-import { startStack, type Endpoints, type RunningStack, type StackOptions } from '../../runtime/stack.js';
-import { topology as realTopology, type FunctionId, type Topology } from '../../src/topology.js';
+import { type Endpoints, type RunningStack, type StackOptions, startStack } from '../../runtime/stack.js';
+import { type FunctionId, topology as realTopology, type Topology } from '../../src/topology.js';
 import { createTestDatabase } from './database.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -4,8 +4,8 @@
  * shared/reference/sodacl-v3.md.
  */
 import { describe, expect, it } from 'vitest';
-import { formatDuration } from '../../dq/duration.js';
 import { percent, pythonRound2 } from '../../dq/compiler.js';
+import { formatDuration } from '../../dq/duration.js';
 import { holds, outcomeOf, sameType } from '../../dq/outcome.js';
 import { parseCheckFile, parseThreshold } from '../../dq/parser.js';
 import { runScan } from '../../dq/runner.js';

@@ -4,11 +4,11 @@ import {
   DEFAULT_FAULT_RATES,
   EXPECTED_OUTCOMES,
   resolveFaultRates,
-  simulate,
   type SimulationOptions,
+  simulate,
 } from '../../src/domain/fleet.js';
-import { classifyRecord } from '../../src/domain/validation.js';
 import { DEFAULT_PAYLOAD_CAP_BYTES, readingSchema, type StreamPosition } from '../../src/domain/reading.js';
+import { classifyRecord } from '../../src/domain/validation.js';
 
 const START = new Date('2026-03-01T10:00:00Z');
 const base: SimulationOptions = { count: 1_000, sensors: 50, seed: 42, startTime: START, intervalMs: 2_000 };

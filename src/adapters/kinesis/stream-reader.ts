@@ -3,9 +3,9 @@
  * shard back, for the drainer's handling of failed-batch notices.
  */
 import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { toStorableText } from '../../domain/error-record.js';
 import { compareSequenceNumbers } from '../../domain/failure-notice.js';
 import type { StreamReader } from '../../domain/ports.js';
-import { toStorableText } from '../../domain/error-record.js';
 import type { StreamPosition } from '../../domain/reading.js';
 import { sleep } from '../retry.js';
 

@@ -12,8 +12,8 @@
  * sensor's records in order whenever nothing has to be retried.
  */
 import { PutRecordsCommand, type PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
-import { retryFailedEntries, type BackoffOptions } from '../retry.js';
 import { packByCountAndBytes } from '../batching.js';
+import { type BackoffOptions, retryFailedEntries } from '../retry.js';
 
 /** Kinesis limits for one PutRecords request (AWS API reference). */
 export const MAX_RECORDS_PER_CALL = 500;

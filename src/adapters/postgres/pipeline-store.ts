@@ -16,8 +16,8 @@
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import copyStreams from 'pg-copy-streams';
 import type pg from 'pg';
+import copyStreams from 'pg-copy-streams';
 import { readableText } from '../../domain/error-record.js';
 import type { ErrorWriteResult, PipelineStore, ReadingWriteResult, RefusedReading } from '../../domain/ports.js';
 import type { ErrorRecord, ReadingRow } from '../../domain/reading.js';
