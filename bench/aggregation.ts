@@ -19,9 +19,9 @@
  * for several rounds after a warm-up of each; the median is reported.
  */
 import pg from 'pg';
-import { PostgresAggregationStore } from '../src/adapters/postgres/aggregation-store.js';
-import type { AggregationStore } from '../src/domain/ports.js';
-import { type AggregationSummary, aggregateMarkedWindows } from '../src/pipeline/aggregate-windows.js';
+import { PostgresAggregationStore } from '#adapters/postgres/aggregation-store.js';
+import type { AggregationStore } from '#domain/ports.js';
+import { type AggregationSummary, aggregateMarkedWindows } from '#pipeline/aggregate-windows.js';
 import { type BenchServer, median, round } from './common.js';
 import { EVENT_TIME_ORIGIN } from './records.js';
 

@@ -15,9 +15,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { migrate } from '../db/migrate.js';
-import { ensureDatabase, startEmbeddedPostgres } from '../runtime/embedded/postgres.js';
-import { freePort } from '../runtime/free-port.js';
+import { migrate } from '#db/migrate.js';
+import { ensureDatabase, startEmbeddedPostgres } from '#runtime/embedded/postgres.js';
+import { freePort } from '#runtime/free-port.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 

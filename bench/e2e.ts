@@ -28,9 +28,9 @@ import {
   PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
 import pg from 'pg';
-import { type RunningStack, startStack } from '../runtime/stack.js';
-import type { SimulatedRecord } from '../src/domain/fleet.js';
-import { topology } from '../src/topology.js';
+import type { SimulatedRecord } from '#domain/fleet.js';
+import { type RunningStack, startStack } from '#runtime/stack.js';
+import { topology } from '#topology.js';
 import { type BenchServer, PROJECT_ROOT, percentile, round, sleep } from './common.js';
 import { recordSet } from './records.js';
 

@@ -30,17 +30,18 @@ import { pipeline } from 'node:stream/promises';
 import { CreateQueueCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import { startSqsEmulator } from '../runtime/embedded/emulators.js';
-import { createSqsClient } from '../src/adapters/aws/clients.js';
-import { toStreamRecord } from '../src/adapters/lambda/kinesis-event.js';
-import { decodeErrorMessage } from '../src/domain/error-message.js';
-import type { ReadingRow } from '../src/domain/reading.js';
-import { classifyBatch } from '../src/pipeline/classify-batch.js';
-import { topology } from '../src/topology.js';
+import { createSqsClient } from '#adapters/aws/clients.js';
+import { toStreamRecord } from '#adapters/lambda/kinesis-event.js';
+import { decodeErrorMessage } from '#domain/error-message.js';
+import type { ReadingRow } from '#domain/reading.js';
+import { classifyBatch } from '#pipeline/classify-batch.js';
+import { startSqsEmulator } from '#runtime/embedded/emulators.js';
+import { topology } from '#topology.js';
 import type { BenchServer } from './common.js';
 import { round } from './common.js';
 import {
   type Cell,
+  columns,
   copyText,
   kinesisEvents,
   READING_COLUMNS,
@@ -144,9 +145,7 @@ export function prepare(
       payloadCapBytes: topology.payloadCapBytes,
       now: new Date(),
     });
-    const columns: Cell[][] = READING_COLUMNS.map(() => new Array<Cell>(rows.length));
-    rows.forEach((row, r) => readingCells(row).forEach((cell, c) => ((columns[c] as Cell[])[r] = cell)));
-    return { rows, copy: copyText(rows), columns };
+    return { rows, copy: copyText(rows), columns: columns(rows.map(readingCells), READING_COLUMNS.length) };
   });
   return { batches, expected: set.expected };
 }

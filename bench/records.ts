@@ -8,9 +8,9 @@
  * hundreds of megabytes over IPC.
  */
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { type StreamRecord as HostStreamRecord, kinesisEvent } from '../runtime/host/events.js';
-import { type OutcomeCounts, type SimulatedRecord, simulate } from '../src/domain/fleet.js';
-import { topology } from '../src/topology.js';
+import { type OutcomeCounts, type SimulatedRecord, simulate } from '#domain/fleet.js';
+import { type StreamRecord as HostStreamRecord, kinesisEvent } from '#runtime/host/events.js';
+import { topology } from '#topology.js';
 
 export const REGION = 'us-east-1';
 export const STREAM_NAME = topology.stream.name;
@@ -77,4 +77,10 @@ export function kinesisEvents(set: RecordSet, spec: RecordSetSpec, batchSize: nu
 }
 
 // The store's own encoding, so the raw-COPY baseline sends exactly the bytes the validator sends.
-export { type Cell, copyText, READING_COLUMNS, readingCells } from '../src/adapters/postgres/pipeline-store.js';
+export {
+  type Cell,
+  columns,
+  copyText,
+  READING_COLUMNS,
+  readingCells,
+} from '#adapters/postgres/pipeline-store.js';

@@ -71,7 +71,7 @@ function context(): Context {
 
 /** The production handler, imported after spawn so its module scope reads this worker's environment. */
 async function loadHandler(): Promise<Handler> {
-  const mod = (await import('../lambdas/validator/handler.js')) as { handler: Handler };
+  const mod = (await import('#lambdas/validator/handler.js')) as { handler: Handler };
   return mod.handler;
 }
 

@@ -6,7 +6,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { topology } from '../src/topology.js';
+import { topology } from '#topology.js';
 import { PROJECT_ROOT, TSX_IMPORT } from './common.js';
 import { REGION } from './records.js';
 import type { ParentMessage, WorkerMessage, WorkerSpec } from './validator-worker.js';

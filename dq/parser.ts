@@ -35,7 +35,7 @@ export interface ParseResult {
   readonly errors: readonly DqSyntaxError[];
 }
 
-const IDENT = String.raw`(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")`;
+const IDENT = '(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")';
 const TABLE = String.raw`${IDENT}(?:\.${IDENT})?`;
 const CHECKS_FOR = new RegExp(String.raw`^checks for\s+(${TABLE})(?:\s+\[([A-Za-z0-9_ -]+)\])?$`);
 const FILTER_FOR = new RegExp(String.raw`^filter\s+(${TABLE})\s+\[([A-Za-z0-9_ -]+)\]$`);

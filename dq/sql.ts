@@ -21,6 +21,7 @@ export class InvalidIdentifierError extends Error {
 
 /** Quotes one identifier after checking it is a plausible PostgreSQL name. */
 export function quoteIdent(name: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what PostgreSQL refuses in a name
   if (name.length === 0 || name.length > 63 || /[\u0000.]/.test(name)) {
     throw new InvalidIdentifierError(`invalid identifier ${JSON.stringify(name)}`);
   }

@@ -27,7 +27,7 @@ import {
   type QueueId,
   rateExpression,
   type Topology,
-} from '../src/topology.js';
+} from '#topology.js';
 import { AwsDatabase, LocalStackDatabase, type PipelineDatabase } from './constructs/database.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { PipelineFunction } from './constructs/pipeline-function.js';

@@ -66,32 +66,34 @@ function integer(name: string, raw: string | undefined, fallback: number, min: n
   return value;
 }
 
-export function parseStartOptions(argv: readonly string[]): StartOptions {
-  let parsed;
+/** The flags `npm start` takes; `--help` prints them. */
+const START_FLAGS = {
+  'no-producer': { type: 'boolean' },
+  rate: { type: 'string' },
+  sensors: { type: 'string' },
+  seed: { type: 'string' },
+  fresh: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  'schedule-speedup': { type: 'string' },
+  'pg-port': { type: 'string' },
+  'kinesis-port': { type: 'string' },
+  'sqs-port': { type: 'string' },
+  'lambda-port': { type: 'string' },
+  'state-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** `node:util`'s parser with its errors turned into usage errors. */
+function parseStartFlags(argv: readonly string[]) {
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'no-producer': { type: 'boolean' },
-        rate: { type: 'string' },
-        sensors: { type: 'string' },
-        seed: { type: 'string' },
-        fresh: { type: 'boolean' },
-        quiet: { type: 'boolean' },
-        'schedule-speedup': { type: 'string' },
-        'pg-port': { type: 'string' },
-        'kinesis-port': { type: 'string' },
-        'sqs-port': { type: 'string' },
-        'lambda-port': { type: 'string' },
-        'state-dir': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    return parseArgs({ args: [...argv], strict: true, allowPositionals: false, options: START_FLAGS });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError((error as Error).message, { cause: error });
   }
+}
+
+export function parseStartOptions(argv: readonly string[]): StartOptions {
+  const parsed = parseStartFlags(argv);
   const v = parsed.values;
   return {
     producer: !v['no-producer'],

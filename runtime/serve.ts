@@ -94,7 +94,6 @@ async function main(): Promise<number> {
   };
 
   let stopRequested = false;
-  let stopping: Promise<void> | undefined;
   let stack: RunningStack | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopRequested) {
@@ -219,7 +218,7 @@ async function main(): Promise<number> {
   await untilStop;
   clearInterval(statusTimer);
   if (producerTimer) clearTimeout(producerTimer);
-  stopping = (async () => {
+  const stopping = (async () => {
     await producing;
     await db.end().catch(() => undefined);
     await running.host.stopIntake();

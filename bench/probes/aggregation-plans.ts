@@ -19,7 +19,7 @@
  * Usage: npx tsx bench/probes/aggregation-plans.ts [readings] [sensors] [late fraction]
  */
 import pg from 'pg';
-import { CLAIM_MARKED_WINDOWS, RECOMPUTE_WINDOWS } from '../../src/adapters/postgres/aggregation-store.js';
+import { CLAIM_MARKED_WINDOWS, RECOMPUTE_WINDOWS } from '#adapters/postgres/aggregation-store.js';
 import { BARE_GROUP_BY, insertLateReadings, loadReadings } from '../aggregation.js';
 import { median, startBenchServer } from '../common.js';
 import { copyBatch, prepare } from '../ingest.js';

@@ -7,10 +7,10 @@
  *
  * Usage: npx tsx bench/probes/copy-encoding.ts [records]
  */
-import { toStreamRecord } from '../../src/adapters/lambda/kinesis-event.js';
-import type { ReadingRow } from '../../src/domain/reading.js';
-import { classifyBatch } from '../../src/pipeline/classify-batch.js';
-import { topology } from '../../src/topology.js';
+import { toStreamRecord } from '#adapters/lambda/kinesis-event.js';
+import type { ReadingRow } from '#domain/reading.js';
+import { classifyBatch } from '#pipeline/classify-batch.js';
+import { topology } from '#topology.js';
 import { median } from '../common.js';
 import { copyText, kinesisEvents, type RecordSetSpec, recordSet, VALIDATOR_BATCH_SIZE } from '../records.js';
 

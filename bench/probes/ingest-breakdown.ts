@@ -24,15 +24,15 @@ import { pipeline } from 'node:stream/promises';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import { startSqsEmulator } from '../../runtime/embedded/emulators.js';
-import { createSqsClient } from '../../src/adapters/aws/clients.js';
-import { toStreamRecord } from '../../src/adapters/lambda/kinesis-event.js';
-import { PostgresPipelineStore } from '../../src/adapters/postgres/pipeline-store.js';
-import { SqsErrorQueue } from '../../src/adapters/sqs/error-queue.js';
-import { packErrorMessages } from '../../src/domain/error-message.js';
-import { classifyBatch } from '../../src/pipeline/classify-batch.js';
-import { validateBatch } from '../../src/pipeline/validate-batch.js';
-import { topology } from '../../src/topology.js';
+import { createSqsClient } from '#adapters/aws/clients.js';
+import { toStreamRecord } from '#adapters/lambda/kinesis-event.js';
+import { PostgresPipelineStore } from '#adapters/postgres/pipeline-store.js';
+import { SqsErrorQueue } from '#adapters/sqs/error-queue.js';
+import { packErrorMessages } from '#domain/error-message.js';
+import { classifyBatch } from '#pipeline/classify-batch.js';
+import { validateBatch } from '#pipeline/validate-batch.js';
+import { startSqsEmulator } from '#runtime/embedded/emulators.js';
+import { topology } from '#topology.js';
 import { startBenchServer } from '../common.js';
 import {
   copyText,

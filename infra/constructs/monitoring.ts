@@ -14,7 +14,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE } from '../../src/observability/telemetry.js';
+import { METRICS_NAMESPACE } from '#observability/telemetry.js';
 
 /** Iterator age above this for 5 minutes: the validator is falling behind the producers. */
 export const ITERATOR_AGE_ALARM_MS = 5 * 60_000;

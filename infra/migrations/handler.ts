@@ -20,8 +20,8 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import type pg from 'pg';
 import { z } from 'zod';
-import { migrate } from '../../db/migrate.js';
-import { createPool, databaseSourceFromEnv } from '../../src/adapters/postgres/pool.js';
+import { createPool, databaseSourceFromEnv } from '#adapters/postgres/pool.js';
+import { migrate } from '#db/migrate.js';
 import { GROUP_ROLES } from '../database-roles.js';
 
 /** The SQL files are copied beside the bundle by the function's afterBundling hook. */

@@ -5,11 +5,11 @@
  */
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { z } from 'zod';
-import { PostgresAggregationStore } from '../../src/adapters/postgres/aggregation-store.js';
-import { databaseSourceFromEnv, sharedPool } from '../../src/adapters/postgres/pool.js';
-import { readConfig, settings } from '../../src/config/env.js';
-import { createTelemetry, MetricUnit } from '../../src/observability/telemetry.js';
-import { type AggregationSummary, aggregateMarkedWindows } from '../../src/pipeline/aggregate-windows.js';
+import { PostgresAggregationStore } from '#adapters/postgres/aggregation-store.js';
+import { databaseSourceFromEnv, sharedPool } from '#adapters/postgres/pool.js';
+import { readConfig, settings } from '#config/env.js';
+import { createTelemetry, MetricUnit } from '#observability/telemetry.js';
+import { type AggregationSummary, aggregateMarkedWindows } from '#pipeline/aggregate-windows.js';
 
 const config = readConfig(
   'aggregator',

@@ -5,13 +5,13 @@
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { z } from 'zod';
-import { createKinesisClient } from '../../src/adapters/aws/clients.js';
-import { KinesisStreamReader } from '../../src/adapters/kinesis/stream-reader.js';
-import { PostgresPipelineStore } from '../../src/adapters/postgres/pipeline-store.js';
-import { databaseSourceFromEnv, sharedPool } from '../../src/adapters/postgres/pool.js';
-import { readConfig, settings } from '../../src/config/env.js';
-import { createTelemetry, MetricUnit } from '../../src/observability/telemetry.js';
-import { drainMessages } from '../../src/pipeline/drain-messages.js';
+import { createKinesisClient } from '#adapters/aws/clients.js';
+import { KinesisStreamReader } from '#adapters/kinesis/stream-reader.js';
+import { PostgresPipelineStore } from '#adapters/postgres/pipeline-store.js';
+import { databaseSourceFromEnv, sharedPool } from '#adapters/postgres/pool.js';
+import { readConfig, settings } from '#config/env.js';
+import { createTelemetry, MetricUnit } from '#observability/telemetry.js';
+import { drainMessages } from '#pipeline/drain-messages.js';
 
 const config = readConfig(
   'dlq-drainer',

@@ -18,13 +18,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { z } from 'zod';
-import { DEFAULT_CHECKS_DIR, loadCheckFiles } from '../../dq/check-files.js';
-import { pgExecutor } from '../../dq/pg-executor.js';
-import { pgResultStore } from '../../dq/pg-result-store.js';
-import { type RunSummary, runScheduledChecks } from '../../dq/scheduled-run.js';
-import { databaseSourceFromEnv, sharedPool } from '../../src/adapters/postgres/pool.js';
-import { readConfig, settings } from '../../src/config/env.js';
-import { createTelemetry, MetricUnit } from '../../src/observability/telemetry.js';
+import { databaseSourceFromEnv, sharedPool } from '#adapters/postgres/pool.js';
+import { readConfig, settings } from '#config/env.js';
+import { DEFAULT_CHECKS_DIR, loadCheckFiles } from '#dq/check-files.js';
+import { pgExecutor } from '#dq/pg-executor.js';
+import { pgResultStore } from '#dq/pg-result-store.js';
+import { type RunSummary, runScheduledChecks } from '#dq/scheduled-run.js';
+import { createTelemetry, MetricUnit } from '#observability/telemetry.js';
 
 const config = readConfig(
   'dq',

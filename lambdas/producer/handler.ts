@@ -8,9 +8,9 @@
 import { randomInt } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { createKinesisClient } from '../../src/adapters/aws/clients.js';
-import { KinesisStreamWriter } from '../../src/adapters/kinesis/stream-writer.js';
-import { readConfig, settings } from '../../src/config/env.js';
+import { createKinesisClient } from '#adapters/aws/clients.js';
+import { KinesisStreamWriter } from '#adapters/kinesis/stream-writer.js';
+import { readConfig, settings } from '#config/env.js';
 import {
   countOutcomes,
   type ExpectedOutcome,
@@ -19,9 +19,9 @@ import {
   type OutcomeCounts,
   type SimulatedRecord,
   simulate,
-} from '../../src/domain/fleet.js';
-import { isIsoTimestampWithOffset } from '../../src/domain/reading.js';
-import { createTelemetry, MetricUnit } from '../../src/observability/telemetry.js';
+} from '#domain/fleet.js';
+import { isIsoTimestampWithOffset } from '#domain/reading.js';
+import { createTelemetry, MetricUnit } from '#observability/telemetry.js';
 
 const config = readConfig(
   'producer',

@@ -5,14 +5,14 @@
  */
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { z } from 'zod';
-import { createSqsClient } from '../../src/adapters/aws/clients.js';
-import { toStreamRecord } from '../../src/adapters/lambda/kinesis-event.js';
-import { PostgresPipelineStore } from '../../src/adapters/postgres/pipeline-store.js';
-import { databaseSourceFromEnv, sharedPool } from '../../src/adapters/postgres/pool.js';
-import { SqsErrorQueue } from '../../src/adapters/sqs/error-queue.js';
-import { readConfig, settings } from '../../src/config/env.js';
-import { createTelemetry, MetricUnit } from '../../src/observability/telemetry.js';
-import { validateBatch } from '../../src/pipeline/validate-batch.js';
+import { createSqsClient } from '#adapters/aws/clients.js';
+import { toStreamRecord } from '#adapters/lambda/kinesis-event.js';
+import { PostgresPipelineStore } from '#adapters/postgres/pipeline-store.js';
+import { databaseSourceFromEnv, sharedPool } from '#adapters/postgres/pool.js';
+import { SqsErrorQueue } from '#adapters/sqs/error-queue.js';
+import { readConfig, settings } from '#config/env.js';
+import { createTelemetry, MetricUnit } from '#observability/telemetry.js';
+import { validateBatch } from '#pipeline/validate-batch.js';
 
 const config = readConfig(
   'validator',

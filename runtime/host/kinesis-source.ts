@@ -26,7 +26,7 @@ import {
   type Shard,
 } from '@aws-sdk/client-kinesis';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { KinesisSourceSpec } from '../../src/topology.js';
+import type { KinesisSourceSpec } from '#topology.js';
 import { readBatchResponse } from './batch-response.js';
 import type { CheckpointKey, CheckpointStore } from './checkpoints.js';
 import { type FailureCondition, kinesisEvent, kinesisFailureNotice, type StreamRecord } from './events.js';

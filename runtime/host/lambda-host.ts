@@ -7,7 +7,7 @@
 import path from 'node:path';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { FunctionId, QueueId, Topology } from '../../src/topology.js';
+import type { FunctionId, QueueId, Topology } from '#topology.js';
 import type { CheckpointStore } from './checkpoints.js';
 import { FunctionRuntime } from './function-runtime.js';
 import { type InvokeServer, startInvokeServer } from './invoke-server.js';

@@ -3,7 +3,7 @@
  * fires once per period whether or not the previous run has finished (the function must be
  * safe to overlap, the aggregator is). `speedUp` divides the period, for demos.
  */
-import type { ScheduleSpec } from '../../src/topology.js';
+import type { ScheduleSpec } from '#topology.js';
 import { scheduledEvent } from './events.js';
 import type { Invoker } from './kinesis-source.js';
 import type { InvocationOutcome } from './protocol.js';

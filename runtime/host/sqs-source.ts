@@ -7,7 +7,7 @@
  * Redrive is the queue's job on AWS too, so the host does not re-implement it.
  */
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { SqsSourceSpec } from '../../src/topology.js';
+import type { SqsSourceSpec } from '#topology.js';
 import { readBatchResponse } from './batch-response.js';
 import { sqsEvent } from './events.js';
 import type { Invoker } from './kinesis-source.js';

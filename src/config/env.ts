@@ -4,7 +4,7 @@
  * variable, instead of surfacing later as an `undefined` deep inside a batch.
  */
 import { z } from 'zod';
-import { DEFAULT_PAYLOAD_CAP_BYTES } from '../domain/reading.js';
+import { DEFAULT_PAYLOAD_CAP_BYTES } from '#domain/reading.js';
 
 export class ConfigurationError extends Error {
   override readonly name = 'ConfigurationError';

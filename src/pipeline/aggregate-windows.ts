@@ -3,7 +3,7 @@
  * transaction) until none is left or the invocation's time is nearly up; what is left stays
  * marked for the next run, so a backlog drains over several runs instead of timing out.
  */
-import type { AggregationStore } from '../domain/ports.js';
+import type { AggregationStore } from '#domain/ports.js';
 
 export interface AggregationSummary {
   readonly windowsRecomputed: number;

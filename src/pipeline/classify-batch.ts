@@ -3,10 +3,10 @@
  * by the validator and by the drainer's replay of failed-batch ranges, so both land a record
  * the same way.
  */
-import { buildErrorRecord } from '../domain/error-record.js';
-import type { RefusedReading } from '../domain/ports.js';
-import type { ErrorRecord, ReadingRow, StreamPosition } from '../domain/reading.js';
-import { classifyRecord } from '../domain/validation.js';
+import { buildErrorRecord } from '#domain/error-record.js';
+import type { RefusedReading } from '#domain/ports.js';
+import type { ErrorRecord, ReadingRow, StreamPosition } from '#domain/reading.js';
+import { classifyRecord } from '#domain/validation.js';
 
 export interface StreamRecord {
   readonly data: Uint8Array;

@@ -10,11 +10,11 @@
  * it cannot be landed; nothing is dropped silently.
  */
 
-import { decodeErrorMessage, isErrorMessage } from '../domain/error-message.js';
-import { toStorableText } from '../domain/error-record.js';
-import { type FailureNotice, isFailureNotice, parseFailureNotice } from '../domain/failure-notice.js';
-import type { PipelineStore, StreamReader } from '../domain/ports.js';
-import type { ErrorRecord } from '../domain/reading.js';
+import { decodeErrorMessage, isErrorMessage } from '#domain/error-message.js';
+import { toStorableText } from '#domain/error-record.js';
+import { type FailureNotice, isFailureNotice, parseFailureNotice } from '#domain/failure-notice.js';
+import type { PipelineStore, StreamReader } from '#domain/ports.js';
+import type { ErrorRecord } from '#domain/reading.js';
 import { classifyBatch } from './classify-batch.js';
 import { describeError } from './describe-error.js';
 

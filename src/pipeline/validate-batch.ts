@@ -7,8 +7,8 @@
  * Nothing here throws for a record's content; only the ports' infrastructure failures
  * surface, and those become item failures too.
  */
-import type { ErrorQueue, PipelineStore } from '../domain/ports.js';
-import type { ErrorRecord, ErrorType } from '../domain/reading.js';
+import type { ErrorQueue, PipelineStore } from '#domain/ports.js';
+import type { ErrorRecord, ErrorType } from '#domain/reading.js';
 import { classifyBatch, type StreamRecord } from './classify-batch.js';
 import { describeError } from './describe-error.js';
 

@@ -5,10 +5,10 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VPC_ENI_ACTIONS } from '../../infra/constructs/pipeline-function.js';
-import { MIGRATIONS_FOLDER, migrationsHash } from '../../infra/constructs/schema-migrations.js';
-import { PROJECT_ROOT } from '../../infra/pipeline-stack.js';
-import { type FunctionId, topology } from '../../src/topology.js';
+import { VPC_ENI_ACTIONS } from '#infra/constructs/pipeline-function.js';
+import { MIGRATIONS_FOLDER, migrationsHash } from '#infra/constructs/schema-migrations.js';
+import { PROJECT_ROOT } from '#infra/pipeline-stack.js';
+import { type FunctionId, topology } from '#topology.js';
 import {
   acknowledgements,
   functionBundles,

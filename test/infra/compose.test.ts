@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { LOCALSTACK } from '../../infra/localstack.js';
-import { PROJECT_ROOT } from '../../infra/pipeline-stack.js';
+import { LOCALSTACK } from '#infra/localstack.js';
+import { PROJECT_ROOT } from '#infra/pipeline-stack.js';
 
 interface Service {
   image?: string;

@@ -9,10 +9,10 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { MIGRATIONS_FOLDER } from '../../infra/constructs/schema-migrations.js';
-import { LOCALSTACK } from '../../infra/localstack.js';
-import { PROJECT_ROOT } from '../../infra/pipeline-stack.js';
-import { type FunctionId, topology } from '../../src/topology.js';
+import { MIGRATIONS_FOLDER } from '#infra/constructs/schema-migrations.js';
+import { LOCALSTACK } from '#infra/localstack.js';
+import { PROJECT_ROOT } from '#infra/pipeline-stack.js';
+import { type FunctionId, topology } from '#topology.js';
 import { functionBundles, logicalId, nagFindings, resourcesOfType, type Synthesized, synthesize } from './synth.js';
 import { assertTopologyParity } from './topology-parity.js';
 

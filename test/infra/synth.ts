@@ -11,8 +11,8 @@ import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll } from 'vitest';
-import { buildApp } from '../../infra/build.js';
-import type { PipelineStack } from '../../infra/pipeline-stack.js';
+import { buildApp } from '#infra/build.js';
+import type { PipelineStack } from '#infra/pipeline-stack.js';
 
 export interface Synthesized {
   readonly app: App;

@@ -4,7 +4,7 @@
  * read from the same `topology` object the embedded Lambda host (runtime/) reads.
  */
 import { expect } from 'vitest';
-import { type FunctionId, type QueueId, rateExpression, topology } from '../../src/topology.js';
+import { type FunctionId, type QueueId, rateExpression, topology } from '#topology.js';
 import { logicalId, resourcesOfType, type Synthesized } from './synth.js';
 
 type Props = Record<string, unknown>;

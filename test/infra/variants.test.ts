@@ -7,8 +7,8 @@ import { App } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { buildApp } from '../../infra/build.js';
-import { type FunctionId, topology } from '../../src/topology.js';
+import { buildApp } from '#infra/build.js';
+import { type FunctionId, topology } from '#topology.js';
 import { acknowledgements, logicalId, nagFindings, resourcesOfType, synthesize } from './synth.js';
 
 const ackIds = (app: App) => acknowledgements(app).map((a) => a.id.replace(/^Annotation::/, ''));

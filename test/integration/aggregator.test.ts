@@ -4,10 +4,10 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PostgresPipelineStore } from '../../src/adapters/postgres/pipeline-store.js';
-import type { ReadingRow } from '../../src/domain/reading.js';
-import { classifyRecord } from '../../src/domain/validation.js';
-import type { AggregationSummary } from '../../src/pipeline/aggregate-windows.js';
+import { PostgresPipelineStore } from '#adapters/postgres/pipeline-store.js';
+import type { ReadingRow } from '#domain/reading.js';
+import { classifyRecord } from '#domain/validation.js';
+import type { AggregationSummary } from '#pipeline/aggregate-windows.js';
 import { createTestDatabase } from '../support/database.js';
 import { aPosition, aReading, encode, lambdaContext } from '../support/factories.js';
 import { expectedWindows as expectedIn, expectSameWindows, storedWindows as storedIn } from '../support/windows.js';
@@ -28,7 +28,7 @@ beforeAll(async () => {
   });
   db = new pg.Pool({ connectionString: url, max: 8 });
   store = new PostgresPipelineStore(db);
-  const { handler } = await import('../../lambdas/aggregator/handler.js');
+  const { handler } = await import('#lambdas/aggregator/handler.js');
   aggregate = () => handler({ id: 'scheduled-test' }, lambdaContext('aggregator'));
 });
 afterAll(async () => db?.end());

@@ -8,8 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type BenchResults, renderMarkdown, renderTable, tableRows } from '../../bench/report.js';
-import { BENCHMARKS, QUICK, runBench } from '../../bench/run.js';
+import { type BenchResults, renderMarkdown, renderTable, tableRows } from '#bench/report.js';
+import { BENCHMARKS, QUICK, runBench } from '#bench/run.js';
 
 describe('npm run bench, smoke size', () => {
   let logDir: string;

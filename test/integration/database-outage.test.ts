@@ -10,8 +10,8 @@ import path from 'node:path';
 import type { KinesisStreamBatchResponse } from 'aws-lambda';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { migrate } from '../../db/migrate.js';
-import { ensureDatabase, type RunningPostgres, startEmbeddedPostgres } from '../../runtime/embedded/postgres.js';
+import { migrate } from '#db/migrate.js';
+import { ensureDatabase, type RunningPostgres, startEmbeddedPostgres } from '#runtime/embedded/postgres.js';
 import { type RunningSqs, startSqs } from '../support/emulators.js';
 import { aReading, encode, kinesisEvent, lambdaContext } from '../support/factories.js';
 import { freePort } from '../support/free-port.js';
@@ -43,7 +43,7 @@ beforeAll(async () => {
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
   });
-  validator = (await import('../../lambdas/validator/handler.js')).handler as typeof validator;
+  validator = (await import('#lambdas/validator/handler.js')).handler as typeof validator;
 });
 
 afterAll(async () => {

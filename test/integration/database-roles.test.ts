@@ -5,10 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresAggregationStore } from '../../src/adapters/postgres/aggregation-store.js';
-import { PostgresPipelineStore } from '../../src/adapters/postgres/pipeline-store.js';
-import { DEFAULT_PAYLOAD_CAP_BYTES } from '../../src/domain/reading.js';
-import { classifyBatch } from '../../src/pipeline/classify-batch.js';
+import { PostgresAggregationStore } from '#adapters/postgres/aggregation-store.js';
+import { PostgresPipelineStore } from '#adapters/postgres/pipeline-store.js';
+import { DEFAULT_PAYLOAD_CAP_BYTES } from '#domain/reading.js';
+import { classifyBatch } from '#pipeline/classify-batch.js';
 import { createTestDatabase } from '../support/database.js';
 import { aPosition, aReading, encode } from '../support/factories.js';
 

@@ -8,8 +8,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, type DatabaseSource, DatabaseUserRotatedError } from '../../src/adapters/postgres/pool.js';
-import { ConfigurationError } from '../../src/config/env.js';
+import { createPool, type DatabaseSource, DatabaseUserRotatedError } from '#adapters/postgres/pool.js';
+import { ConfigurationError } from '#config/env.js';
 import { createTestDatabase } from '../support/database.js';
 
 let secretString = '';

@@ -29,7 +29,7 @@ beforeAll(async () => {
     POWERTOOLS_LOG_LEVEL: 'SILENT',
   });
   db = new pg.Pool({ connectionString: url, max: 2 });
-  drainer = (await import('../../lambdas/dlq-drainer/handler.js')).handler as typeof drainer;
+  drainer = (await import('#lambdas/dlq-drainer/handler.js')).handler as typeof drainer;
 });
 afterAll(async () => {
   await db?.end();

@@ -9,14 +9,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_CHECKS_DIR } from '../../dq/check-files.js';
+import { DEFAULT_CHECKS_DIR } from '#dq/check-files.js';
 import { createTestDatabase } from '../support/database.js';
 import { lambdaContext } from '../support/factories.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/dq/lambda', import.meta.url));
 
 let db: pg.Pool;
-let handlerModule: typeof import('../../lambdas/dq/handler.js');
+let handlerModule: typeof import('#lambdas/dq/handler.js');
 
 beforeAll(async () => {
   const url = await createTestDatabase('dq_lambda');
@@ -28,7 +28,7 @@ beforeAll(async () => {
   });
   db = new pg.Pool({ connectionString: url });
   await db.query('CREATE TABLE dq_fixture (v integer); INSERT INTO dq_fixture VALUES (1), (2), (NULL);');
-  handlerModule = await import('../../lambdas/dq/handler.js');
+  handlerModule = await import('#lambdas/dq/handler.js');
 });
 afterAll(async () => db?.end());
 

@@ -13,15 +13,15 @@
  */
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_CHECKS_DIR, loadCheckFiles } from '../../dq/check-files.js';
-import { pgExecutor } from '../../dq/pg-executor.js';
-import { runScan, type ScanResult } from '../../dq/runner.js';
-import { PostgresAggregationStore } from '../../src/adapters/postgres/aggregation-store.js';
-import { PostgresPipelineStore } from '../../src/adapters/postgres/pipeline-store.js';
-import { simulate } from '../../src/domain/fleet.js';
-import { aggregateMarkedWindows } from '../../src/pipeline/aggregate-windows.js';
-import { classifyBatch, type StreamRecord } from '../../src/pipeline/classify-batch.js';
-import { topology } from '../../src/topology.js';
+import { PostgresAggregationStore } from '#adapters/postgres/aggregation-store.js';
+import { PostgresPipelineStore } from '#adapters/postgres/pipeline-store.js';
+import { simulate } from '#domain/fleet.js';
+import { DEFAULT_CHECKS_DIR, loadCheckFiles } from '#dq/check-files.js';
+import { pgExecutor } from '#dq/pg-executor.js';
+import { runScan, type ScanResult } from '#dq/runner.js';
+import { aggregateMarkedWindows } from '#pipeline/aggregate-windows.js';
+import { classifyBatch, type StreamRecord } from '#pipeline/classify-batch.js';
+import { topology } from '#topology.js';
 import { createTestDatabase } from '../support/database.js';
 
 const pools: pg.Pool[] = [];
@@ -86,7 +86,7 @@ function flagged(scan: ScanResult): string[] {
     .sort();
 }
 
-function valueOf(scan: ScanResult, name: string): number | null | undefined {
+function metricValue(scan: ScanResult, name: string): number | null | undefined {
   return scan.results.find((r) => r.name === name)?.value;
 }
 
@@ -98,7 +98,7 @@ describe('soda/checks on pipeline data', () => {
     expect(flagged(scan)).toEqual([]);
     expect(scan.exitCode).toBe(0);
     expect(scan.results.length).toBeGreaterThanOrEqual(40);
-    const share = valueOf(scan, 'share of records rejected, current and previous hour')!;
+    const share = metricValue(scan, 'share of records rejected, current and previous hour')!;
     expect(share).toBeGreaterThan(0.3);
     expect(share).toBeLessThan(0.45);
     // The clean data does have windows, errors and readings: the checks are not passing on nothing.
@@ -124,7 +124,7 @@ describe('soda/checks on pipeline data', () => {
       'fail sensor_readings.yml: one row per Kinesis record (stream_name, shard_id, sequence_number)',
       'fail sensor_readings.yml: one row per producer reading_id',
     ]);
-    expect(valueOf(scan, 'one row per producer reading_id')).toBe(2);
+    expect(metricValue(scan, 'one row per producer reading_id')).toBe(2);
     expect(scan.exitCode).toBe(2);
   });
 
@@ -142,7 +142,7 @@ describe('soda/checks on pipeline data', () => {
       'fail sensor_readings.yml: normalized_value is within [0, 1]',
       'fail sensor_readings.yml: value is within [min, max] and min < max',
     ]);
-    expect(valueOf(scan, 'value is within [min, max] and min < max')).toBe(1);
+    expect(metricValue(scan, 'value is within [min, max] and min < max')).toBe(1);
   });
 
   it('flag aggregations that disagree with their readings, and avg outside [min, max]', async () => {
@@ -156,7 +156,7 @@ describe('soda/checks on pipeline data', () => {
       'fail sensor_aggregations.yml: min_value <= avg_value <= max_value',
       'fail sensor_aggregations.yml: reading_count equals the readings of the window (last 24 hours)',
     ]);
-    expect(valueOf(scan, 'reading_count equals the readings of the window (last 24 hours)')).toBe(1);
+    expect(metricValue(scan, 'reading_count equals the readings of the window (last 24 hours)')).toBe(1);
   });
 
   it('do not flag windows the aggregator has yet to recompute (still marked dirty)', async () => {
@@ -207,6 +207,6 @@ describe('soda/checks on pipeline data', () => {
       'fail dq_error_rate.yml: share of records rejected, current and previous hour',
       'warn dq_error_rate.yml: share of records malformed or unprocessable, current and previous hour',
     ]);
-    expect(valueOf(incident, 'share of records rejected, current and previous hour')).toBeGreaterThan(0.6);
+    expect(metricValue(incident, 'share of records rejected, current and previous hour')).toBeGreaterThan(0.6);
   });
 });

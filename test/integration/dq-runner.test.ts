@@ -5,8 +5,8 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pgExecutor } from '../../dq/pg-executor.js';
-import { type CheckResult, runScan, type ScanResult } from '../../dq/runner.js';
+import { pgExecutor } from '#dq/pg-executor.js';
+import { type CheckResult, runScan, type ScanResult } from '#dq/runner.js';
 import { createTestDatabase } from '../support/database.js';
 
 let client: pg.Client;
@@ -438,9 +438,9 @@ describe('failed rows and user-defined metrics', () => {
 
 describe('review findings', () => {
   it('check SQL cannot leave its read-only transaction with several statements', async () => {
-    const escape =
+    const breakout =
       'checks:\n  - failed rows:\n      fail query: SELECT 1) x; COMMIT; CREATE TABLE pwned (a int); SELECT (1\n';
-    const result = await scan(escape);
+    const result = await scan(breakout);
     expect(result.exitCode).toBe(3);
     const created = await client.query(`SELECT to_regclass('pwned') AS t`);
     expect(created.rows[0].t).toBeNull();

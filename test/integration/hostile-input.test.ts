@@ -31,8 +31,8 @@ beforeAll(async () => {
     POWERTOOLS_LOG_LEVEL: 'SILENT',
   });
   db = new pg.Pool({ connectionString: url, max: 2 });
-  validator = (await import('../../lambdas/validator/handler.js')).handler as typeof validator;
-  drainer = (await import('../../lambdas/dlq-drainer/handler.js')).handler as typeof drainer;
+  validator = (await import('#lambdas/validator/handler.js')).handler as typeof validator;
+  drainer = (await import('#lambdas/dlq-drainer/handler.js')).handler as typeof drainer;
 });
 afterAll(async () => {
   await db?.end();

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MIGRATIONS_DIR, migrate } from '../../db/migrate.js';
+import { DEFAULT_MIGRATIONS_DIR, migrate } from '#db/migrate.js';
 import { createTestDatabase } from '../support/database.js';
 
 describe('migrations', () => {

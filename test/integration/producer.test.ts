@@ -18,17 +18,17 @@ import {
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createKinesisClient } from '../../src/adapters/aws/clients.js';
-import { countOutcomes, type ExpectedOutcome, simulate } from '../../src/domain/fleet.js';
-import { DEFAULT_PAYLOAD_CAP_BYTES } from '../../src/domain/reading.js';
-import { classifyRecord } from '../../src/domain/validation.js';
+import { createKinesisClient } from '#adapters/aws/clients.js';
+import { countOutcomes, type ExpectedOutcome, simulate } from '#domain/fleet.js';
+import { DEFAULT_PAYLOAD_CAP_BYTES } from '#domain/reading.js';
+import { classifyRecord } from '#domain/validation.js';
 import { freePort } from '../support/free-port.js';
 
 /** kinesalite ships no types; this is the part of its API the test uses. */
 type Kinesalite = (options: { createStreamMs: number }) => Server;
 const kinesalite = createRequire(import.meta.url)('kinesalite') as Kinesalite;
 
-type ProducerModule = typeof import('../../lambdas/producer/handler.js');
+type ProducerModule = typeof import('#lambdas/producer/handler.js');
 
 const REGION = 'us-east-1';
 let server: Server;
@@ -76,7 +76,7 @@ async function loadProducer(streamName: string | undefined): Promise<ProducerMod
   else process.env.STREAM_NAME = streamName;
   process.env.KINESIS_ENDPOINT = endpoint;
   process.env.AWS_REGION = REGION;
-  return import('../../lambdas/producer/handler.js');
+  return import('#lambdas/producer/handler.js');
 }
 
 /** Every record of every shard, oldest first per shard. */

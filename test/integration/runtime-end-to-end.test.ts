@@ -8,8 +8,8 @@
 import path from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scheduledEvent } from '../../runtime/host/events.js';
-import type { FunctionId } from '../../src/topology.js';
+import { scheduledEvent } from '#runtime/host/events.js';
+import type { FunctionId } from '#topology.js';
 import {
   copyTopology,
   count,

@@ -6,7 +6,7 @@
  */
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { KinesisFailureNotice } from '../../runtime/host/events.js';
+import type { KinesisFailureNotice } from '#runtime/host/events.js';
 import {
   copyTopology,
   count,

@@ -17,9 +17,9 @@ import path from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEmulator, startKinesalite, startSqsEmulator } from '../../runtime/embedded/emulators.js';
-import { ensureQueues } from '../../runtime/stack.js';
-import { createSqsClient } from '../../src/adapters/aws/clients.js';
+import { createSqsClient } from '#adapters/aws/clients.js';
+import { type RunningEmulator, startKinesalite, startSqsEmulator } from '#runtime/embedded/emulators.js';
+import { ensureQueues } from '#runtime/stack.js';
 import { createTestDatabase } from '../support/database.js';
 import { copyTopology, count, type ServeProcess, spawnServe, waitFor } from '../support/runtime-stack.js';
 

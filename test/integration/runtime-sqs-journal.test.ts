@@ -27,10 +27,10 @@ import {
 } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEmulator, startKinesalite, startSqsEmulator } from '../../runtime/embedded/emulators.js';
-import { readJournal, replayJournal, SqsJournal } from '../../runtime/embedded/sqs-journal.js';
-import { ensureQueues, sqsJournalFile } from '../../runtime/stack.js';
-import { createKinesisClient, createSqsClient } from '../../src/adapters/aws/clients.js';
+import { createKinesisClient, createSqsClient } from '#adapters/aws/clients.js';
+import { type RunningEmulator, startKinesalite, startSqsEmulator } from '#runtime/embedded/emulators.js';
+import { readJournal, replayJournal, SqsJournal } from '#runtime/embedded/sqs-journal.js';
+import { ensureQueues, sqsJournalFile } from '#runtime/stack.js';
 import { createTestDatabase } from '../support/database.js';
 import { aReading } from '../support/factories.js';
 import { copyTopology, count, type ServeProcess, spawnServe, waitFor } from '../support/runtime-stack.js';

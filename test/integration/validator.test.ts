@@ -5,9 +5,9 @@ import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/clien
 import type { KinesisStreamBatchResponse, SQSBatchResponse } from 'aws-lambda';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PostgresPipelineStore } from '../../src/adapters/postgres/pipeline-store.js';
-import { SqsErrorQueue } from '../../src/adapters/sqs/error-queue.js';
-import { validateBatch } from '../../src/pipeline/validate-batch.js';
+import { PostgresPipelineStore } from '#adapters/postgres/pipeline-store.js';
+import { SqsErrorQueue } from '#adapters/sqs/error-queue.js';
+import { validateBatch } from '#pipeline/validate-batch.js';
 import { createTestDatabase } from '../support/database.js';
 import { type RunningSqs, startSqs } from '../support/emulators.js';
 import { aPosition, aReading, encode, kinesisEvent, lambdaContext, sqsEvent } from '../support/factories.js';
@@ -34,8 +34,8 @@ beforeAll(async () => {
     POWERTOOLS_LOG_LEVEL: 'SILENT',
   });
   db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-  validator = (await import('../../lambdas/validator/handler.js')).handler as typeof validator;
-  drainer = (await import('../../lambdas/dlq-drainer/handler.js')).handler as typeof drainer;
+  validator = (await import('#lambdas/validator/handler.js')).handler as typeof validator;
+  drainer = (await import('#lambdas/dlq-drainer/handler.js')).handler as typeof drainer;
 });
 
 afterAll(async () => {

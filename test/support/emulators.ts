@@ -7,7 +7,7 @@ import { CreateStreamCommand, type KinesisClient, ListShardsCommand } from '@aws
 import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
 import kinesalite from 'kinesalite';
-import { createKinesisClient, createSqsClient } from '../../src/adapters/aws/clients.js';
+import { createKinesisClient, createSqsClient } from '#adapters/aws/clients.js';
 
 export const REGION = 'us-east-1';
 

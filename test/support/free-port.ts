@@ -1,1 +1,1 @@
-export { freePort } from '../../runtime/free-port.js';
+export { freePort } from '#runtime/free-port.js';

@@ -7,8 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { migrate } from '../../db/migrate.js';
-import { ensureDatabase, startEmbeddedPostgres } from '../../runtime/embedded/postgres.js';
+import { migrate } from '#db/migrate.js';
+import { ensureDatabase, startEmbeddedPostgres } from '#runtime/embedded/postgres.js';
 import { freePort } from './free-port.js';
 
 export const TEMPLATE_DATABASE = 'iot_template';

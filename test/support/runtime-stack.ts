@@ -13,8 +13,8 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import pg from 'pg';
-import { type Endpoints, type RunningStack, type StackOptions, startStack } from '../../runtime/stack.js';
-import { type FunctionId, topology as realTopology, type Topology } from '../../src/topology.js';
+import { type Endpoints, type RunningStack, type StackOptions, startStack } from '#runtime/stack.js';
+import { type FunctionId, topology as realTopology, type Topology } from '#topology.js';
 import { createTestDatabase } from './database.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));

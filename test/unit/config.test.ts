@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { databaseSourceFromEnv } from '../../src/adapters/postgres/pool.js';
-import { ConfigurationError, readConfig, settings } from '../../src/config/env.js';
+import { databaseSourceFromEnv } from '#adapters/postgres/pool.js';
+import { ConfigurationError, readConfig, settings } from '#config/env.js';
 
 const schema = z.object({
   ERRORS_QUEUE_URL: settings.url,

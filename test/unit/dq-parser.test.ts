@@ -4,11 +4,11 @@
  * shared/reference/sodacl-v3.md.
  */
 import { describe, expect, it } from 'vitest';
-import { percent, pythonRound2 } from '../../dq/compiler.js';
-import { formatDuration } from '../../dq/duration.js';
-import { holds, outcomeOf, sameType } from '../../dq/outcome.js';
-import { parseCheckFile, parseThreshold } from '../../dq/parser.js';
-import { runScan } from '../../dq/runner.js';
+import { percent, pythonRound2 } from '#dq/compiler.js';
+import { formatDuration } from '#dq/duration.js';
+import { holds, outcomeOf, sameType } from '#dq/outcome.js';
+import { parseCheckFile, parseThreshold } from '#dq/parser.js';
+import { runScan } from '#dq/runner.js';
 
 const pos = { file: 'f.yml', line: 1 };
 
@@ -106,7 +106,12 @@ describe('malformed or unsupported check files', () => {
     const executed: string[] = [];
     const result = await runScan({
       files: [{ path: 'f.yml', text: 'checks for t:\n  - percentile(x, 0.9) > 1\n' }],
-      executor: { query: async (q) => (executed.push(q.text), [[0]]) },
+      executor: {
+        query: async (q) => {
+          executed.push(q.text);
+          return [[0]];
+        },
+      },
     });
     expect(result.exitCode).toBe(3);
     expect(result.results).toEqual([]);

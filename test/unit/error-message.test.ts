@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { packByCountAndBytes } from '../../src/adapters/batching.js';
-import {
-  decodeErrorMessage,
-  isErrorMessage,
-  MESSAGE_TARGET_BYTES,
-  packErrorMessages,
-} from '../../src/domain/error-message.js';
-import { compareSequenceNumbers, isFailureNotice, parseFailureNotice } from '../../src/domain/failure-notice.js';
-import { DEFAULT_PAYLOAD_CAP_BYTES } from '../../src/domain/reading.js';
-import { classifyRecord } from '../../src/domain/validation.js';
+import { packByCountAndBytes } from '#adapters/batching.js';
+import { decodeErrorMessage, isErrorMessage, MESSAGE_TARGET_BYTES, packErrorMessages } from '#domain/error-message.js';
+import { compareSequenceNumbers, isFailureNotice, parseFailureNotice } from '#domain/failure-notice.js';
+import { DEFAULT_PAYLOAD_CAP_BYTES } from '#domain/reading.js';
+import { classifyRecord } from '#domain/validation.js';
 import { aPosition, aReading, encode } from '../support/factories.js';
 
 const now = new Date('2026-11-26T12:01:00Z');

@@ -6,9 +6,9 @@ import {
   resolveFaultRates,
   type SimulationOptions,
   simulate,
-} from '../../src/domain/fleet.js';
-import { DEFAULT_PAYLOAD_CAP_BYTES, readingSchema, type StreamPosition } from '../../src/domain/reading.js';
-import { classifyRecord } from '../../src/domain/validation.js';
+} from '#domain/fleet.js';
+import { DEFAULT_PAYLOAD_CAP_BYTES, readingSchema, type StreamPosition } from '#domain/reading.js';
+import { classifyRecord } from '#domain/validation.js';
 
 const START = new Date('2026-03-01T10:00:00Z');
 const base: SimulationOptions = { count: 1_000, sensors: 50, seed: 42, startTime: START, intervalMs: 2_000 };

@@ -4,13 +4,13 @@
  * forms, and the `npm start` options.
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PORTS, parseStartOptions, producerEvent, UsageError } from '../../runtime/cli-options.js';
-import { readBatchResponse } from '../../runtime/host/batch-response.js';
-import { kinesisEvent, kinesisFailureNotice, scheduledEvent, sqsEvent } from '../../runtime/host/events.js';
-import { functionNameFrom } from '../../runtime/host/invoke-server.js';
-import { batchLength, laneFor, MAX_EVENT_BYTES } from '../../runtime/host/kinesis-source.js';
-import { ShardTracker } from '../../runtime/host/shard-tracker.js';
-import { renderLine, renderPanel, snapshot } from '../../runtime/status.js';
+import { DEFAULT_PORTS, parseStartOptions, producerEvent, UsageError } from '#runtime/cli-options.js';
+import { readBatchResponse } from '#runtime/host/batch-response.js';
+import { kinesisEvent, kinesisFailureNotice, scheduledEvent, sqsEvent } from '#runtime/host/events.js';
+import { functionNameFrom } from '#runtime/host/invoke-server.js';
+import { batchLength, laneFor, MAX_EVENT_BYTES } from '#runtime/host/kinesis-source.js';
+import { ShardTracker } from '#runtime/host/shard-tracker.js';
+import { renderLine, renderPanel, snapshot } from '#runtime/status.js';
 
 describe('readBatchResponse', () => {
   const ids = ['a', 'b', 'c'];

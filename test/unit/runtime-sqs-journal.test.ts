@@ -7,7 +7,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readJournal, SqsJournal, type SqsQueueEvent } from '../../runtime/embedded/sqs-journal.js';
+import { readJournal, SqsJournal, type SqsQueueEvent } from '#runtime/embedded/sqs-journal.js';
 
 let dir: string;
 let file: string;

@@ -17,7 +17,7 @@ import {
   MAX_RECORDS_PER_CALL,
   type OutgoingRecord,
   type PutRecordsSender,
-} from '../../src/adapters/kinesis/stream-writer.js';
+} from '#adapters/kinesis/stream-writer.js';
 
 const fast = { attempts: 4, baseMs: 1, maxMs: 2 };
 const decoder = new TextDecoder();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PAYLOAD_CAP_BYTES, type ErrorRecord, type ReadingRow } from '../../src/domain/reading.js';
-import { type Classification, classifyRecord } from '../../src/domain/validation.js';
+import { DEFAULT_PAYLOAD_CAP_BYTES, type ErrorRecord, type ReadingRow } from '#domain/reading.js';
+import { type Classification, classifyRecord } from '#domain/validation.js';
 import { aPosition, aReading, encode } from '../support/factories.js';
 
 const now = new Date('2026-11-26T12:01:00Z');

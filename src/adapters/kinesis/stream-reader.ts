@@ -2,12 +2,17 @@
  * Kinesis implementation of the {@link StreamReader} port: reads a sequence-number range of one
  * shard back, for the drainer's handling of failed-batch notices.
  */
-import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
-import { toStorableText } from '../../domain/error-record.js';
-import { compareSequenceNumbers } from '../../domain/failure-notice.js';
-import type { StreamReader } from '../../domain/ports.js';
-import type { StreamPosition } from '../../domain/reading.js';
-import { sleep } from '../retry.js';
+import {
+  GetRecordsCommand,
+  type GetRecordsCommandOutput,
+  GetShardIteratorCommand,
+  type KinesisClient,
+} from '@aws-sdk/client-kinesis';
+import { sleep } from '#adapters/retry.js';
+import { toStorableText } from '#domain/error-record.js';
+import { compareSequenceNumbers } from '#domain/failure-notice.js';
+import type { StreamReader } from '#domain/ports.js';
+import type { StreamPosition } from '#domain/reading.js';
 
 /**
  * Errors meaning "the stream does not hold that position any more": trimmed past retention, or
@@ -45,7 +50,7 @@ export class KinesisStreamReader implements StreamReader {
 
     let emptyReads = 0;
     while (iterator && emptyReads < MAX_EMPTY_READS) {
-      let out;
+      let out: GetRecordsCommandOutput;
       try {
         out = await this.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
       } catch (error) {

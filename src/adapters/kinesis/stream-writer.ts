@@ -12,8 +12,8 @@
  * sensor's records in order whenever nothing has to be retried.
  */
 import { PutRecordsCommand, type PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
-import { packByCountAndBytes } from '../batching.js';
-import { type BackoffOptions, retryFailedEntries } from '../retry.js';
+import { packByCountAndBytes } from '#adapters/batching.js';
+import { type BackoffOptions, retryFailedEntries } from '#adapters/retry.js';
 
 /** Kinesis limits for one PutRecords request (AWS API reference). */
 export const MAX_RECORDS_PER_CALL = 500;

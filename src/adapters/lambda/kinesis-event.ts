@@ -3,9 +3,9 @@
  * the part of `eventID` before the colon (`shardId-000000000000:4959…`), as AWS documents.
  */
 import type { KinesisStreamRecord } from 'aws-lambda';
-import { toStorableText } from '../../domain/error-record.js';
-import { streamNameFromArn } from '../../domain/failure-notice.js';
-import type { StreamRecord } from '../../pipeline/validate-batch.js';
+import { toStorableText } from '#domain/error-record.js';
+import { streamNameFromArn } from '#domain/failure-notice.js';
+import type { StreamRecord } from '#pipeline/validate-batch.js';
 
 export function toStreamRecord(record: KinesisStreamRecord): StreamRecord {
   const k = record.kinesis;

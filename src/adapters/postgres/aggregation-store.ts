@@ -17,7 +17,7 @@
  *    up. Recomputing a window from all its readings makes runs idempotent.
  */
 import type pg from 'pg';
-import type { AggregationStore, WindowRecomputation } from '../../domain/ports.js';
+import type { AggregationStore, WindowRecomputation } from '#domain/ports.js';
 
 export const CLAIM_MARKED_WINDOWS = `
 DELETE FROM aggregation_dirty_windows d

@@ -18,9 +18,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import { readableText } from '../../domain/error-record.js';
-import type { ErrorWriteResult, PipelineStore, ReadingWriteResult, RefusedReading } from '../../domain/ports.js';
-import type { ErrorRecord, ReadingRow } from '../../domain/reading.js';
+import { readableText } from '#domain/error-record.js';
+import type { ErrorWriteResult, PipelineStore, ReadingWriteResult, RefusedReading } from '#domain/ports.js';
+import type { ErrorRecord, ReadingRow } from '#domain/reading.js';
 
 /** sensor_readings' columns in the order the store writes them (COPY and unnest). */
 export const READING_COLUMNS = [
@@ -167,9 +167,13 @@ function errorCells(e: ErrorRecord): Cell[] {
 }
 
 /** Column-major arrays for `unnest`, one array per column. */
-function columns(rows: readonly Cell[][], width: number): Cell[][] {
+export function columns(rows: readonly Cell[][], width: number): Cell[][] {
   const out: Cell[][] = Array.from({ length: width }, () => new Array<Cell>(rows.length));
-  rows.forEach((row, r) => row.forEach((cell, c) => ((out[c] as Cell[])[r] = cell)));
+  rows.forEach((row, r) => {
+    row.forEach((cell, c) => {
+      (out[c] as Cell[])[r] = cell;
+    });
+  });
   return out;
 }
 
@@ -187,7 +191,7 @@ function copyField(cell: Cell): string {
 /** The rows in COPY's text format, as the store sends them (the benchmark's COPY baseline uses it too). */
 export function copyText(rows: readonly ReadingRow[]): string {
   let out = '';
-  for (const row of rows) out += readingCells(row).map(copyField).join('\t') + '\n';
+  for (const row of rows) out += `${readingCells(row).map(copyField).join('\t')}\n`;
   return out;
 }
 

@@ -11,7 +11,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { z } from 'zod';
-import { ConfigurationError } from '../../config/env.js';
+import { ConfigurationError } from '#config/env.js';
 
 export type DatabaseSource =
   | { readonly kind: 'url'; readonly url: string }

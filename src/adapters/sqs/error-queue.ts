@@ -7,11 +7,11 @@
  * with backoff; the rejections of entries that still fail are returned as unsent.
  */
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { type ErrorMessage, packErrorMessages } from '../../domain/error-message.js';
-import type { ErrorQueue } from '../../domain/ports.js';
-import type { ErrorRecord } from '../../domain/reading.js';
-import { packByCountAndBytes } from '../batching.js';
-import { type BackoffOptions, retryFailedEntries } from '../retry.js';
+import { packByCountAndBytes } from '#adapters/batching.js';
+import { type BackoffOptions, retryFailedEntries } from '#adapters/retry.js';
+import { type ErrorMessage, packErrorMessages } from '#domain/error-message.js';
+import type { ErrorQueue } from '#domain/ports.js';
+import type { ErrorRecord } from '#domain/reading.js';
 
 export const MAX_BATCH_ENTRIES = 10;
 export const MAX_BATCH_BYTES = 256 * 1024;
