@@ -8,8 +8,9 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '#infra/build.js';
-import { type FunctionId, topology } from '#topology.js';
+import { type FunctionId, type Topology, topology } from '#topology.js';
 import { acknowledgements, logicalId, nagFindings, resourcesOfType, synthesize } from './synth.js';
+import { assertTopologyParity } from './topology-parity.js';
 
 const ackIds = (app: App) => acknowledgements(app).map((a) => a.id.replace(/^Annotation::/, ''));
 
@@ -51,6 +52,20 @@ describe('deployment variants', () => {
     expect(nagFindings(s.app)).toEqual([]);
     const d = synthesize({ bundle: false, context: { target: 'aws' } });
     expect(ackIds(d.app)).not.toContain('AwsSolutions-RDS13');
+  }, 120_000);
+
+  it('checks parity against the topology it is given: new entries are checked, changed values are caught', () => {
+    const variant: Topology = {
+      ...topology,
+      sqsSources: topology.sqsSources.map((src) => ({ ...src, batchSize: src.batchSize + 1 })),
+      schedules: [...topology.schedules, { function: 'producer', everyMinutes: 10, description: 'variant schedule' }],
+    };
+    const s = synthesize({ bundle: false, context: { target: 'localstack' }, topology: variant });
+    expect(() => assertTopologyParity(s, variant)).not.toThrow();
+    expect(() => assertTopologyParity(s)).toThrow();
+    // A mapping the topology does not declare is reported, not ignored.
+    const lean: Topology = { ...variant, sqsSources: variant.sqsSources.slice(1) };
+    expect(() => assertTopologyParity(s, lean)).toThrow(/deeply equal \[\]/);
   }, 120_000);
 
   it('refuses an unknown target instead of silently deploying the AWS variant', () => {
