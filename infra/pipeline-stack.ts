@@ -26,6 +26,7 @@ import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { topology as defaultTopology, type FunctionId, type QueueId, type Topology } from '#topology.js';
@@ -84,8 +85,8 @@ export class PipelineStack extends Stack {
     const access = this.createDatabaseUsers();
     this.functions = this.createFunctions(access);
     this.migrations = this.createMigrations(access);
+    this.monitoring = this.createMonitoring(this.importAlarmTopic());
     this.connectTriggers();
-    this.monitoring = this.createMonitoring();
     this.createOutputs();
   }
 
@@ -208,9 +209,11 @@ export class PipelineStack extends Stack {
     const to = {
       scope: this,
       topology: this.topology,
+      settings: this.settings,
       stream: this.stream,
       queues: this.queues,
       functions: this.functions,
+      monitoring: this.monitoring,
     };
     const waiting = TRIGGERS.flatMap((trigger) => trigger(to));
     for (const fid of this.functionIds) {
@@ -221,7 +224,13 @@ export class PipelineStack extends Stack {
     for (const c of waiting) c.node.addDependency(this.migrations.resource);
   }
 
-  private createMonitoring(): Monitoring {
+  /** The operator's SNS topic the alarms notify, when the deployment names one. */
+  private importAlarmTopic(): sns.ITopic | undefined {
+    const arn = this.settings.alarmTopicArn;
+    return arn ? sns.Topic.fromTopicArn(this, 'AlarmTopic', arn) : undefined;
+  }
+
+  private createMonitoring(alarmTopic: sns.ITopic | undefined): Monitoring {
     const { topology, functions, queues } = this;
     const named = <T>(entries: [string, T][], suffix: string) =>
       Object.fromEntries(entries.map(([qid, q]) => [`${qid}${suffix}`, q]));
@@ -237,7 +246,7 @@ export class PipelineStack extends Stack {
       ),
       queues: named(Object.entries(queues), 'Queue'),
       metricAlarms: this.functionIds.flatMap((fid) => FUNCTION_WIRING[fid].metricAlarms ?? []),
-      alarmTopicArn: this.settings.alarmTopicArn,
+      alarmTopic,
     });
   }
 

@@ -15,17 +15,23 @@ import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
 import { type FunctionId, type QueueId, rateExpression, type Topology } from '#topology.js';
+import type { Monitoring } from './constructs/monitoring.js';
 import type { PipelineFunction } from './constructs/pipeline-function.js';
 import { pascal } from './names.js';
+import type { DeploymentSettings } from './settings.js';
 
 /** What a trigger may connect: the stack's shared resources and its functions. */
 export interface TriggerTargets {
   /** Scope for constructs a trigger creates (the stack itself, so their logical ids stay short). */
   readonly scope: Stack;
   readonly topology: Topology;
+  /** Deployment settings, for a door that only exists when configured (say, a Kafka cluster). */
+  readonly settings: DeploymentSettings;
   readonly stream: kinesis.IStream;
   readonly queues: Readonly<Record<QueueId, sqs.IQueue>>;
   readonly functions: Readonly<Record<FunctionId, PipelineFunction>>;
+  /** For a door's own alarms (Monitoring.addAlarm); they notify the same topic and show on the dashboard. */
+  readonly monitoring: Monitoring;
 }
 
 /**

@@ -11,7 +11,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '#observability/telemetry.js';
@@ -37,7 +37,8 @@ export interface MonitoringProps {
   readonly queues: Readonly<Record<string, sqs.IQueue>>;
   /** Alarms on the pipeline's own metrics (Powertools EMF, namespace IoTFirst): any non-zero sum alarms. */
   readonly metricAlarms?: readonly MetricAlarmSpec[];
-  readonly alarmTopicArn?: string | undefined;
+  /** Topic every alarm notifies on alarm and on recovery; without one the alarms only show in the console. */
+  readonly alarmTopic?: sns.ITopic | undefined;
 }
 
 /** One alarm: fires when `metric` reaches `threshold` for `evaluationPeriods` periods. */
@@ -61,7 +62,7 @@ export class Monitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    this.topic = props.alarmTopicArn ? sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn) : undefined;
+    this.topic = props.alarmTopic;
     const iteratorAge = props.streamConsumer.metric('IteratorAge', { statistic: 'Maximum', period: PERIOD });
     this.addAlarm('IteratorAge', {
       description: 'Validator lag: the oldest unprocessed stream record is over 5 minutes old',
