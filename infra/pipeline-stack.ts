@@ -8,7 +8,7 @@
  *
  * The parts, each its own step below and its own module where it has more than a few lines:
  * messaging (stream, queues), database, functions (wired by infra/wiring.ts), schema migrations,
- * triggers (infra/triggers.ts), monitoring (constructs/monitoring.ts), outputs.
+ * monitoring (constructs/monitoring.ts), triggers (infra/triggers.ts), outputs.
  *
  * Adding a function: add it to the topology (FunctionId, functions, and its schedule or event
  * source), then add its entry to FUNCTION_WIRING in infra/wiring.ts; the type of that table makes

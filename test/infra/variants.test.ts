@@ -4,6 +4,7 @@
  * really blocks on a finding.
  */
 import { App } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
@@ -66,6 +67,25 @@ describe('deployment variants', () => {
     // A mapping the topology does not declare is reported, not ignored.
     const lean: Topology = { ...variant, sqsSources: variant.sqsSources.slice(1) };
     expect(() => assertTopologyParity(s, lean)).toThrow(/deeply equal \[\]/);
+  }, 120_000);
+
+  it('lets a later part add an alarm that notifies the alarm topic and shows on the dashboard', () => {
+    const topicArn = 'arn:aws:sns:eu-west-1:123456789012:ops';
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [], target: 'localstack', alarmTopicArn: topicArn } });
+    const stack = buildApp(app, { nag: false });
+    stack.monitoring.addAlarm('DoorAlarm', {
+      description: 'a door of its own',
+      metric: new cloudwatch.Metric({ namespace: 'IoTFirst', metricName: 'DoorFailures' }),
+      threshold: 1,
+    });
+    const template = app.synth().getStackByName(stack.stackName).template as {
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    };
+    const resources = Object.entries(template.Resources);
+    const [alarmId, alarm] = resources.find(([, r]) => r.Properties.MetricName === 'DoorFailures') ?? [];
+    expect(alarm?.Properties).toMatchObject({ AlarmActions: [topicArn], OKActions: [topicArn] });
+    const dashboard = resources.find(([, r]) => r.Type === 'AWS::CloudWatch::Dashboard')?.[1];
+    expect(JSON.stringify(dashboard?.Properties.DashboardBody)).toContain(alarmId);
   }, 120_000);
 
   it('refuses an unknown target instead of silently deploying the AWS variant', () => {
