@@ -15,6 +15,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { FunctionId, QueueId, Topology } from '#topology.js';
 import type { PipelineDatabase } from './constructs/database.js';
+import type { MetricAlarmSpec } from './constructs/monitoring.js';
 import type { GroupRole } from './database-roles.js';
 
 /** What a function touches besides its event source (event sources grant their own reads). */
@@ -33,13 +34,6 @@ export interface FunctionWiring {
   readonly copyFolders?: readonly { readonly from: string; readonly to: string }[];
   /** Alarms on the function's own metrics (namespace IoTFirst, dimension service = `service`). */
   readonly metricAlarms?: readonly MetricAlarmSpec[];
-}
-
-/** An alarm on one of the pipeline's own metrics: any non-zero sum over 5 minutes alarms. */
-export interface MetricAlarmSpec {
-  readonly service: string;
-  readonly metric: string;
-  readonly description: string;
 }
 
 const WIRING = {

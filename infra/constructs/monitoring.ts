@@ -15,7 +15,6 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '#observability/telemetry.js';
-import type { MetricAlarmSpec } from '../wiring.js';
 
 /** Iterator age above this for 5 minutes: the validator is falling behind the producers. */
 const ITERATOR_AGE_ALARM_MS = 5 * 60_000;
@@ -39,6 +38,13 @@ export interface MonitoringProps {
   readonly metricAlarms?: readonly MetricAlarmSpec[];
   /** Topic every alarm notifies on alarm and on recovery; without one the alarms only show in the console. */
   readonly alarmTopic?: sns.ITopic | undefined;
+}
+
+/** An alarm on one of the pipeline's own metrics: any non-zero sum over 5 minutes alarms. */
+export interface MetricAlarmSpec {
+  readonly service: string;
+  readonly metric: string;
+  readonly description: string;
 }
 
 /** One alarm: fires when `metric` reaches `threshold` for `evaluationPeriods` periods. */
