@@ -31,7 +31,7 @@ import { CreateQueueCommand, ReceiveMessageCommand, type SQSClient } from '@aws-
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { createSqsClient } from '#adapters/aws/clients.js';
-import { toStreamRecord } from '#adapters/lambda/kinesis-event.js';
+import { toPositionedRecord } from '#adapters/lambda/kinesis-event.js';
 import { decodeErrorMessage } from '#domain/error-message.js';
 import type { ReadingRow } from '#domain/reading.js';
 import { classifyBatch } from '#pipeline/classify-batch.js';
@@ -141,7 +141,7 @@ export function prepare(
   const set = recordSet(spec);
   const events = kinesisEvents(set, spec, batchSize);
   const batches = events.map((event) => {
-    const { rows } = classifyBatch(event.Records.map(toStreamRecord), {
+    const { rows } = classifyBatch(event.Records.map(toPositionedRecord), {
       payloadCapBytes: topology.payloadCapBytes,
       now: new Date(),
     });

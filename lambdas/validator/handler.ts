@@ -6,7 +6,7 @@
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { createSqsClient } from '#adapters/aws/clients.js';
-import { toStreamRecord } from '#adapters/lambda/kinesis-event.js';
+import { toPositionedRecord } from '#adapters/lambda/kinesis-event.js';
 import { PostgresPipelineStore } from '#adapters/postgres/pipeline-store.js';
 import { databaseSourceFromEnv, sharedPool } from '#adapters/postgres/pool.js';
 import { SqsErrorQueue } from '#adapters/sqs/error-queue.js';
@@ -32,7 +32,7 @@ const errorQueue = new SqsErrorQueue(
 );
 
 export const handler = async (event: KinesisStreamEvent, context: Context): Promise<KinesisStreamBatchResponse> => {
-  const records = event.Records.map(toStreamRecord);
+  const records = event.Records.map(toPositionedRecord);
   const first = records[0]?.position;
   logger.appendKeys({
     correlation_id: first ? `${first.shardId}:${first.sequenceNumber}` : context.awsRequestId,

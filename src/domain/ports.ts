@@ -2,7 +2,8 @@
  * The ports the pipeline's use cases need. Adapters in src/adapters implement them with
  * PostgreSQL, SQS and Kinesis; the domain never imports those libraries.
  */
-import type { ErrorRecord, ReadingRow, StreamPosition } from './reading.js';
+import type { ErrorRecord, ReadingRow } from './reading.js';
+import type { PositionedRecord } from './stream.js';
 
 export interface RefusedReading {
   readonly row: ReadingRow;
@@ -51,7 +52,7 @@ export interface StreamReader {
     readonly startSequenceNumber: string;
     readonly endSequenceNumber: string;
   }): Promise<{
-    readonly records: readonly { readonly data: Uint8Array; readonly position: StreamPosition }[];
+    readonly records: readonly PositionedRecord[];
     readonly complete: boolean;
   }>;
 }

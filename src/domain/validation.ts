@@ -5,7 +5,8 @@
  */
 import { buildErrorRecord } from './error-record.js';
 import { normalize } from './normalization.js';
-import { type ErrorRecord, type ErrorType, type ReadingRow, readingSchema, type StreamPosition } from './reading.js';
+import { type ErrorRecord, type ErrorType, type ReadingRow, readingSchema } from './reading.js';
+import type { StreamPosition } from './stream.js';
 
 export type Classification =
   | { readonly kind: 'reading'; readonly row: ReadingRow }
