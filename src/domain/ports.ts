@@ -57,6 +57,34 @@ export interface StreamReader {
   }>;
 }
 
+export interface OutgoingRecord {
+  readonly partitionKey: string;
+  readonly data: Uint8Array;
+}
+
+export interface FailedRecord<T extends OutgoingRecord> {
+  readonly record: T;
+  /** The entry's last ErrorCode, or the name of the error the whole call threw. */
+  readonly errorCode: string;
+  readonly errorMessage: string;
+}
+
+export interface WriteResult<T extends OutgoingRecord> {
+  readonly sent: number;
+  readonly failed: readonly FailedRecord<T>[];
+  /** Write calls made, retries included: how hard the stream pushed back. */
+  readonly calls: number;
+}
+
+/** Writes records to the stream, for the producer. */
+export interface StreamWriter {
+  /**
+   * Writes every record, retrying only the ones the stream refused, so none lands twice.
+   * Resolves (never rejects for a refused record) with the records that still failed.
+   */
+  write<T extends OutgoingRecord>(records: readonly T[]): Promise<WriteResult<T>>;
+}
+
 export interface WindowRecomputation {
   /** Marks claimed; fewer than the limit means none was left. */
   readonly claimed: number;
