@@ -23,7 +23,6 @@
  * the scale of the difference.
  */
 
-import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -395,9 +394,4 @@ async function checkLanded(parts: IngestParts): Promise<IngestResult['check']> {
   const copyRows = await countRows(parts.copyClient);
   const queued = await countQueuedRejections(parts.sqsClient, parts.queueUrl);
   return { subjectRows, copyRows, queuedErrors: queued.rejections, queuedMessages: queued.messages };
-}
-
-/** Where logs of child processes go when the caller gives no folder. */
-export function defaultLogDir(): string {
-  return path.join(os.tmpdir(), 'iot-first-bench-logs');
 }

@@ -1,5 +1,5 @@
 /**
- * The reading contract (DESIGN.md section 3): what a sensor sends, what a stored reading and a
+ * The reading contract (docs/DESIGN.md section 3): what a sensor sends, what a stored reading and a
  * stored rejection look like. Pure types and schema; no I/O.
  *
  * The schema is deliberately at least as strict as PostgreSQL: anything it accepts must be
@@ -148,5 +148,3 @@ export const readingSchema = z
       ctx.addIssue({ code: 'custom', message: 'max - min must be a finite number', path: ['max'] });
     }
   });
-
-export type SensorReading = z.output<typeof readingSchema>;

@@ -1,5 +1,5 @@
 /**
- * Validation of one stream record, in exactly the order of DESIGN.md section 3: the first rule
+ * Validation of one stream record, in exactly the order of docs/DESIGN.md section 3: the first rule
  * that matches decides the error type. Total: any byte sequence at all yields one
  * classification, never an exception, so a hostile record cannot fail its batch.
  */
