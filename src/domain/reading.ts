@@ -148,3 +148,5 @@ export const readingSchema = z
       ctx.addIssue({ code: 'custom', message: 'max - min must be a finite number', path: ['max'] });
     }
   });
+
+export type SensorReading = z.output<typeof readingSchema>;
