@@ -46,7 +46,8 @@ export function instrumentedHandler<E, R>(service: string, spec: HandlerSpec<E, 
     try {
       return await spec.run(event, invocation);
     } finally {
-      metrics.publishStoredMetrics();
+      // Nothing stored (an event refused before any work): no flush, so no empty-metrics warning.
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
       logger.removeKeys(['correlation_id', 'request_id']);
     }
   };
