@@ -26,10 +26,11 @@ import {
   type Shard,
 } from '@aws-sdk/client-kinesis';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { StreamRecord } from '#domain/stream.js';
 import type { KinesisSourceSpec } from '#topology.js';
 import { readBatchResponse } from './batch-response.js';
 import type { CheckpointKey, CheckpointStore } from './checkpoints.js';
-import { type FailureCondition, kinesisEvent, kinesisFailureNotice, type StreamRecord } from './events.js';
+import { type FailureCondition, kinesisEvent, kinesisFailureNotice } from './events.js';
 import type { InvocationOutcome } from './protocol.js';
 import { ShardTracker } from './shard-tracker.js';
 
