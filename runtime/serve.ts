@@ -8,11 +8,13 @@
  * pollers, let in-flight batches finish and checkpoint, stop the servers, exit 0. A start-up
  * failure prints one message naming the cause and exits 1 with nothing left running.
  */
+
 import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
+import { sleep } from '#adapters/retry.js';
 import {
   PRODUCER_PERIOD_MS,
   parseStartOptions,
@@ -50,7 +52,7 @@ async function drainQueues(
     left = Object.values(depths).reduce((a, b) => a + b, 0);
     if (left === 0) return;
     if (Date.now() >= deadline) break;
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   log(`stopping with ${left} message(s) still queued for the drainer; they are delivered at the next start`);
 }

@@ -15,6 +15,7 @@ import { CreateStreamCommand, DescribeStreamSummaryCommand, type KinesisClient }
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { createKinesisClient, createSqsClient } from '#adapters/aws/clients.js';
+import { sleep } from '#adapters/retry.js';
 import { migrate } from '#db/migrate.js';
 import { topology as defaultTopology, type QueueId, type Topology } from '#topology.js';
 import { leveldownAvailable, startKinesalite, startSqsEmulator } from './embedded/emulators.js';
@@ -114,7 +115,7 @@ async function stopOrphanedPostgres(dataDir: string, log: (line: string) => void
   if (!Number.isInteger(pid) || pid <= 0 || !alive()) return;
   log(`stopping PostgreSQL (pid ${pid}) left running by a previous run on ${dataDir}`);
   process.kill(pid, 'SIGINT');
-  for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 100 && alive(); i++) await sleep(100);
   if (alive())
     throw new StartupError(
       `PostgreSQL (pid ${pid}) from a previous run on ${dataDir} did not stop; stop it and try again`,
@@ -167,7 +168,7 @@ async function ensureStream(kinesis: KinesisClient, name: string, shardCount: nu
   for (let i = 0; i < 100; i++) {
     const out = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }));
     if (out.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   throw new StartupError(`stream ${name} did not become ACTIVE`);
 }

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import pg from 'pg';
+import { sleep } from '#adapters/retry.js';
 import { type Endpoints, type RunningStack, type StackOptions, startStack } from '#runtime/stack.js';
 import { type FunctionId, topology as realTopology, type Topology } from '#topology.js';
 import { createTestDatabase } from './database.js';
@@ -107,7 +108,7 @@ export async function waitFor<T>(
   let last: T = await probe();
   while (!done(last)) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     last = await probe();
   }
   return last;

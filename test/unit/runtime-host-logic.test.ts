@@ -8,7 +8,7 @@ import { DEFAULT_PORTS, parseStartOptions, producerEvent, UsageError } from '#ru
 import { readBatchResponse } from '#runtime/host/batch-response.js';
 import { kinesisEvent, kinesisFailureNotice, scheduledEvent, sqsEvent } from '#runtime/host/events.js';
 import { functionNameFrom } from '#runtime/host/invoke-server.js';
-import { batchLength, laneFor, MAX_EVENT_BYTES } from '#runtime/host/kinesis-source.js';
+import { batchLength, laneFor, MAX_EVENT_BYTES } from '#runtime/host/kinesis-policy.js';
 import { ShardTracker } from '#runtime/host/shard-tracker.js';
 import { renderLine, renderPanel, snapshot } from '#runtime/status.js';
 
@@ -241,15 +241,16 @@ describe('status rendering', () => {
   it('computes rates between samples and renders a panel and a line', () => {
     const host = {
       shards: [{ shardId: 'shardId-000000000000', millisBehindLatest: 1200, outstanding: 30, checkpoint: '1' }],
-      kinesis: {
-        received: 1000,
-        acknowledged: 990,
-        invocations: 5,
-        failedInvocations: 0,
-        noticesSent: 0,
-        recordsGivenUp: 0,
+      sources: {
+        kinesis: {
+          received: 1000,
+          acknowledged: 990,
+          invocations: 5,
+          failedInvocations: 0,
+          noticesSent: 0,
+          recordsGivenUp: 0,
+        },
       },
-      sqs: {},
       functions: { validator: { invocations: 5, errors: 0, timeouts: 0, coldStarts: 1, containers: 1 } },
       lastScheduleRuns: {},
     };
