@@ -28,8 +28,8 @@ export interface StartOptions {
 }
 
 export const DEFAULT_PORTS = { postgres: 54329, kinesis: 4567, sqs: 4576, lambda: 9001 } as const;
-export const DEFAULT_RATE = 50;
-export const DEFAULT_SENSORS = 50;
+const DEFAULT_RATE = 50;
+const DEFAULT_SENSORS = 50;
 /** The original's pace: one producer batch every 2 seconds. */
 export const PRODUCER_PERIOD_MS = 2_000;
 

@@ -130,7 +130,7 @@ async function stopOrphanedPostgres(dataDir: string, log: (line: string) => void
 }
 
 /** Fails fast with a clear message when a fixed port is already taken. */
-export async function assertPortFree(port: number, what: string): Promise<void> {
+async function assertPortFree(port: number, what: string): Promise<void> {
   if (port === 0) return;
   await new Promise<void>((resolve, reject) => {
     const server = net.createServer();

@@ -211,7 +211,7 @@ describe('Lambda Invoke API', () => {
     },
   );
 
-  it('finds the stack from --state-dir or IOT_FIRST_STATE_DIR, flag first (invoke, psql)', async () => {
+  it('finds the stack from --state-dir or IOT_FIRST_STATE_DIR, flag first (invoke, dq, psql)', async () => {
     await writeFile(endpointsFile(stack.stateDir), JSON.stringify(stack.endpoints));
     const { LAMBDA_ENDPOINT: _l, DATABASE_URL: _d, ...clean } = process.env;
     const byFlag = await invokeCli(['producer', '{"count":1}', '--state-dir', stack.stateDir], {
@@ -225,6 +225,12 @@ describe('Lambda Invoke API', () => {
     const none = await invokeCli(['producer', '{}'], { ...clean, [STATE_DIR_ENV]: '/nonexistent' });
     expect(none.code).toBe(1);
     expect(none.stderr).toContain('/nonexistent/endpoints.json');
+    const dq = await script('dq/cli.ts', ['--state-dir', stack.stateDir, 'test/fixtures/dq/ok.yml'], {
+      ...clean,
+      [STATE_DIR_ENV]: '/nonexistent',
+    });
+    expect(dq.stderr).toBe('');
+    expect(dq.code).toBe(0);
     if (!PSQL) return;
     const psql = await script('runtime/psql.ts', ['--state-dir', stack.stateDir, '-tAc', 'SELECT 40 + 2'], clean);
     expect(psql.stdout.trim()).toBe('42');

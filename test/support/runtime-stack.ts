@@ -46,6 +46,7 @@ export async function startTestStack(options: {
   host?: StackOptions['host'];
   environment?: Record<string, string>;
   databaseUrl?: string;
+  services?: StackOptions['services'];
 }): Promise<TestStack> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase(options.label));
   const stateDir = await mkdtemp(path.join(os.tmpdir(), `iot-first-${options.label}-`));
@@ -57,6 +58,10 @@ export async function startTestStack(options: {
     ports: { postgres: 0, kinesis: 0, sqs: 0, lambda: 0 },
     host: { pollIntervalMs: 50, retryDelayMs: () => 20, ...options.host },
     ...(options.environment ? { environment: options.environment } : {}),
+    ...(options.services ? { services: options.services } : {}),
+  }).catch(async (error: unknown) => {
+    await rm(stateDir, { recursive: true, force: true });
+    throw error;
   });
   const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   return {
