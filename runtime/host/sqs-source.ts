@@ -22,7 +22,7 @@ export interface SqsSourceOptions {
   readonly target: Invoker;
   /** Concurrent pollers (Lambda starts with several and scales with the backlog). */
   readonly pollers?: number;
-  readonly log?: (message: string) => void;
+  readonly log?: ((message: string) => void) | undefined;
 }
 
 export class SqsEventSource implements EventSource {
@@ -133,16 +133,17 @@ export class SqsEventSource implements EventSource {
 export const sqsSources: EventSourceKind = {
   kind: 'sqs',
   create: (context: EventSourceContext) =>
-    context.topology.sqsSources.map(
-      (spec) =>
-        new SqsEventSource({
-          spec,
-          queueUrl: context.queueUrls[spec.queue],
-          queueName: context.topology.queues[spec.queue].name,
-          region: context.region,
-          sqs: context.sqs,
-          target: context.target(spec.function),
-          ...(context.log ? { log: context.log } : {}),
-        }),
-    ),
+    context.topology.sqsSources.map((spec) => {
+      const { region, sqs, log, queueUrls, topology } = context;
+      const queueName = topology.queues[spec.queue].name;
+      return new SqsEventSource({
+        spec,
+        region,
+        sqs,
+        log,
+        queueName,
+        queueUrl: queueUrls[spec.queue],
+        target: context.target(spec.function),
+      });
+    }),
 };
