@@ -78,7 +78,7 @@ function parseCommandLine(argv: readonly string[]): StartOptions | number {
   return options;
 }
 
-/** The state folder, locked for this process (released at exit); undefined when another stack holds it. */
+/** Locks the state folder for this process (released at exit); false when another stack holds it. */
 function lockStateFolder(stateDir: string): boolean {
   mkdirSync(path.join(stateDir, 'logs'), { recursive: true });
   // Before touching anything in the folder: it may belong to a stack that is running.
