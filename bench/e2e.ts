@@ -28,6 +28,7 @@ import {
   PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
 import pg from 'pg';
+import { exponentialDelayMs } from '#adapters/retry.js';
 import type { SimulatedRecord } from '#domain/fleet.js';
 import { type RunningStack, startStack } from '#runtime/stack.js';
 import { topology } from '#topology.js';
@@ -178,7 +179,7 @@ async function put(kinesis: KinesisClient, streamName: string, records: readonly
     );
     const results = out.Records ?? [];
     pending = pending.filter((_, i) => results[i]?.ErrorCode !== undefined);
-    if (pending.length > 0) await sleep(50 * 2 ** attempt);
+    if (pending.length > 0) await sleep(exponentialDelayMs(attempt, { baseMs: 50, maxMs: Number.POSITIVE_INFINITY }));
   }
 }
 

@@ -7,13 +7,13 @@ import { randomUUID } from 'node:crypto';
 import type { KinesisStreamEvent, KinesisStreamRecord, ScheduledEvent, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { StreamRecord } from '#domain/stream.js';
 
-export const LOCAL_ACCOUNT = '000000000000';
+const LOCAL_ACCOUNT = '000000000000';
 
 export function streamArn(region: string, streamName: string): string {
   return `arn:aws:kinesis:${region}:${LOCAL_ACCOUNT}:stream/${streamName}`;
 }
 
-export function queueArn(region: string, queueName: string): string {
+function queueArn(region: string, queueName: string): string {
   return `arn:aws:sqs:${region}:${LOCAL_ACCOUNT}:${queueName}`;
 }
 
