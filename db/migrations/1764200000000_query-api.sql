@@ -71,8 +71,10 @@ SELECT DISTINCT ON (sensor_id)
 FROM sensor_readings
 ORDER BY sensor_id, event_time DESC, processing_time DESC;
 
--- Per-sensor rejected-record counts over the last hour (fleet endpoint) seek by sensor and time.
+-- Per-sensor rejected-record counts over the last hour (fleet endpoint) seek by sensor and time;
+-- /api/errors pages newest first by time. Both are paid by the drainer's path only.
 CREATE INDEX sensor_errors_sensor_time_idx ON sensor_errors (sensor_id, error_time) WHERE sensor_id IS NOT NULL;
+CREATE INDEX sensor_errors_error_time_idx ON sensor_errors (error_time);
 
 -- Reading alerts. An alert opens when a sensor's readings, in event-time order, stay at or above
 -- its high-alert level (high_alert) or at or below its low-alert level (low_alert) for N
@@ -207,6 +209,8 @@ CREATE TABLE pipeline_heartbeats (
 -- /api/changes reports new data-quality runs by writing transaction, like the other tables.
 ALTER TABLE dq_check_results ADD COLUMN change_xid xid8 NOT NULL DEFAULT pg_current_xact_id();
 CREATE INDEX dq_check_results_change_xid_idx ON dq_check_results (change_xid);
+-- /api/dq/runs pages runs newest first.
+CREATE INDEX dq_check_results_run_idx ON dq_check_results (run_started_at, run_id);
 
 -- API bearer tokens, stored as SHA-256 hashes of the token (tokens are 256-bit random strings,
 -- so an unsalted fast hash is enough: there is nothing to guess). prefix is the token's first
@@ -247,5 +251,5 @@ DROP TABLE IF EXISTS api_tokens, pipeline_heartbeats, alert_state, alerts, senso
 DROP FUNCTION IF EXISTS evaluate_reading_alerts(text[], integer);
 DROP TRIGGER IF EXISTS sensor_readings_track_latest ON sensor_readings;
 DROP FUNCTION IF EXISTS track_sensor_latest();
-DROP INDEX IF EXISTS sensor_errors_sensor_time_idx;
+DROP INDEX IF EXISTS sensor_errors_sensor_time_idx, sensor_errors_error_time_idx;
 ALTER TABLE dq_check_results DROP COLUMN IF EXISTS change_xid;
