@@ -391,7 +391,8 @@ describe('GET /api/changes', () => {
     );
     await runAggregator(api.db);
     const changed = await api.request(`/api/changes?since=${start.cursor}`);
-    const body = await changed.json();
+    // biome-ignore lint/suspicious/noExplicitAny: checked field by field
+    const body = (await changed.json()) as any;
     expect(body.sensors.map((s: { sensorId: string }) => s.sensorId)).toEqual(['c1']);
     expect(body.alerts).toMatchObject([{ sensorId: 'c1', kind: 'high', closedAt: null }]);
 
@@ -400,7 +401,7 @@ describe('GET /api/changes', () => {
     let etag: string | null = null;
     for (let i = 0; i < 20; i++) {
       const reply = await api.request(`/api/changes?since=${cursor}`);
-      const json = await reply.json();
+      const json = (await reply.json()) as { cursor: string; sensors: unknown[] };
       if (json.cursor === cursor && json.sensors.length === 0) {
         etag = reply.headers.get('etag');
         break;
@@ -414,6 +415,8 @@ describe('GET /api/changes', () => {
     await writeReadings(api.db, [{ sensor: 'c2', at: iso(Date.now()), value: 50 }]);
     const after = await api.request(`/api/changes?since=${cursor}`, { headers: { 'if-none-match': etag ?? '' } });
     expect(after.status).toBe(200);
-    expect((await after.json()).sensors.map((s: { sensorId: string }) => s.sensorId)).toContain('c2');
+    expect(((await after.json()) as { sensors: { sensorId: string }[] }).sensors.map((s) => s.sensorId)).toContain(
+      'c2',
+    );
   });
 });
