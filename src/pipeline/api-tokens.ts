@@ -60,7 +60,9 @@ export async function createToken(
   const fresh = generateToken();
   const expiresAt =
     request.expiresAt ??
-    (request.expiresInDays === undefined ? null : new Date(Date.now() + request.expiresInDays * 86_400_000).toISOString());
+    (request.expiresInDays === undefined
+      ? null
+      : new Date(Date.now() + request.expiresInDays * 86_400_000).toISOString());
   const stored = await store.create({
     name: request.name,
     scope: request.scope,
