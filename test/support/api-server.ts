@@ -36,7 +36,7 @@ export async function startApiTestServer(label: string, env: Record<string, stri
   apiUrl.username = user;
   apiUrl.password = password;
   const apiPool = new pg.Pool({ connectionString: apiUrl.toString(), max: 8 });
-  const settings: ApiSettings = readApiSettings({ TOKEN_CACHE_MS: '1', ...env });
+  const settings: ApiSettings = readApiSettings({ TOKEN_CACHE_MS: '1', API_SHARE_REPLIES_MS: '0', ...env });
   const errors: Record<string, unknown>[] = [];
   const app = composeApi({
     pool: apiPool,
