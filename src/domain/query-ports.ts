@@ -137,8 +137,16 @@ export interface QueryStore {
     range: { from?: string | undefined; to: string; after?: ReadingKey | undefined; limit: number },
   ): Promise<(ReadingItem & { readonly key: ReadingKey })[]>;
   windows(selection: WindowSelection): Promise<RolledBucket[]>;
-  lastBefore(sensorId: string, before: string): Promise<{ eventTime: string; value: number } | null>;
-  alertsBetween(sensorId: string, from: string, to: string, limit: number): Promise<AlertSummary[]>;
+  /**
+   * In one statement: whether the sensor exists, its newest reading before `from`, and the alerts
+   * open at any time in [from, to) (at most `alertLimit`).
+   */
+  windowContext(
+    sensorId: string,
+    from: string,
+    to: string,
+    alertLimit: number,
+  ): Promise<{ exists: boolean; lastBefore: { eventTime: string; value: number } | null; alerts: AlertSummary[] }>;
   errorCounts(selection: ErrorSelection & { step: Step }): Promise<{ start: number; type: string; count: number }[]>;
   errorRows(
     selection: ErrorSelection & { after?: ErrorKey | undefined; limit: number },

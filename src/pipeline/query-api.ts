@@ -55,6 +55,7 @@ export const DEFAULT_QUERY_OPTIONS: QueryOptions = {
 const DAY_MS = 86_400_000;
 const MINUTE_MS = 60_000;
 const isoOf = (ms: number) => new Date(ms).toISOString();
+const unknownSensor = (sensorId: string) => notFound(`no sensor ${JSON.stringify(sensorId)} has a stored reading`);
 
 /** Decodes a cursor, turning a forged or foreign one into a 400. */
 function cursorValues(kind: string, cursor: string, shape: readonly ('string' | 'number')[]) {
@@ -182,7 +183,7 @@ export class QueryService implements QueryApi {
       order: 'asc',
       limit: 1,
     });
-    if (!row) throw notFound(`no sensor ${JSON.stringify(sensorId)} has a stored reading`);
+    if (!row) throw unknownSensor(sensorId);
     return {
       generatedAt: isoOf(nowMs),
       thresholds: this.options.thresholds,
@@ -194,7 +195,7 @@ export class QueryService implements QueryApi {
   /** Rejects with 404 when the sensor has no stored reading. */
   private async requireSensor(sensorId: string): Promise<void> {
     if (!(await this.store.sensorExists(sensorId))) {
-      throw notFound(`no sensor ${JSON.stringify(sensorId)} has a stored reading`);
+      throw unknownSensor(sensorId);
     }
   }
 
@@ -249,7 +250,8 @@ export class QueryService implements QueryApi {
     const nowMs = this.clock();
     const page = this.windowsPage(q, nowMs);
     const rawFrom = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS - MINUTE_MS;
-    const [rolled, lastBefore, alerts] = await Promise.all([
+    // Two statements in parallel: the rollup, and the context (existence, last value, alerts).
+    const [rolled, context] = await Promise.all([
       this.store.windows({
         sensorId,
         step: q.step,
@@ -257,11 +259,10 @@ export class QueryService implements QueryApi {
         to: isoOf(page.end),
         rawFrom: isoOf(rawFrom),
       }),
-      this.store.lastBefore(sensorId, isoOf(page.start)),
-      this.store.alertsBetween(sensorId, isoOf(page.start), isoOf(page.end), 100),
-      // In parallel with the data: one round trip per request, not two.
-      this.requireSensor(sensorId),
+      this.store.windowContext(sensorId, isoOf(page.start), isoOf(page.end), 100),
     ]);
+    if (!context.exists) throw unknownSensor(sensorId);
+    const { lastBefore, alerts } = context;
     const byStart = new Map(rolled.map((b) => [b.start, b]));
     const buckets: WindowBucket[] = [];
     for (let start = page.start; start < page.end; start += page.size) {

@@ -240,22 +240,22 @@ export class PostgresQueryStore implements QueryStore {
     return this.rows<RolledBucket>(WINDOWS_ROLLUP, windowsRollupParams(selection));
   }
 
-  async lastBefore(sensorId: string, before: string) {
-    const [row] = await this.rows<{ eventTime: string; value: number }>(
-      `SELECT ${iso('event_time')} AS "eventTime", value FROM sensor_readings
-       WHERE sensor_id = $1 AND event_time < $2::timestamptz ORDER BY event_time DESC LIMIT 1`,
-      [sensorId, before],
+  async windowContext(sensorId: string, from: string, to: string, alertLimit: number) {
+    const [row] = await this.rows<{
+      exists: boolean;
+      lastBefore: { eventTime: string; value: number } | null;
+      alerts: AlertSummary[];
+    }>(
+      `SELECT EXISTS (SELECT 1 FROM sensor_latest WHERE sensor_id = $1) AS exists,
+              (SELECT json_build_object('eventTime', ${iso('event_time')}, 'value', value) FROM sensor_readings
+               WHERE sensor_id = $1 AND event_time < $2::timestamptz ORDER BY event_time DESC LIMIT 1) AS "lastBefore",
+              (SELECT coalesce(json_agg(a ORDER BY a."openedAt"), '[]'::json) FROM (
+                 SELECT ${ALERT_COLUMNS} FROM alerts
+                 WHERE sensor_id = $1 AND opened_at < $3::timestamptz AND (closed_at IS NULL OR closed_at >= $2::timestamptz)
+                 ORDER BY opened_at LIMIT $4) a) AS alerts`,
+      [sensorId, from, to, alertLimit],
     );
-    return row ?? null;
-  }
-
-  async alertsBetween(sensorId: string, from: string, to: string, limit: number): Promise<AlertSummary[]> {
-    return this.rows<AlertSummary>(
-      `SELECT ${ALERT_COLUMNS} FROM alerts
-       WHERE sensor_id = $1 AND opened_at < $3::timestamptz AND (closed_at IS NULL OR closed_at >= $2::timestamptz)
-       ORDER BY opened_at LIMIT $4`,
-      [sensorId, from, to, limit],
-    );
+    return row ?? { exists: false, lastBefore: null, alerts: [] };
   }
 
   async errorCounts(selection: ErrorSelection & { step: Step }) {
