@@ -9,7 +9,7 @@ import pg from 'pg';
 import { PostgresTokenStore } from '#adapters/postgres/token-store.js';
 import type { TokenInfo } from '#domain/api.js';
 import { createToken, listTokens, revokeToken } from '#pipeline/api-tokens.js';
-import { readRunningEndpoints } from './endpoints-file.js';
+import { databaseUrlOf, resolveStateDir } from './state-dir.js';
 
 const USAGE = `Usage: npm run token -- <command> [options]
   create NAME [--scope read|admin] [--expires 30d|12h|2027-01-01T00:00:00Z]   prints the new token once
@@ -19,10 +19,9 @@ Options: --state-dir DIR (the stack's state folder; default .iot-first), or DATA
 
 class UsageError extends Error {}
 
-/** The stack's database: DATABASE_URL, else the running stack's endpoints.json. */
+/** The stack's database: DATABASE_URL, else the running stack's endpoints.json (runtime/state-dir.ts). */
 function databaseUrl(stateDir: string | undefined): string {
-  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
-  return readRunningEndpoints(stateDir ?? (process.env.IOT_FIRST_STATE_DIR || undefined)).databaseUrl;
+  return databaseUrlOf(resolveStateDir(stateDir));
 }
 
 /** `30d`, `12h`, `90m` from now, or an ISO-8601 instant; null for no expiry. */
