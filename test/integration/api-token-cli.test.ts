@@ -36,7 +36,8 @@ beforeAll(async () => {
 afterAll(async () => db?.end());
 
 describe('npm run token', () => {
-  it('creates, lists and revokes tokens', async () => {
+  // Each step starts the CLI in a new process (tsx): slow on a loaded machine, hence the timeout.
+  it('creates, lists and revokes tokens', { timeout: 240_000 }, async () => {
     const created = await token('create', 'ci-reader', '--expires', '30d');
     expect(created.code).toBe(0);
     const secret = created.stdout.trim();
@@ -68,7 +69,7 @@ describe('npm run token', () => {
     expect((await token('revoke', 'ci-reader')).code).toBe(1);
   });
 
-  it('refuses bad arguments with the usage', async () => {
+  it('refuses bad arguments with the usage', { timeout: 240_000 }, async () => {
     for (const args of [
       ['create'],
       ['create', 'x', '--scope', 'root'],

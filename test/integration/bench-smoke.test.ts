@@ -34,6 +34,13 @@ describe('npm run bench, smoke size', () => {
       saturationRecords: 500,
       e2eWarmupRecords: 200,
       memoryBatch: 300,
+      apiSensors: 20,
+      apiSmallReadings: 400,
+      apiLargeReadings: 1_000,
+      apiRequests: 3,
+      apiPollers: 3,
+      apiPollSeconds: 1,
+      apiWriteBatches: 2,
       adminUrl: inject('pgAdminUrl'),
       logDir,
       quiet: true,
@@ -89,6 +96,17 @@ describe('npm run bench, smoke size', () => {
     expect(e2e.fixedLoad.latencyMs.samples).toBeGreaterThan(0);
     expect(e2e.saturation.latencyMs.samples).toBeGreaterThan(0);
     expect(e2e.drain.records).toBe(200 + 400 + 500);
+  });
+
+  it('api: both fleet sizes, both windows spans and the pollers were measured, without errors', () => {
+    const api = results.api;
+    if (!api) throw new Error('no api result');
+    expect(api.fleet.small.readings).toBe(400);
+    expect(api.fleet.large.readings).toBe(1_000);
+    expect(api.windows.map((w) => w.buckets)).toEqual([1_440, 720]);
+    expect(api.pollers.requests).toBeGreaterThan(0);
+    expect(api.pollers.errors).toBe(0);
+    expect(api.writePath.ratio).toBeGreaterThan(0);
   });
 
   it('memory: the child measured its peak after handling the batch', () => {
