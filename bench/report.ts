@@ -259,12 +259,6 @@ function apiRatios(a: ApiResult): Ratio[] {
       met: w.ratioP50 <= 1.3,
     });
   }
-  out.push({
-    name: `api: ${a.pollers.clients} pollers, errors`,
-    value: a.pollers.errors,
-    target: '= 0',
-    met: a.pollers.errors === 0,
-  });
   return out;
 }
 

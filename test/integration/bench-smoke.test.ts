@@ -119,8 +119,11 @@ describe('npm run bench, smoke size', () => {
 
   it('reports every ratio, each with a finite value and a target, in JSON and in the table', () => {
     const names = results.ratios.map((r) => r.name);
-    expect(names).toHaveLength(6);
+    expect(names).toHaveLength(9);
     for (const prefix of [
+      'api: fleet',
+      'api: windows 24 h',
+      'api: windows 30 days',
       'ingest',
       'e2e: saturation',
       'e2e: p99',
@@ -139,7 +142,14 @@ describe('npm run bench, smoke size', () => {
     expect(parsed.ratios).toEqual(results.ratios);
     const table = renderTable(tableRows(results));
     const markdown = renderMarkdown(tableRows(results));
-    for (const figure of ['ingest', 'e2e saturation', 'aggregation full', 'validator peak RSS']) {
+    for (const figure of [
+      'ingest',
+      'e2e saturation',
+      'aggregation full',
+      'validator peak RSS',
+      'api fleet',
+      'api 3 pollers',
+    ]) {
       expect(table).toContain(figure);
       expect(markdown).toContain(figure);
     }
