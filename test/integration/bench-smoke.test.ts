@@ -34,6 +34,13 @@ describe('npm run bench, smoke size', () => {
       saturationRecords: 500,
       e2eWarmupRecords: 200,
       memoryBatch: 300,
+      apiSensors: 20,
+      apiSmallReadings: 400,
+      apiLargeReadings: 1_000,
+      apiRequests: 3,
+      apiPollers: 3,
+      apiPollSeconds: 1,
+      apiWriteBatches: 2,
       adminUrl: inject('pgAdminUrl'),
       logDir,
       quiet: true,
@@ -91,6 +98,17 @@ describe('npm run bench, smoke size', () => {
     expect(e2e.drain.records).toBe(200 + 400 + 500);
   });
 
+  it('api: both fleet sizes, both windows spans and the pollers were measured, without errors', () => {
+    const api = results.api;
+    if (!api) throw new Error('no api result');
+    expect(api.fleet.small.readings).toBe(400);
+    expect(api.fleet.large.readings).toBe(1_000);
+    expect(api.windows.map((w) => w.buckets)).toEqual([1_440, 720]);
+    expect(api.pollers.requests).toBeGreaterThan(0);
+    expect(api.pollers.errors).toBe(0);
+    expect(api.writePath.ratio).toBeGreaterThan(0);
+  });
+
   it('memory: the child measured its peak after handling the batch', () => {
     const memory = results.memory;
     if (!memory) throw new Error('no memory result');
@@ -101,8 +119,11 @@ describe('npm run bench, smoke size', () => {
 
   it('reports every ratio, each with a finite value and a target, in JSON and in the table', () => {
     const names = results.ratios.map((r) => r.name);
-    expect(names).toHaveLength(6);
+    expect(names).toHaveLength(9);
     for (const prefix of [
+      'api: fleet',
+      'api: windows 24 h',
+      'api: windows 30 days',
       'ingest',
       'e2e: saturation',
       'e2e: p99',
@@ -121,7 +142,14 @@ describe('npm run bench, smoke size', () => {
     expect(parsed.ratios).toEqual(results.ratios);
     const table = renderTable(tableRows(results));
     const markdown = renderMarkdown(tableRows(results));
-    for (const figure of ['ingest', 'e2e saturation', 'aggregation full', 'validator peak RSS']) {
+    for (const figure of [
+      'ingest',
+      'e2e saturation',
+      'aggregation full',
+      'validator peak RSS',
+      'api fleet',
+      'api 3 pollers',
+    ]) {
       expect(table).toContain(figure);
       expect(markdown).toContain(figure);
     }
