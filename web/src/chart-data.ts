@@ -5,7 +5,7 @@
  */
 import type { ErrorBucket, WindowBucket, WindowsReply } from './types.js';
 
-type Bucket = WindowsReply['buckets'][number] | null;
+type Bucket = WindowsReply['buckets'][number];
 
 export interface BandSeries {
   /** Bucket starts, in seconds (uPlot's x unit). */
@@ -24,15 +24,15 @@ export interface BandSeries {
   partialIndex: number;
 }
 
-function isFilled(bucket: Bucket): bucket is WindowBucket {
-  return bucket !== null && !('empty' in bucket) && typeof bucket.avg === 'number';
+type Filled = WindowBucket & { avg: number; min: number; max: number };
+
+/** The API sends an empty bucket explicitly, with count 0 and null statistics. */
+function isFilled(bucket: Bucket): bucket is Filled {
+  return bucket.count > 0 && bucket.avg !== null && bucket.min !== null && bucket.max !== null;
 }
 
-/**
- * Column arrays for the min/avg/max band. A bucket whose start is missing (a bare null entry)
- * gets `from + index * step`, as the API aligns buckets to the step from `from`.
- */
-export function bandSeries(buckets: readonly Bucket[], fromMs: number, stepMs: number): BandSeries {
+/** Column arrays for the min/avg/max band, one entry per bucket of the reply. */
+export function bandSeries(buckets: readonly Bucket[]): BandSeries {
   const series: BandSeries = {
     xs: [],
     min: [],
@@ -45,8 +45,7 @@ export function bandSeries(buckets: readonly Bucket[], fromMs: number, stepMs: n
     partialIndex: -1,
   };
   buckets.forEach((bucket, index) => {
-    const start = bucket?.start ? Date.parse(bucket.start) : fromMs + index * stepMs;
-    series.xs.push(start / 1000);
+    series.xs.push(Date.parse(bucket.start) / 1000);
     if (!isFilled(bucket)) {
       series.gaps++;
       for (const column of [series.min, series.avg, series.max, series.high, series.low]) column.push(null);

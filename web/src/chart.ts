@@ -5,7 +5,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { BandSeries, ErrorSeries } from './chart-data.js';
-import type { AlertRecord } from './types.js';
+import type { AlertSummary } from './types.js';
 
 const utc = (ts: number) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC');
 
@@ -21,14 +21,14 @@ const ERROR_COLOURS = ['#f87171', '#fbbf24', '#a78bfa', '#38bdf8', '#fb923c', '#
 export interface BandChartInput {
   series: BandSeries;
   unit: string;
-  alerts: readonly AlertRecord[];
-  lastBefore: { value: number; time: string } | null;
+  alerts: readonly AlertSummary[];
+  lastBefore: { value: number; eventTime: string } | null;
   fromSec: number;
   toSec: number;
 }
 
 /** Shades the time during which an alert was open, under the lines. */
-function drawAlertPeriods(u: uPlot, alerts: readonly AlertRecord[], toSec: number): void {
+function drawAlertPeriods(u: uPlot, alerts: readonly AlertSummary[], toSec: number): void {
   const { ctx } = u;
   const { top, height } = u.bbox;
   ctx.save();

@@ -1,4 +1,5 @@
 /** What every view gets from the shell: navigation, and one place to report a failed load. */
+import type { ChangesReply } from './types.js';
 import type { View } from './url-state.js';
 
 export interface ViewContext {
@@ -10,10 +11,13 @@ export interface ViewContext {
   recovered(): void;
 }
 
-/** A mounted view. `refresh` is called by the live loop when /api/changes reports news. */
+/**
+ * A mounted view. `refresh(null)` loads it whole; the live loop calls `refresh(changes)` with each
+ * /api/changes reply that has news, and the view reloads only what those changes touch.
+ */
 export interface ViewController {
   readonly element: HTMLElement;
-  refresh(changedSensors: readonly string[] | 'all'): Promise<void>;
+  refresh(changes: ChangesReply | null): Promise<void>;
   /** Called when the view's own URL state changed (back/forward), without a remount. */
   update?(view: View): boolean;
   destroy(): void;

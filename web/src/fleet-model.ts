@@ -1,5 +1,5 @@
 /** What the fleet grid shows for a filter: pure, so the rules are tested without a browser. */
-import type { FleetSensor, SensorStatus } from './types.js';
+import type { ChangesReply, FleetSensor, SensorStatus, StatusThresholds } from './types.js';
 
 export interface FleetFilter {
   q: string;
@@ -46,4 +46,41 @@ const collator = new Intl.Collator('en', { numeric: true });
 /** Sensor ids in natural order ("t-2" before "t-10"). */
 export function sortFleet(sensors: FleetSensor[]): FleetSensor[] {
   return sensors.sort((a, b) => collator.compare(a.sensorId, b.sensorId));
+}
+
+/** ok up to staleAfter, stale up to offlineAfter, offline beyond: the API's rule, applied as time passes. */
+export function statusAt(lastSeen: string, nowMs: number, t: StatusThresholds): SensorStatus {
+  const age = nowMs - Date.parse(lastSeen);
+  if (age <= t.staleAfterSeconds * 1000) return 'ok';
+  if (age <= t.offlineAfterSeconds * 1000) return 'stale';
+  return 'offline';
+}
+
+/**
+ * Applies one /api/changes reply to the fleet in place: new latest values and alert changes.
+ * Returns false when the reply cannot be applied (a sensor the page has never seen, or a
+ * truncated reply): the caller then reloads the whole fleet.
+ */
+export function applyChanges(byId: ReadonlyMap<string, FleetSensor>, changes: ChangesReply): boolean {
+  if (changes.truncated) return false;
+  if (changes.sensors.some((c) => !byId.has(c.sensorId))) return false;
+  for (const change of changes.sensors) {
+    const sensor = byId.get(change.sensorId) as FleetSensor;
+    if (Date.parse(change.lastSeen) < Date.parse(sensor.lastSeen)) continue;
+    sensor.lastSeen = change.lastSeen;
+    sensor.latest = {
+      ...sensor.latest,
+      value: change.value,
+      eventTime: change.lastSeen,
+      highAlert: change.highAlert,
+      lowAlert: change.lowAlert,
+    };
+  }
+  for (const alert of changes.alerts) {
+    const sensor = byId.get(alert.sensorId);
+    if (!sensor) continue;
+    sensor.openAlerts = sensor.openAlerts.filter((a) => a.alertId !== alert.alertId);
+    if (alert.closedAt === null) sensor.openAlerts.push(alert);
+  }
+  return true;
 }

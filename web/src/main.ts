@@ -38,6 +38,7 @@ class Dashboard implements ViewContext {
   private changesCursor: string | null = null;
   private changesEtag: string | null = null;
   private lastUpdate = 0;
+  private healthCheckedAt = 0;
   private timer = 0;
   private started = false;
   /** The current view's last load failed (API unreachable): load it again once the API answers. */
@@ -117,7 +118,7 @@ class Dashboard implements ViewContext {
     replaceChildren(this.main, this.controller.element);
     this.viewStale = false;
     void this.controller
-      .refresh('all')
+      .refresh(null)
       .then(() => this.recovered())
       .catch((error) => {
         this.viewStale = true;
@@ -175,7 +176,6 @@ class Dashboard implements ViewContext {
       this.renderLive();
       if (this.started) this.timer = window.setTimeout(tick, POLL_MS);
     };
-    void this.refreshHealthBadge().catch(() => undefined);
     void tick();
   }
 
@@ -193,15 +193,15 @@ class Dashboard implements ViewContext {
       this.recovered();
       if (this.viewStale) {
         this.viewStale = false;
-        await this.controller?.refresh('all');
+        await this.controller?.refresh(null);
       }
+      if (Date.now() - this.healthCheckedAt > 15_000) await this.refreshHealthBadge();
       if (!reply) return;
       const first = this.changesCursor === null;
       this.changesCursor = reply.body.cursor;
       this.changesEtag = reply.etag;
       if (first) return;
-      const broad = reply.body.alertsOpened + reply.body.alertsClosed + reply.body.dqRuns > 0;
-      await this.controller?.refresh(broad ? 'all' : reply.body.sensors);
+      await this.controller?.refresh(reply.body);
       await this.refreshHealthBadge();
     } catch (error) {
       this.fail(error);
@@ -209,6 +209,7 @@ class Dashboard implements ViewContext {
   }
 
   private async refreshHealthBadge(): Promise<void> {
+    this.healthCheckedAt = Date.now();
     const problems = healthProblems(await getJson<HealthReply>('/api/health'));
     this.healthBadge.className = `health-badge ${problems.length ? 'bad' : 'good'}`;
     setText(this.healthBadge, problems.length ? `⚠ ${problems.join(', ')}` : 'pipeline healthy');

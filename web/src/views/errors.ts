@@ -6,7 +6,7 @@ import { errorSeries } from '../chart-data.js';
 import type { ViewContext, ViewController } from '../context.js';
 import { h, replaceChildren } from '../dom.js';
 import { formatTime } from '../format.js';
-import type { ErrorsReply } from '../types.js';
+import type { ChangesReply, ErrorsReply } from '../types.js';
 import { RANGES, rangeMs, stepFor, type View } from '../url-state.js';
 
 type ErrorsView = Extract<View, { view: 'errors' }>;
@@ -19,6 +19,7 @@ export class ErrorsController implements ViewController {
   private readonly rows = h('tbody');
   private chart: uPlot | null = null;
   private stopFollowing: () => void = () => undefined;
+  private loadedAt = 0;
 
   constructor(
     private view: ErrorsView,
@@ -48,7 +49,7 @@ export class ErrorsController implements ViewController {
     if (view.view !== 'errors') return false;
     this.view = view;
     this.renderControls();
-    void this.refresh().catch((error) => this.context.fail(error));
+    void this.refresh(null).catch((error) => this.context.fail(error));
     return true;
   }
 
@@ -73,7 +74,11 @@ export class ErrorsController implements ViewController {
     );
   }
 
-  async refresh(): Promise<void> {
+  async refresh(changes: ChangesReply | null): Promise<void> {
+    // Rejections are not part of /api/changes: a live round that brought news reloads the counts,
+    // at most every 15 s (a range of counts is a heavier read than the fleet's changes).
+    if (changes && Date.now() - this.loadedAt < 15_000) return;
+    this.loadedAt = Date.now();
     const step = stepFor(this.view.range, this.view.step);
     const to = new Date();
     const from = new Date(to.getTime() - rangeMs(this.view.range));
@@ -95,7 +100,7 @@ export class ErrorsController implements ViewController {
     }
     replaceChildren(
       this.rows,
-      ...reply.items.map((row) =>
+      ...reply.rows.map((row) =>
         h(
           'tr',
           {},

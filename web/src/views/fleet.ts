@@ -7,9 +7,9 @@
 import { getJson } from '../api.js';
 import type { ViewContext, ViewController } from '../context.js';
 import { h, replaceChildren, setText } from '../dom.js';
-import { filterFleet, sortFleet, summarize } from '../fleet-model.js';
+import { applyChanges, filterFleet, sortFleet, statusAt, summarize } from '../fleet-model.js';
 import { formatAge, formatRate, formatValue } from '../format.js';
-import type { FleetPage, FleetSensor } from '../types.js';
+import type { ChangesReply, FleetReply, FleetSensor, StatusThresholds } from '../types.js';
 import { formatView, STATUSES, type View } from '../url-state.js';
 
 type FleetView = Extract<View, { view: 'fleet' }>;
@@ -22,18 +22,35 @@ interface Tile {
   signature: string;
 }
 
-/** Every page of /api/sensors (the API pages with a cursor; the fleet is read whole). */
-export async function loadFleet(): Promise<FleetSensor[]> {
+/** A full reload after this long even when changes could be applied, as a safety net. */
+const FULL_RELOAD_MS = 60_000;
+
+interface Fleet {
+  sensors: FleetSensor[];
+  thresholds: StatusThresholds;
+  /** Server clock minus browser clock, so statuses age by the server's time. */
+  clockOffsetMs: number;
+}
+
+/** Every page of /api/sensors (one page holds up to 10,000 sensors; the cursor covers more). */
+export async function loadFleet(): Promise<Fleet> {
   const sensors: FleetSensor[] = [];
   let cursor: string | null = null;
+  let first: FleetReply | null = null;
   for (let page = 0; page < 100; page++) {
-    const query: string = cursor ? `?limit=1000&cursor=${encodeURIComponent(cursor)}` : '?limit=1000';
-    const reply: FleetPage = await getJson<FleetPage>(`/api/sensors${query}`);
-    sensors.push(...reply.items);
+    const query: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+    const reply: FleetReply = await getJson<FleetReply>(`/api/sensors?limit=10000${query}`);
+    first ??= reply;
+    sensors.push(...reply.sensors);
     cursor = reply.nextCursor;
     if (!cursor) break;
   }
-  return sortFleet(sensors);
+  const reply = first as FleetReply;
+  return {
+    sensors: sortFleet(sensors),
+    thresholds: reply.thresholds,
+    clockOffsetMs: Date.parse(reply.generatedAt) - Date.now(),
+  };
 }
 
 function alertText(sensor: FleetSensor): string {
@@ -77,16 +94,25 @@ function newTile(sensor: FleetSensor, context: ViewContext): Tile {
 /** Writes only what changed since the tile was last drawn. */
 function patchTile(tile: Tile, sensor: FleetSensor, now: number): void {
   const age = formatAge(sensor.lastSeen, now);
-  const signature = `${sensor.status}|${sensor.latestValue}|${age}|${sensor.errorRateLastHour}|${alertText(sensor)}`;
+  const signature = `${sensor.status}|${sensor.latest.value}|${age}|${sensor.rejectedLastHour}|${alertText(sensor)}`;
   if (signature === tile.signature) return;
+  const valueChanged = tile.signature !== '' && !tile.signature.startsWith(`${sensor.status}|${sensor.latest.value}|`);
   tile.signature = signature;
   tile.root.className = `tile status-${sensor.status}${sensor.openAlerts.length ? ' alerting' : ''}`;
   tile.root.dataset.status = sensor.status;
   tile.root.title = `${sensor.sensorId}: ${sensor.status}, last seen ${age}`;
-  setText(tile.value, formatValue(sensor.latestValue, sensor.unit));
-  const rate = sensor.errorsLastHour > 0 ? ` · rejected ${formatRate(sensor.errorRateLastHour)}` : '';
+  setText(tile.value, formatValue(sensor.latest.value, sensor.unit));
+  if (valueChanged) flash(tile.value);
+  const rate = sensor.rejectedLastHour > 0 ? ` · ${formatRate(sensor.rejectionRateLastHour)} rejected` : '';
   setText(tile.meta, `${sensor.sensorType} · ${age}${rate}`);
   setText(tile.alerts, alertText(sensor));
+}
+
+/** A short highlight on a value that just changed, so live updates are visible. */
+function flash(element: HTMLElement): void {
+  element.classList.remove('fresh');
+  void element.offsetWidth;
+  element.classList.add('fresh');
 }
 
 export class FleetController implements ViewController {
@@ -104,7 +130,10 @@ export class FleetController implements ViewController {
   private readonly alertsToggle = h('input', { type: 'checkbox' });
   private readonly empty = h('p', { class: 'empty', hidden: true });
   private sensors: FleetSensor[] = [];
-  private loaded = false;
+  private readonly byId = new Map<string, FleetSensor>();
+  private thresholds: StatusThresholds | null = null;
+  private clockOffsetMs = 0;
+  private loadedAt = 0;
   private readonly ticker: number;
 
   constructor(
@@ -147,9 +176,19 @@ export class FleetController implements ViewController {
     return true;
   }
 
-  async refresh(): Promise<void> {
-    this.sensors = await loadFleet();
-    this.loaded = true;
+  async refresh(changes: ChangesReply | null): Promise<void> {
+    const fresh = Date.now() - this.loadedAt < FULL_RELOAD_MS;
+    if (changes && fresh && applyChanges(this.byId, changes)) {
+      this.render();
+      return;
+    }
+    const fleet = await loadFleet();
+    this.sensors = fleet.sensors;
+    this.thresholds = fleet.thresholds;
+    this.clockOffsetMs = fleet.clockOffsetMs;
+    this.byId.clear();
+    for (const s of fleet.sensors) this.byId.set(s.sensorId, s);
+    this.loadedAt = Date.now();
     this.render();
   }
 
@@ -184,9 +223,10 @@ export class FleetController implements ViewController {
   }
 
   private render(): void {
-    if (!this.loaded) return;
+    if (!this.thresholds) return;
+    const now = Date.now() + this.clockOffsetMs;
+    for (const s of this.sensors) s.status = statusAt(s.lastSeen, now, this.thresholds);
     this.renderSummary();
-    const now = Date.now();
     const visible = filterFleet(this.sensors, this.view);
     const seen = new Set<string>();
     if (this.grid.firstElementChild?.classList.contains('loading')) this.grid.textContent = '';

@@ -1,11 +1,11 @@
-/** Pipeline health: shard iterator ages, queue depths (DLQs included), the aggregator and the DQ runs. */
+/** Pipeline health: shard lag, queue depths (DLQs included), the aggregator and the DQ runs. */
 import { getJson } from '../api.js';
 import type { ViewController } from '../context.js';
 import { h, replaceChildren } from '../dom.js';
 import { formatDuration, formatTime } from '../format.js';
 import type { HealthReply } from '../types.js';
 
-function card(title: string, late: boolean, ...lines: (string | HTMLElement)[]): HTMLElement {
+function card(title: string, late: boolean, ...lines: string[]): HTMLElement {
   return h(
     'div',
     { class: `card ${late ? 'late' : 'fine'}`, 'data-late': late ? 'true' : 'false' },
@@ -14,21 +14,21 @@ function card(title: string, late: boolean, ...lines: (string | HTMLElement)[]):
       { class: 'card-title' },
       h('span', { class: 'dot' }),
       title,
-      h('span', { class: 'card-state' }, late ? 'late' : 'ok'),
+      h('span', { class: 'card-state' }, late ? 'needs a look' : 'ok'),
     ),
-    ...lines.map((line) => h('div', { class: 'card-line' }, line)),
+    ...lines.filter(Boolean).map((line) => h('div', { class: 'card-line' }, line)),
   );
 }
 
-/** The one-line health summary in the header, from the same reply. */
+/** What is wrong, in a few words for the header; empty when all is well. */
 export function healthProblems(health: HealthReply): string[] {
   const problems: string[] = [];
+  if (!health.database.ok) problems.push('database down');
   if (health.aggregator.late) problems.push('aggregator late');
   if (health.dq.late) problems.push('data-quality run late');
-  if (health.shards.some((s) => s.late)) problems.push('stream lagging');
-  const dlq = health.queues.filter((q) => q.dlq && (q.depth ?? 0) > 0);
-  if (dlq.length) problems.push(`${dlq.reduce((n, q) => n + (q.depth ?? 0), 0)} in dead-letter queues`);
-  if (health.queues.some((q) => q.late)) problems.push('queue backlog');
+  if (health.dq.outcome === 'fail' || health.dq.outcome === 'error') problems.push('data-quality checks failing');
+  const dlq = (health.queues ?? []).filter((q) => q.dlq && q.visible + q.inFlight > 0);
+  if (dlq.length) problems.push(`${dlq.reduce((n, q) => n + q.visible + q.inFlight, 0)} in dead-letter queues`);
   return problems;
 }
 
@@ -42,25 +42,40 @@ export class HealthController implements ViewController {
 
   async refresh(): Promise<void> {
     const health = await getJson<HealthReply>('/api/health');
+    const a = health.aggregator;
     replaceChildren(
       this.body,
-      ...health.shards.map((s) =>
-        card(`stream ${s.shardId}`, s.late, `iterator age ${formatDuration(s.iteratorAgeMs)}`),
+      card('database', !health.database.ok, health.database.ok ? 'answering' : 'not answering'),
+      card(
+        'aggregator',
+        a.late,
+        `last run ${formatTime(a.lastRunAt)}`,
+        `${a.pendingWindows} windows waiting${a.oldestPendingWindow ? `, oldest ${formatTime(a.oldestPendingWindow)}` : ''}`,
       ),
-      ...health.queues.map((q) =>
-        card(
-          `${q.dlq ? 'dead-letter queue' : 'queue'} ${q.name}`,
-          q.late || (q.dlq && (q.depth ?? 0) > 0),
-          `${q.depth ?? '—'} messages`,
-        ),
-      ),
-      card('aggregator', health.aggregator.late, `last run ${formatTime(health.aggregator.lastRunAt)}`),
       card(
         'data quality',
-        health.dq.late,
+        health.dq.late || health.dq.outcome === 'fail' || health.dq.outcome === 'error',
         `last run ${formatTime(health.dq.lastRunAt)}`,
-        health.dq.outcome ? `outcome ${health.dq.outcome}` : '',
+        health.dq.outcome ? `outcome ${health.dq.outcome}` : 'no run yet',
       ),
+      ...(health.shards ?? []).map((s) =>
+        card(
+          `stream shard ${s.shardId}`,
+          false,
+          `lag ${formatDuration(s.lagMs)}`,
+          `${s.pending ?? '—'} records pending`,
+        ),
+      ),
+      ...(health.queues ?? []).map((q) =>
+        card(
+          `${q.dlq ? 'dead-letter queue' : 'queue'} ${q.name}`,
+          q.dlq && q.visible + q.inFlight > 0,
+          `${q.visible} waiting, ${q.inFlight} in flight`,
+        ),
+      ),
+      health.shards === null && health.queues === null
+        ? h('p', { class: 'muted' }, 'This target does not report stream lag or queue depths.')
+        : null,
     );
   }
 

@@ -9,7 +9,7 @@ import { type BandSeries, bandSeries } from '../chart-data.js';
 import type { ViewContext, ViewController } from '../context.js';
 import { h, replaceChildren } from '../dom.js';
 import { formatAge, formatTime, formatValue } from '../format.js';
-import type { SensorDetail, Step, WindowsReply } from '../types.js';
+import type { AlertSummary, ChangesReply, SensorReply, Step, WindowsReply } from '../types.js';
 import { RANGES, rangeMs, STEP_MS, STEPS, stepFor, type View } from '../url-state.js';
 
 type SensorView = Extract<View, { view: 'sensor' }>;
@@ -90,7 +90,7 @@ export class SensorController implements ViewController {
     if (view.view !== 'sensor' || view.sensor !== this.view.sensor) return false;
     this.view = view;
     this.renderControls();
-    void this.refresh('all').catch((error) => this.context.fail(error));
+    void this.refresh(null).catch((error) => this.context.fail(error));
     return true;
   }
 
@@ -126,12 +126,13 @@ export class SensorController implements ViewController {
     );
   }
 
-  async refresh(changed: readonly string[] | 'all'): Promise<void> {
-    if (changed !== 'all' && !changed.includes(this.view.sensor)) return;
-    const id = encodeURIComponent(this.view.sensor);
-    let detail: SensorDetail;
+  async refresh(changes: ChangesReply | null): Promise<void> {
+    const id = this.view.sensor;
+    if (changes && !changes.sensors.some((c) => c.sensorId === id) && !changes.alerts.some((a) => a.sensorId === id))
+      return;
+    let detail: SensorReply;
     try {
-      detail = await getJson<SensorDetail>(`/api/sensors/${id}`);
+      detail = await getJson<SensorReply>(`/api/sensors/${encodeURIComponent(id)}`);
     } catch (error) {
       if (error instanceof ApiProblem && error.status === 404) {
         replaceChildren(
@@ -149,19 +150,20 @@ export class SensorController implements ViewController {
     const windows = await loadWindows(this.view.sensor, from, to, step);
     this.renderHeader(detail);
     this.renderChart(detail, windows, from, to, step);
-    this.renderAlerts(detail);
+    this.renderAlerts(detail.recentAlerts, detail.sensor.unit);
   }
 
-  private renderHeader(d: SensorDetail): void {
-    const now = Date.now();
+  private renderHeader(reply: SensorReply): void {
+    const d = reply.sensor;
+    const now = Date.parse(reply.generatedAt);
     const facts: [string, string][] = [
       ['type', d.sensorType],
-      ['latest', formatValue(d.latestValue, d.unit)],
+      ['latest', formatValue(d.latest.value, d.unit)],
       ['last seen', `${formatAge(d.lastSeen, now)} (${formatTime(d.lastSeen)})`],
+      ['valid range', `${formatValue(d.latest.min, d.unit)} … ${formatValue(d.latest.max, d.unit)}`],
+      ['device', `${d.manufacturer} ${d.model}`],
     ];
-    if (d.min !== undefined && d.max !== undefined && d.min !== null && d.max !== null)
-      facts.push(['valid range', `${formatValue(d.min, d.unit)} … ${formatValue(d.max, d.unit)}`]);
-    if (d.manufacturer || d.model) facts.push(['device', [d.manufacturer, d.model].filter(Boolean).join(' ')]);
+    if (d.rejectedLastHour > 0) facts.push(['rejected last hour', String(d.rejectedLastHour)]);
     replaceChildren(
       this.header,
       h('h2', {}, h('span', { class: `pill status-${d.status}`, 'data-status': d.status }, d.status), ' ', d.sensorId),
@@ -169,19 +171,19 @@ export class SensorController implements ViewController {
     );
   }
 
-  private renderChart(d: SensorDetail, w: WindowsReply, from: Date, to: Date, step: Step): void {
-    const series = bandSeries(w.buckets, Date.parse(w.from ?? from.toISOString()), STEP_MS[step]);
+  private renderChart(reply: SensorReply, w: WindowsReply, from: Date, to: Date, step: Step): void {
+    const series = bandSeries(w.buckets);
     this.chartBox.dataset.points = String(series.points);
     this.chartBox.dataset.gaps = String(series.gaps);
     this.chartBox.dataset.buckets = String(series.xs.length);
     this.stopFollowing();
     this.chart?.destroy();
     this.chartBox.textContent = '';
-    const unit = d.unit ?? '';
+    const unit = reply.sensor.unit;
     this.chart = bandChart(this.chartBox, {
       series,
       unit,
-      alerts: d.alerts,
+      alerts: w.alerts,
       lastBefore: w.lastBefore,
       fromSec: from.getTime() / 1000,
       toSec: to.getTime() / 1000,
@@ -194,7 +196,7 @@ export class SensorController implements ViewController {
         ? h(
             'span',
             { 'data-last-before': true },
-            `last value before this range: ${formatValue(w.lastBefore.value, unit)} at ${formatTime(w.lastBefore.time)}`,
+            `last value before this range: ${formatValue(w.lastBefore.value, unit)} at ${formatTime(w.lastBefore.eventTime)}`,
           )
         : series.points === 0
           ? 'no reading before this range either'
@@ -205,12 +207,13 @@ export class SensorController implements ViewController {
     replaceChildren(this.table, ...bucketRows(series, unit));
   }
 
-  private renderAlerts(d: SensorDetail): void {
-    const rows = d.alerts.map((a) =>
+  private renderAlerts(alerts: readonly AlertSummary[], unit: string): void {
+    const rows = alerts.map((a) =>
       h(
         'li',
         { class: `alert-${a.kind}${a.closedAt ? '' : ' open'}` },
-        `${a.kind === 'high' ? '▲ high' : '▼ low'} alert, opened ${formatTime(a.openedAt)}`,
+        `${a.kind === 'high' ? '▲ high' : '▼ low'} alert, opened ${formatTime(a.openedAt)} `,
+        `(${a.readingCount} readings, peak ${formatValue(a.peakValue, unit)})`,
         a.closedAt ? `, closed ${formatTime(a.closedAt)}` : ', still open',
       ),
     );
