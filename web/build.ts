@@ -5,7 +5,8 @@
  * into the function's asset with `writeDashboardAssets` and the handler reads them back with
  * `loadDashboardAssets`.
  */
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,9 +22,13 @@ const WEB_DIR = path.dirname(fileURLToPath(import.meta.url));
 const ENTRY = path.join(WEB_DIR, 'src', 'main.ts');
 const HTML_TEMPLATE = path.join(WEB_DIR, 'src', 'index.html');
 
-/** The bundle's URL paths. Fixed names (no content hash): the server sends them with no-cache + ETag. */
-export const SCRIPT_PATH = '/assets/dashboard.js';
-export const STYLE_PATH = '/assets/dashboard.css';
+/**
+ * The bundle's URL path: its name carries a hash of its content, so a server may let browsers
+ * cache it (the API app does, for five minutes) and a new build is never mixed with an old page.
+ */
+function hashedPath(name: string, extension: string, body: Uint8Array): string {
+  return `/assets/${name}-${createHash('sha256').update(body).digest('hex').slice(0, 10)}${extension}`;
+}
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -61,17 +66,19 @@ export async function buildDashboardAssets(options: { minify?: boolean } = {}): 
   const script = byExtension.get('.js');
   const style = byExtension.get('.css');
   if (!script || !style) throw new Error('dashboard build produced no script or no stylesheet');
+  const scriptPath = hashedPath('dashboard', '.js', script);
+  const stylePath = hashedPath('dashboard', '.css', style);
   const template = await readFile(HTML_TEMPLATE, 'utf8');
   const html = Buffer.from(
-    template.replace('%SCRIPT%', SCRIPT_PATH).replace('%STYLE%', STYLE_PATH).replace('%FAVICON%', FAVICON),
+    template.replace('%SCRIPT%', scriptPath).replace('%STYLE%', stylePath).replace('%FAVICON%', FAVICON),
     'utf8',
   );
   const page: DashboardAsset = { contentType: contentTypeOf('index.html'), body: html };
   return new Map<string, DashboardAsset>([
     ['/', page],
     ['/index.html', page],
-    [SCRIPT_PATH, { contentType: contentTypeOf(SCRIPT_PATH), body: script }],
-    [STYLE_PATH, { contentType: contentTypeOf(STYLE_PATH), body: style }],
+    [scriptPath, { contentType: contentTypeOf(scriptPath), body: script }],
+    [stylePath, { contentType: contentTypeOf(stylePath), body: style }],
   ]);
 }
 
@@ -86,9 +93,13 @@ function fileNameOf(urlPath: string): string | undefined {
   return urlPath.replace(/^\/+/, '');
 }
 
-/** Writes the assets under `dir` (for the Lambda bundle, or `npm run build:web`). */
+/**
+ * Writes the assets under `dir` (for the Lambda bundle, or `npm run build:web`). The folder
+ * should be empty or hold only an earlier build: `loadDashboardAssets` serves every file in it.
+ */
 export async function writeDashboardAssets(dir: string, assets?: DashboardAssets): Promise<string[]> {
   const files = assets ?? (await buildDashboardAssets());
+  await rm(path.join(dir, 'assets'), { recursive: true, force: true });
   const written: string[] = [];
   for (const [urlPath, asset] of files) {
     const name = fileNameOf(urlPath);

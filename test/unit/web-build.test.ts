@@ -8,16 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildDashboardAssets,
-  type DashboardAssets,
-  loadDashboardAssets,
-  SCRIPT_PATH,
-  STYLE_PATH,
-  writeDashboardAssets,
-} from '#web/build.js';
+import { buildDashboardAssets, type DashboardAssets, loadDashboardAssets, writeDashboardAssets } from '#web/build.js';
 
 const JS_BUDGET_GZIP_BYTES = 150 * 1024;
+
+const pathOf = (assets: DashboardAssets, extension: string) =>
+  [...assets.keys()].find((p) => p.startsWith('/assets/') && p.endsWith(extension)) as string;
 
 describe('dashboard build', () => {
   let assets: DashboardAssets;
@@ -32,6 +28,10 @@ describe('dashboard build', () => {
   });
 
   it('serves one page at / and /index.html that loads the bundled script and stylesheet', () => {
+    const SCRIPT_PATH = pathOf(assets, '.js');
+    const STYLE_PATH = pathOf(assets, '.css');
+    expect(SCRIPT_PATH).toMatch(/^\/assets\/dashboard-[0-9a-f]{10}\.js$/);
+    expect(STYLE_PATH).toMatch(/^\/assets\/dashboard-[0-9a-f]{10}\.css$/);
     const page = assets.get('/');
     expect(page).toBe(assets.get('/index.html'));
     expect(page?.contentType).toBe('text/html; charset=utf-8');
@@ -44,10 +44,10 @@ describe('dashboard build', () => {
   });
 
   it('bundles uPlot and the page into one script with no bare imports left for the browser', () => {
-    const script = Buffer.from(assets.get(SCRIPT_PATH)!.body).toString('utf8');
+    const script = Buffer.from(assets.get(pathOf(assets, '.js'))!.body).toString('utf8');
     expect(script).not.toMatch(/\bimport\s*[^(]*\bfrom\s*["']/);
     expect(script).toContain('/api/changes');
-    const css = Buffer.from(assets.get(STYLE_PATH)!.body).toString('utf8');
+    const css = Buffer.from(assets.get(pathOf(assets, '.css'))!.body).toString('utf8');
     expect(css).toContain('.uplot');
   });
 
@@ -61,11 +61,9 @@ describe('dashboard build', () => {
 
   it('writes the files and loads back exactly what was built', async () => {
     const written = await writeDashboardAssets(dir, assets);
-    expect(written.map((f) => path.relative(dir, f)).sort()).toEqual([
-      'assets/dashboard.css',
-      'assets/dashboard.js',
-      'index.html',
-    ]);
+    const names = [...assets.keys()].filter((p) => p !== '/').map((p) => p.slice(1));
+    expect(names).toHaveLength(3);
+    expect(written.map((f) => path.relative(dir, f)).sort()).toEqual(names.sort());
     expect((await readdir(dir)).sort()).toEqual(['assets', 'index.html']);
     const loaded = await loadDashboardAssets(dir);
     expect([...loaded.keys()].sort()).toEqual([...assets.keys()].sort());
