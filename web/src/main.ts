@@ -43,6 +43,7 @@ class Dashboard implements ViewContext {
   private started = false;
   /** The current view's last load failed (API unreachable): load it again once the API answers. */
   private viewStale = false;
+  private prompting = false;
 
   start(): void {
     window.addEventListener('popstate', () => this.show(parseView(location.search)));
@@ -56,6 +57,7 @@ class Dashboard implements ViewContext {
 
   /** Shows the prompt; the dashboard opens when a token is accepted by the API. */
   private askForToken(reason: string | null): void {
+    this.prompting = true;
     this.stopLive();
     this.controller?.destroy();
     this.controller = null;
@@ -66,6 +68,7 @@ class Dashboard implements ViewContext {
   }
 
   private open(): void {
+    this.prompting = false;
     const signOut = h('button', { type: 'button', class: 'link' }, 'Forget token');
     signOut.addEventListener('click', () => {
       tokenStore.clear();
@@ -143,6 +146,8 @@ class Dashboard implements ViewContext {
 
   fail(error: unknown): void {
     if (error instanceof AuthError) {
+      // Requests in flight when the first 401 came back answer 401 too: one prompt is enough.
+      if (this.prompting) return;
       const hadToken = tokenStore.get() !== null;
       tokenStore.clear();
       this.askForToken(

@@ -188,6 +188,8 @@ export class SensorController implements ViewController {
       fromSec: from.getTime() / 1000,
       toSec: to.getTime() / 1000,
     });
+    // The chart instance on its element, for the browser console and the browser tests.
+    Object.assign(this.chartBox, { uplot: this.chart });
     this.stopFollowing = followWidth(this.chart, this.chartBox);
     const notes: (string | HTMLElement)[] = [
       `${series.points} of ${series.xs.length} ${step} buckets hold readings`,
