@@ -149,3 +149,59 @@ export async function seedKnownFleet(
   await aggregate();
   return fleet;
 }
+
+/** A smooth daily cycle with a little noise, deterministic per sensor. */
+function wave(kind: SensorKind, index: number, t: number): number {
+  const phase = (index * 0.61) % (2 * Math.PI);
+  const daily = Math.sin((2 * Math.PI * t) / 86_400_000 + phase);
+  const ripple = Math.sin(t / 420_000 + index) * 0.25 + Math.sin(t / 97_000 + index * 3) * 0.1;
+  return Math.round((kind.centre + kind.swing * (0.7 * daily + ripple)) * 100) / 100;
+}
+
+export interface RealisticFleet {
+  alertSensor: string;
+  gapSensor: string;
+}
+
+/**
+ * A fleet that looks like a day at work, for the README screenshot: `count` sensors with a
+ * reading a minute over `hours`, a few stale or offline, one with a high alert that opened and
+ * closed and opened again, one silent for 40 minutes, and rejected records of several kinds.
+ */
+export async function seedRealisticFleet(
+  db: pg.Pool,
+  aggregate: () => Promise<unknown>,
+  options: { now: Date; count: number; hours: number },
+): Promise<RealisticFleet> {
+  const store = new PostgresPipelineStore(db);
+  const now = Math.floor(options.now.getTime() / 1000) * 1000;
+  const ids = fleetIds(options.count);
+  const alertSensor = ids[3]?.sensorId as string;
+  const gapSensor = ids[9]?.sensorId as string;
+  const quietFrom = now - 150 * MINUTE;
+  for (const [index, { sensorId, kind }] of ids.entries()) {
+    const rows: ReadingRow[] = [];
+    const errors: ErrorRecord[] = [];
+    // A few sensors went quiet: 2 stale (8 min), 1 offline (2 h).
+    const lastAgo = index === 13 || index === 21 ? 8 * MINUTE : index === 17 ? 2 * 60 * MINUTE : (index % 40) * 1000;
+    for (let t = now - options.hours * 60 * MINUTE; t <= now - lastAgo; t += MINUTE) {
+      if (sensorId === gapSensor && t > quietFrom && t < quietFrom + 40 * MINUTE) continue;
+      let value = wave(kind, index, t);
+      const ago = (now - t) / MINUTE;
+      if (sensorId === alertSensor && ((ago > 95 && ago < 110) || ago < 12))
+        value = kind.min + (kind.max - kind.min) * (0.91 + ((ago * 7) % 9) / 200);
+      rows.push(readingRow(sensorId, kind, new Date(t + (index % 50) * 1000), value));
+      const minute = Math.round(t / MINUTE);
+      if ((minute + index * 13) % 37 === 0) {
+        const problem = (['ABOVE_MAX', 'BELOW_MIN', 'NULL_VALUE', 'INACTIVE_SENSOR', 'JSON_PARSE_ERROR'] as const)[
+          (minute * 3 + index) % 5
+        ] as Parameters<typeof rejectionRow>[3];
+        errors.push(rejectionRow(sensorId, kind, new Date(t + 30_000), problem));
+      }
+    }
+    await store.insertReadings(rows);
+    if (errors.length) await store.insertErrors(errors);
+  }
+  await aggregate();
+  return { alertSensor, gapSensor };
+}

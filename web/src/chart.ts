@@ -9,6 +9,23 @@ import type { AlertSummary } from './types.js';
 
 const utc = (ts: number) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC');
 
+const DAY = 86_400;
+
+/** Tick labels in UTC, 24-hour: times within a day, dates and times within a week, dates beyond. */
+function timeTicks(u: uPlot, ticks: number[]): string[] {
+  const span = (u.scales.x?.max ?? 0) - (u.scales.x?.min ?? 0);
+  return ticks.map((t) => {
+    const iso = new Date(t * 1000).toISOString();
+    if (span <= DAY) return iso.slice(11, 16);
+    if (span <= 7 * DAY) return `${iso.slice(5, 10)} ${iso.slice(11, 16)}`;
+    return iso.slice(5, 10);
+  });
+}
+
+/** The cursor's time in the legend: the bucket start in UTC. */
+const legendTime = (_u: uPlot, t: number | null) =>
+  t === null ? '—' : `${new Date(t * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
 const AXIS = {
   stroke: '#94a3b8',
   grid: { stroke: 'rgba(148,163,184,0.12)' },
@@ -79,14 +96,14 @@ export function bandChart(target: HTMLElement, input: BandChartInput): uPlot {
     legend: { live: true },
     scales: { x: { time: true, min: input.fromSec, max: input.toSec }, y: { range: [lo - pad, hi + pad] } },
     axes: [
-      { ...AXIS },
-      { ...AXIS, size: 64, values: (_u, ticks) => ticks.map((t) => `${+t.toFixed(2)} ${input.unit}`) },
+      { ...AXIS, values: timeTicks },
+      { ...AXIS, size: 72, values: (_u, ticks) => ticks.map((t) => `${+t.toFixed(2)} ${input.unit}`) },
     ],
     series: [
-      { label: 'time (UTC)' },
-      { label: 'min', stroke: 'rgba(96,165,250,0.55)', width: 1 },
+      { label: 'bucket', value: legendTime },
+      { label: 'min', stroke: 'rgba(96,165,250,0.55)', width: 1, points: { show: false } },
       { label: 'avg', stroke: '#60a5fa', width: 2 },
-      { label: 'max', stroke: 'rgba(96,165,250,0.55)', width: 1 },
+      { label: 'max', stroke: 'rgba(96,165,250,0.55)', width: 1, points: { show: false } },
       {
         label: 'high alert',
         stroke: '#f87171',
@@ -129,9 +146,12 @@ export function errorChart(target: HTMLElement, input: ErrorSeries, fromSec: num
       x: { time: true, min: fromSec, max: toSec },
       y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.1] },
     },
-    axes: [{ ...AXIS }, { ...AXIS, size: 48 }],
+    axes: [
+      { ...AXIS, values: timeTicks },
+      { ...AXIS, size: 48 },
+    ],
     series: [
-      { label: 'time (UTC)' },
+      { label: 'bucket', value: legendTime },
       ...input.types.map((type, i): uPlot.Series => {
         const colour = ERROR_COLOURS[i % ERROR_COLOURS.length] as string;
         return {

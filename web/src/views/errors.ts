@@ -104,9 +104,9 @@ export class ErrorsController implements ViewController {
         h(
           'tr',
           {},
-          h('td', {}, formatTime(row.errorTime)),
+          h('td', { class: 'nowrap' }, formatTime(row.errorTime)),
           h('td', {}, h('span', { class: 'tag' }, row.errorType)),
-          h('td', {}, row.sensorId ?? '—'),
+          h('td', { class: 'nowrap' }, row.sensorId ?? '—'),
           h('td', {}, row.errorMessage),
           h('td', { class: 'raw' }, h('code', {}, (row.rawText ?? '').slice(0, 160))),
         ),
