@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { bandSeries, errorSeries } from '#web/src/chart-data.js';
 import { applyChanges, filterFleet, sortFleet, statusAt, summarize } from '#web/src/fleet-model.js';
 import { formatAge, formatValue } from '#web/src/format.js';
+import { cleanToken } from '#web/src/token-text.js';
 import type { AlertSummary, ChangesReply, FleetSensor, WindowBucket } from '#web/src/types.js';
 import { DEFAULT_VIEW, formatView, parseView, stepFor, type View } from '#web/src/url-state.js';
 
@@ -240,5 +241,17 @@ describe('formatting', () => {
     expect(formatAge('2026-11-29T11:55:00Z', now)).toBe('5 min ago');
     expect(formatAge('2026-11-28T12:00:00Z', now)).toBe('1 d ago');
     expect(formatAge(null, now)).toBe('never');
+  });
+});
+
+describe('pasted tokens', () => {
+  it.each([
+    ['iotf_abc123', 'iotf_abc123'],
+    ['  iotf_abc123\n', 'iotf_abc123'],
+    ['Bearer iotf_abc123', 'iotf_abc123'],
+    ['Authorization: Bearer iotf_abc123', 'iotf_abc123'],
+    ['"iotf_abc123",', 'iotf_abc123'],
+  ])('reads %j as the token', (pasted, token) => {
+    expect(cleanToken(pasted)).toBe(token);
   });
 });

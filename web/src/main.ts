@@ -79,7 +79,7 @@ class Dashboard implements ViewContext {
       h(
         'header',
         {},
-        h('div', { class: 'brand' }, h('span', { class: 'logo' }), 'IoT First'),
+        this.brand(),
         this.nav,
         h('div', { class: 'header-right' }, this.healthBadge, this.liveBadge, signOut),
       ),
@@ -88,6 +88,16 @@ class Dashboard implements ViewContext {
     );
     this.show(this.view);
     this.startLive();
+  }
+
+  /** The name in the header leads back to the fleet, as people expect of a logo. */
+  private brand(): HTMLElement {
+    const link = h('a', { class: 'brand', href: '?' }, h('span', { class: 'logo' }), 'IoT First');
+    link.addEventListener('click', (event) => {
+      event.preventDefault();
+      this.navigate(NAV[0]?.view ?? parseView(''));
+    });
+    return link;
   }
 
   navigate(view: View, options: { replace?: boolean } = {}): void {

@@ -108,6 +108,13 @@ function patchTile(tile: Tile, sensor: FleetSensor, now: number): void {
   setText(tile.alerts, alertText(sensor));
 }
 
+/** What the colours mean, from the API's own thresholds, so a status is never a mystery. */
+function statusLegend(t: StatusThresholds): string {
+  const span = (seconds: number) =>
+    seconds % 3600 === 0 ? `${seconds / 3600} h` : seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
+  return `Status by the age of a sensor's newest valid reading: ok up to ${span(t.staleAfterSeconds)}, stale up to ${span(t.offlineAfterSeconds)}, offline beyond. Click a sensor for its history.`;
+}
+
 /** A short highlight on a value that just changed, so live updates are visible. */
 function flash(element: HTMLElement): void {
   element.classList.remove('fresh');
@@ -120,6 +127,7 @@ export class FleetController implements ViewController {
   private readonly tiles = new Map<string, Tile>();
   private readonly grid = h('div', { class: 'grid', role: 'list', 'aria-label': 'Sensors' });
   private readonly summaryBar = h('div', { class: 'summary' });
+  private readonly legend = h('p', { class: 'muted small legend' });
   private readonly search = h('input', {
     type: 'search',
     placeholder: 'Search sensors…',
@@ -156,7 +164,7 @@ export class FleetController implements ViewController {
       this.typeSelect,
       h('label', { class: 'toggle' }, this.alertsToggle, ' open alerts only'),
     );
-    this.element.append(toolbar, this.summaryBar, this.empty, this.grid);
+    this.element.append(toolbar, this.summaryBar, this.legend, this.empty, this.grid);
     replaceChildren(this.grid, h('p', { class: 'loading' }, 'Loading the fleet…'));
     // Ages ("12 s ago") move on between API refreshes.
     this.ticker = window.setInterval(() => this.render(), 5_000);
@@ -189,6 +197,7 @@ export class FleetController implements ViewController {
     this.byId.clear();
     for (const s of fleet.sensors) this.byId.set(s.sensorId, s);
     this.loadedAt = Date.now();
+    setText(this.legend, statusLegend(fleet.thresholds));
     this.render();
   }
 

@@ -24,8 +24,9 @@ function card(title: string, late: boolean, ...lines: string[]): HTMLElement {
 export function healthProblems(health: HealthReply): string[] {
   const problems: string[] = [];
   if (!health.database.ok) problems.push('database down');
-  if (health.aggregator.late) problems.push('aggregator late');
-  if (health.dq.late) problems.push('data-quality run late');
+  // A stack that has just started has no run yet: that is not "late" to a person looking at it.
+  if (health.aggregator.late && health.aggregator.lastRunAt !== null) problems.push('aggregator late');
+  if (health.dq.late && health.dq.lastRunAt !== null) problems.push('data-quality run late');
   if (health.dq.outcome === 'fail' || health.dq.outcome === 'error') problems.push('data-quality checks failing');
   const dlq = (health.queues ?? []).filter((q) => q.dlq && q.visible + q.inFlight > 0);
   if (dlq.length) problems.push(`${dlq.reduce((n, q) => n + q.visible + q.inFlight, 0)} in dead-letter queues`);
@@ -48,14 +49,16 @@ export class HealthController implements ViewController {
       card('database', !health.database.ok, health.database.ok ? 'answering' : 'not answering'),
       card(
         'aggregator',
-        a.late,
-        `last run ${formatTime(a.lastRunAt)}`,
+        a.late && a.lastRunAt !== null,
+        a.lastRunAt ? `last run ${formatTime(a.lastRunAt)}` : 'no run yet (it runs every minute)',
         `${a.pendingWindows} windows waiting${a.oldestPendingWindow ? `, oldest ${formatTime(a.oldestPendingWindow)}` : ''}`,
       ),
       card(
         'data quality',
-        health.dq.late || health.dq.outcome === 'fail' || health.dq.outcome === 'error',
-        `last run ${formatTime(health.dq.lastRunAt)}`,
+        (health.dq.late && health.dq.lastRunAt !== null) ||
+          health.dq.outcome === 'fail' ||
+          health.dq.outcome === 'error',
+        health.dq.lastRunAt ? `last run ${formatTime(health.dq.lastRunAt)}` : 'no run yet (it runs every 5 minutes)',
         health.dq.outcome ? `outcome ${health.dq.outcome}` : 'no run yet',
       ),
       ...(health.shards ?? []).map((s) =>

@@ -4,6 +4,7 @@
  */
 import { AuthError, checkToken, ForbiddenError, NetworkError } from '../api.js';
 import { h } from '../dom.js';
+import { cleanToken } from '../token-text.js';
 
 export function showTokenPrompt(reason: string | null, onAccepted: () => void): HTMLElement {
   const input = h('input', {
@@ -46,7 +47,7 @@ export function showTokenPrompt(reason: string | null, onAccepted: () => void): 
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    const token = input.value.trim();
+    const token = cleanToken(input.value);
     if (!token) return;
     button.disabled = true;
     message.hidden = true;
