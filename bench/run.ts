@@ -19,6 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchAggregation } from './aggregation.js';
+import { benchApi } from './api.js';
 import { logger, PROJECT_ROOT, startBenchServer } from './common.js';
 import { benchE2e } from './e2e.js';
 import { benchIngest } from './ingest.js';
@@ -26,7 +27,7 @@ import { benchMemory } from './memory.js';
 import { VALIDATOR_BATCH_SIZE } from './records.js';
 import { type BenchResults, ratios, renderMarkdown, renderTable, tableRows } from './report.js';
 
-export const BENCHMARKS = ['ingest', 'e2e', 'aggregation', 'memory'] as const;
+export const BENCHMARKS = ['ingest', 'e2e', 'aggregation', 'memory', 'api'] as const;
 export type Benchmark = (typeof BENCHMARKS)[number];
 
 export interface BenchOptions {
@@ -49,6 +50,14 @@ export interface BenchOptions {
   readonly saturationRecords: number;
   readonly e2eWarmupRecords: number;
   readonly memoryBatch: number;
+  /** Query API benchmark (bench/api.ts): fleet size, the two table sizes, samples, pollers. */
+  readonly apiSensors: number;
+  readonly apiSmallReadings: number;
+  readonly apiLargeReadings: number;
+  readonly apiRequests: number;
+  readonly apiPollers: number;
+  readonly apiPollSeconds: number;
+  readonly apiWriteBatches: number;
   /** An existing PostgreSQL server's superuser URL; an embedded one is started otherwise. */
   readonly adminUrl?: string | undefined;
   /** Folder for child-process logs and the e2e stack's state. */
@@ -76,6 +85,13 @@ export const FULL: Omit<BenchOptions, 'logDir' | 'quiet' | 'adminUrl'> = {
   saturationRecords: 60_000,
   e2eWarmupRecords: 4_000,
   memoryBatch: 10_000,
+  apiSensors: 10_000,
+  apiSmallReadings: 1_000_000,
+  apiLargeReadings: 5_000_000,
+  apiRequests: 200,
+  apiPollers: 200,
+  apiPollSeconds: 30,
+  apiWriteBatches: 40,
   quick: false,
 };
 
@@ -91,6 +107,13 @@ export const QUICK: typeof FULL = {
   seconds: 8,
   saturationRecords: 10_000,
   e2eWarmupRecords: 2_000,
+  apiSensors: 1_000,
+  apiSmallReadings: 100_000,
+  apiLargeReadings: 500_000,
+  apiRequests: 50,
+  apiPollers: 50,
+  apiPollSeconds: 5,
+  apiWriteBatches: 20,
   quick: true,
 };
 
@@ -169,6 +192,18 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
         sensors: options.sensors,
         logDir: options.logDir,
         cpuProfileDir: options.cpuProfileDir,
+        log,
+      });
+    });
+    await attempt('api', async () => {
+      results.api = await benchApi(server, {
+        sensors: options.apiSensors,
+        smallReadings: options.apiSmallReadings,
+        largeReadings: options.apiLargeReadings,
+        requests: options.apiRequests,
+        pollers: options.apiPollers,
+        pollSeconds: options.apiPollSeconds,
+        writeBatches: options.apiWriteBatches,
         log,
       });
     });

@@ -38,6 +38,7 @@ export function composeApi(options: ComposeOptions): Hono {
     queries,
     tokens: tokenApi(new PostgresTokenStore(options.pool), { cacheMs: s.TOKEN_CACHE_MS }),
     staticAssets: options.staticAssets,
+    shareMs: s.API_SHARE_REPLIES_MS,
     log: options.log,
   });
 }

@@ -14,6 +14,8 @@ export const apiSettingsSchema = z
     DQ_LATE_AFTER_SECONDS: settings.positiveInt(900),
     /** How long a checked token is trusted before it is looked up again (revocation delay). */
     TOKEN_CACHE_MS: settings.positiveInt(5_000),
+    /** How long identical polls (fleet, changes, health) share one reply; 0 turns sharing off. */
+    API_SHARE_REPLIES_MS: z.coerce.number().int().min(0, 'must be 0 or more').max(60_000).default(1_000),
   })
   .refine((s) => s.STATUS_OFFLINE_AFTER_SECONDS > s.STATUS_STALE_AFTER_SECONDS, {
     path: ['STATUS_OFFLINE_AFTER_SECONDS'],

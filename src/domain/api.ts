@@ -70,15 +70,21 @@ const cursorParam = z
   .max(512, 'must be a cursor returned by a previous reply')
   .regex(/^[A-Za-z0-9_-]+$/, 'must be a cursor returned by a previous reply');
 
-export const sensorIdParam = z.object({
-  id: z.string().min(1).max(128, 'sensor ids have at most 128 characters'),
-});
+/** Free text sent on to PostgreSQL, which cannot hold a NUL character in text. */
+const text = (max: number) =>
+  z
+    .string()
+    .min(1, 'must not be empty')
+    .max(max, `must have at most ${max} characters`)
+    .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters');
+
+export const sensorIdParam = z.object({ id: text(128) });
 
 export const fleetQuery = z.object({
   type: z.enum(SENSOR_TYPES).optional(),
   status: z.enum(SENSOR_STATUSES).optional(),
   alert: z.enum(['open', 'none']).optional().describe('open: only sensors with an open alert; none: only without'),
-  q: z.string().max(128).optional().describe('substring of the sensor id'),
+  q: text(128).optional().describe('substring of the sensor id'),
   sort: z.enum(['id', 'lastSeen']).default('id'),
   order: z.enum(['asc', 'desc']).default('asc'),
   limit: pageLimit(LIMITS.fleetPage),
@@ -104,7 +110,7 @@ export type WindowsQuery = z.output<typeof windowsQuery>;
 
 export const errorsQuery = z.object({
   type: z.enum(ERROR_TYPES).optional(),
-  sensor: z.string().min(1).max(128).optional(),
+  sensor: text(128).optional(),
   from: instant.optional().describe('inclusive, floored to the step; 24 hours before `to` when absent'),
   to: instant.optional().describe('exclusive; now when absent'),
   step: z.enum(STEP_NAMES as [Step, ...Step[]]).default('1h'),
@@ -122,13 +128,13 @@ export type DqRunsQuery = z.output<typeof dqRunsQuery>;
 export const changesQuery = z.object({
   since: z
     .string()
-    .regex(/^[0-9]{1,20}$/, 'must be a cursor returned by a previous reply')
+    .regex(/^[0-9]{1,19}$/, 'must be a cursor returned by a previous reply')
     .optional()
     .describe('the cursor of the previous reply; absent: only a cursor to start from'),
 });
 
 export const createTokenBody = z.object({
-  name: z.string().min(1).max(128),
+  name: text(128),
   scope: z.enum(['read', 'admin']).default('read'),
   expiresInDays: z.number().int().min(1).max(3650).optional(),
 });

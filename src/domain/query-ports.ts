@@ -130,8 +130,6 @@ export interface ChangeSet {
 }
 
 export interface QueryStore {
-  /** The database's clock, so statuses and "the current minute" agree with event times stored. */
-  now(): Promise<Date>;
   fleet(selection: FleetSelection): Promise<FleetRow[]>;
   recentAlerts(sensorId: string, limit: number): Promise<AlertSummary[]>;
   sensorExists(sensorId: string): Promise<boolean>;

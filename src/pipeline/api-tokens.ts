@@ -55,13 +55,14 @@ export function tokenInfo(stored: StoredToken): TokenInfo {
 
 export async function createToken(
   store: TokenStore,
-  request: { name: string; scope: TokenScope; expiresInDays?: number | undefined; now?: number },
+  request: { name: string; scope: TokenScope; expiresInDays?: number | undefined; expiresAt?: string | null },
 ): Promise<{ token: string; info: TokenInfo }> {
   const fresh = generateToken();
   const expiresAt =
-    request.expiresInDays === undefined
+    request.expiresAt ??
+    (request.expiresInDays === undefined
       ? null
-      : new Date((request.now ?? Date.now()) + request.expiresInDays * 86_400_000).toISOString();
+      : new Date(Date.now() + request.expiresInDays * 86_400_000).toISOString());
   const stored = await store.create({
     name: request.name,
     scope: request.scope,

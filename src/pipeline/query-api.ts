@@ -96,6 +96,8 @@ export class QueryService implements QueryApi {
     private readonly store: QueryStore,
     private readonly options: QueryOptions = DEFAULT_QUERY_OPTIONS,
     private readonly gauges?: PipelineGauges,
+    /** The API's clock (epoch ms); statuses and "the current minute" are relative to it. */
+    private readonly clock: () => number = Date.now,
   ) {}
 
   get thresholds(): StatusThresholds {
@@ -144,7 +146,7 @@ export class QueryService implements QueryApi {
   }
 
   async fleet(q: FleetQuery): Promise<FleetReply> {
-    const nowMs = (await this.store.now()).getTime();
+    const nowMs = this.clock();
     let after: FleetSelection['after'];
     if (q.cursor) {
       const [sort, order, key, sensorId] = cursorValues('fleet', q.cursor, ['string', 'string', 'string', 'string']);
@@ -175,7 +177,7 @@ export class QueryService implements QueryApi {
   }
 
   async sensor(sensorId: string): Promise<SensorReply> {
-    const nowMs = (await this.store.now()).getTime();
+    const nowMs = this.clock();
     const [row] = await this.store.fleet({
       sensorId,
       sort: 'id',
@@ -192,6 +194,7 @@ export class QueryService implements QueryApi {
     };
   }
 
+  /** Rejects with 404 when the sensor has no stored reading. */
   private async requireSensor(sensorId: string): Promise<void> {
     if (!(await this.store.sensorExists(sensorId))) {
       throw notFound(`no sensor ${JSON.stringify(sensorId)} has a stored reading`);
@@ -199,8 +202,7 @@ export class QueryService implements QueryApi {
   }
 
   async readings(sensorId: string, q: ReadingsQuery): Promise<ReadingsReply> {
-    await this.requireSensor(sensorId);
-    const nowMs = (await this.store.now()).getTime();
+    const nowMs = this.clock();
     const to = q.to === undefined ? nowMs + MINUTE_MS : Date.parse(q.to);
     if (q.from !== undefined && Date.parse(q.from) >= to) throw badRequest('from must be before to');
     let after: { eventTime: string; shardId: string; sequenceNumber: string } | undefined;
@@ -209,7 +211,10 @@ export class QueryService implements QueryApi {
       if (Number.isNaN(Date.parse(String(eventTime)))) throw badRequest('cursor: it is not one this API returned');
       after = { eventTime: String(eventTime), shardId: String(shardId), sequenceNumber: String(sequenceNumber) };
     }
-    const rows = await this.store.readings(sensorId, { from: q.from, to: isoOf(to), after, limit: q.limit + 1 });
+    const [rows] = await Promise.all([
+      this.store.readings(sensorId, { from: q.from, to: isoOf(to), after, limit: q.limit + 1 }),
+      this.requireSensor(sensorId),
+    ]);
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     const truncated = rows.length > q.limit;
@@ -244,8 +249,7 @@ export class QueryService implements QueryApi {
   }
 
   async windows(sensorId: string, q: WindowsQuery): Promise<WindowsReply> {
-    await this.requireSensor(sensorId);
-    const nowMs = (await this.store.now()).getTime();
+    const nowMs = this.clock();
     const page = this.windowsPage(q, nowMs);
     const rawFrom = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS - MINUTE_MS;
     const [rolled, lastBefore, alerts] = await Promise.all([
@@ -258,6 +262,8 @@ export class QueryService implements QueryApi {
       }),
       this.store.lastBefore(sensorId, isoOf(page.start)),
       this.store.alertsBetween(sensorId, isoOf(page.start), isoOf(page.end), 100),
+      // In parallel with the data: one round trip per request, not two.
+      this.requireSensor(sensorId),
     ]);
     const byStart = new Map(rolled.map((b) => [b.start, b]));
     const buckets: WindowBucket[] = [];
@@ -280,7 +286,7 @@ export class QueryService implements QueryApi {
   }
 
   async errors(q: ErrorsQuery): Promise<ErrorsReply> {
-    const nowMs = (await this.store.now()).getTime();
+    const nowMs = this.clock();
     const requested = range(q, nowMs, DAY_MS);
     if (requested.to - requested.from > LIMITS.errorRangeDays * DAY_MS) {
       throw badRequest(`the range is longer than ${LIMITS.errorRangeDays} days, the widest /api/errors accepts`);

@@ -29,6 +29,8 @@ export interface ApiAppOptions {
   readonly tokens: TokenApi;
   /** The dashboard's built files by URL path ('/index.html', '/app.js', …), served without a token. */
   readonly staticAssets?: ReadonlyMap<string, StaticAsset> | undefined;
+  /** How long identical requests to a shared route (routes.ts) share a reply; 0 turns sharing off. */
+  readonly shareMs?: number | undefined;
   /** One JSON object per request and per unexpected error; console by default. */
   readonly log?: ((entry: Record<string, unknown>) => void) | undefined;
 }
@@ -104,7 +106,23 @@ function weakEtag(body: string): string {
   return `W/"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
 }
 
-function serveRoute(route: Route, deps: ApiAppOptions) {
+/** Replies shared by identical requests for a short time (Route.shareMs), in flight included. */
+class SharedReplies {
+  private readonly entries = new Map<string, { until: number; text: Promise<string> }>();
+
+  get(key: string, ttlMs: number, produce: () => Promise<string>): Promise<string> {
+    const now = Date.now();
+    const hit = this.entries.get(key);
+    if (hit && hit.until > now) return hit.text;
+    if (this.entries.size >= 1_000) this.entries.clear();
+    const text = produce();
+    this.entries.set(key, { until: now + ttlMs, text });
+    text.catch(() => this.entries.delete(key));
+    return text;
+  }
+}
+
+function serveRoute(route: Route, deps: ApiAppOptions, shared: SharedReplies) {
   return async (c: Context) => {
     const verdict = await deps.tokens.authenticate(bearer(c), route.scope);
     if (verdict === 'unauthenticated') {
@@ -119,8 +137,9 @@ function serveRoute(route: Route, deps: ApiAppOptions) {
       query: parsePart('query', route.query, c.req.query()),
       body: route.body ? parsePart('body', route.body, await readBody(c, route)) : {},
     };
-    const reply = await route.run(deps, input);
-    const text = JSON.stringify(reply);
+    const produce = async () => JSON.stringify(await route.run(deps, input));
+    const shareMs = deps.shareMs ?? 1_000;
+    const text = route.shared && shareMs > 0 ? await shared.get(c.req.url, shareMs, produce) : await produce();
     const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store' };
     if (route.etag) {
       const etag = weakEtag(text);
@@ -149,6 +168,7 @@ export function createApiApp(options: ApiAppOptions): Hono {
   const log = options.log ?? ((entry) => console.log(JSON.stringify(entry)));
   const app = new Hono();
   const document = JSON.stringify(openApiDocument(ROUTES));
+  const shared = new SharedReplies();
 
   app.use('*', async (c, next) => {
     const started = performance.now();
@@ -170,7 +190,7 @@ export function createApiApp(options: ApiAppOptions): Hono {
     c.body(document, 200, { 'content-type': 'application/json', 'cache-control': 'no-cache' }),
   );
   for (const route of ROUTES) {
-    app.on(route.method.toUpperCase(), route.path.replace(/\{(\w+)\}/g, ':$1'), serveRoute(route, options));
+    app.on(route.method.toUpperCase(), route.path.replace(/\{(\w+)\}/g, ':$1'), serveRoute(route, options, shared));
   }
   if (options.staticAssets) serveStatic(app, options.staticAssets);
 

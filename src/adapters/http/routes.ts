@@ -55,6 +55,12 @@ export interface Route {
   readonly status?: 200 | 201;
   /** Reply carries an ETag and honours If-None-Match with 304. */
   readonly etag?: boolean;
+  /**
+   * Identical requests within a short time (ApiAppOptions.shareMs) share one reply and one
+   * database query: the routes every dashboard polls, so N pollers cost about one query per
+   * interval, not N. Replies do not depend on the token, which is still checked on every request.
+   */
+  readonly shared?: boolean;
   readonly run: (deps: RouteDeps, input: RouteInput) => Promise<unknown>;
 }
 
@@ -68,6 +74,7 @@ export const ROUTES: readonly Route[] = [
     scope: 'read',
     query: fleetQuery,
     reply: fleetReply,
+    shared: true,
     run: (d, i) => d.queries.fleet(i.query),
   },
   {
@@ -133,6 +140,7 @@ export const ROUTES: readonly Route[] = [
     summary: 'Pipeline health: shard lag, queue depths, last aggregator and data-quality runs',
     scope: 'read',
     reply: healthReply,
+    shared: true,
     run: (d) => d.queries.health(),
   },
   {
@@ -143,6 +151,7 @@ export const ROUTES: readonly Route[] = [
     query: changesQuery,
     reply: changesReply,
     etag: true,
+    shared: true,
     run: (d, i) => d.queries.changes(i.query.since),
   },
   {

@@ -190,11 +190,6 @@ export class PostgresQueryStore implements QueryStore {
     return (await this.pool.query<T>(text, values)).rows;
   }
 
-  async now(): Promise<Date> {
-    const [row] = await this.rows<{ now: string }>(`SELECT ${key('now()')} AS now`);
-    return new Date(row?.now ?? Date.now());
-  }
-
   async fleet(selection: FleetSelection): Promise<FleetRow[]> {
     const { text, values } = fleetSql(selection);
     return this.rows<FleetRow>(text, values);
