@@ -24,9 +24,10 @@ function card(title: string, late: boolean, ...lines: string[]): HTMLElement {
 export function healthProblems(health: HealthReply): string[] {
   const problems: string[] = [];
   if (!health.database.ok) problems.push('database down');
-  // A stack that has just started has no run yet: that is not "late" to a person looking at it.
-  if (health.aggregator.late && health.aggregator.lastRunAt !== null) problems.push('aggregator late');
-  if (health.dq.late && health.dq.lastRunAt !== null) problems.push('data-quality run late');
+  // The API calls a function that never ran "late"; to a person it says what it is: no run yet
+  // (normal for a minute after a start, a problem when it lasts).
+  if (health.aggregator.late) problems.push(health.aggregator.lastRunAt ? 'aggregator late' : 'no aggregator run yet');
+  if (health.dq.late) problems.push(health.dq.lastRunAt ? 'data-quality run late' : 'no data-quality run yet');
   if (health.dq.outcome === 'fail' || health.dq.outcome === 'error') problems.push('data-quality checks failing');
   const dlq = (health.queues ?? []).filter((q) => q.dlq && q.visible + q.inFlight > 0);
   if (dlq.length) problems.push(`${dlq.reduce((n, q) => n + q.visible + q.inFlight, 0)} in dead-letter queues`);
@@ -49,7 +50,7 @@ export class HealthController implements ViewController {
       card('database', !health.database.ok, health.database.ok ? 'answering' : 'not answering'),
       card(
         'aggregator',
-        a.late && a.lastRunAt !== null,
+        a.late,
         a.lastRunAt ? `last run ${formatTime(a.lastRunAt)}` : 'no run yet (it runs every minute)',
         `${a.pendingWindows} windows waiting${a.oldestPendingWindow ? `, oldest ${formatTime(a.oldestPendingWindow)}` : ''}`,
       ),
@@ -59,7 +60,7 @@ export class HealthController implements ViewController {
           health.dq.outcome === 'fail' ||
           health.dq.outcome === 'error',
         health.dq.lastRunAt ? `last run ${formatTime(health.dq.lastRunAt)}` : 'no run yet (it runs every 5 minutes)',
-        health.dq.outcome ? `outcome ${health.dq.outcome}` : 'no run yet',
+        health.dq.outcome ? `outcome ${health.dq.outcome}` : '',
       ),
       ...(health.shards ?? []).map((s) =>
         card(
