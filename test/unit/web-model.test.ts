@@ -32,9 +32,10 @@ describe('view state in the URL', () => {
     expect(parseView('?view=sensor&sensor=a&range=99y&step=7s')).toEqual({
       view: 'sensor',
       sensor: 'a',
-      range: '24h',
+      range: '1h',
       step: null,
     });
+    expect(parseView('?view=errors&range=99y')).toMatchObject({ range: '24h' });
   });
 
   it('picks a step per range when the link names none', () => {

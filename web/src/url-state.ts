@@ -16,6 +16,8 @@ export type View =
   | { view: 'quality' }
   | { view: 'health' };
 
+export const SENSOR_RANGE: Range = '1h';
+
 export const DEFAULT_VIEW: View = { view: 'fleet', q: '', status: null, type: null, alerts: false };
 
 const RANGE_MS: Record<Range, number> = {
@@ -52,16 +54,17 @@ function oneOf<T extends string>(value: string | null, allowed: readonly T[]): T
 /** Reads a view from a query string; anything unknown or malformed falls back to a default. */
 export function parseView(search: string): View {
   const p = new URLSearchParams(search);
-  const range = oneOf(p.get('range'), RANGES) ?? '24h';
+  const range = oneOf(p.get('range'), RANGES);
   const step = oneOf(p.get('step'), STEPS);
   switch (p.get('view')) {
     case 'sensor': {
       const sensor = p.get('sensor');
       if (!sensor) return DEFAULT_VIEW;
-      return { view: 'sensor', sensor, range, step };
+      // The last hour by default: a stack started minutes ago has nothing to show over a day.
+      return { view: 'sensor', sensor, range: range ?? SENSOR_RANGE, step };
     }
     case 'errors':
-      return { view: 'errors', range, step, type: p.get('type') || null };
+      return { view: 'errors', range: range ?? '24h', step, type: p.get('type') || null };
     case 'quality':
       return { view: 'quality' };
     case 'health':

@@ -10,7 +10,7 @@ import { h, replaceChildren, setText } from '../dom.js';
 import { applyChanges, filterFleet, sortFleet, statusAt, summarize } from '../fleet-model.js';
 import { formatAge, formatRate, formatValue } from '../format.js';
 import type { ChangesReply, FleetReply, FleetSensor, StatusThresholds } from '../types.js';
-import { formatView, STATUSES, type View } from '../url-state.js';
+import { formatView, SENSOR_RANGE, STATUSES, type View } from '../url-state.js';
 
 type FleetView = Extract<View, { view: 'fleet' }>;
 
@@ -65,7 +65,7 @@ function newTile(sensor: FleetSensor, context: ViewContext): Tile {
   const value = h('div', { class: 'tile-value' });
   const meta = h('div', { class: 'tile-meta' });
   const alerts = h('span', { class: 'tile-alerts' });
-  const view: View = { view: 'sensor', sensor: sensor.sensorId, range: '24h', step: null };
+  const view: View = { view: 'sensor', sensor: sensor.sensorId, range: SENSOR_RANGE, step: null };
   const root = h(
     'a',
     {
