@@ -7,7 +7,8 @@ import type { ViewContext, ViewController } from '../context.js';
 import { h, replaceChildren } from '../dom.js';
 import { formatTime } from '../format.js';
 import type { ChangesReply, ErrorsReply } from '../types.js';
-import { RANGES, rangeMs, stepFor, type View } from '../url-state.js';
+import { rangeMs, stepFor, type View } from '../url-state.js';
+import { dataTable, rangeButtons } from './controls.js';
 
 type ErrorsView = Extract<View, { view: 'errors' }>;
 
@@ -34,12 +35,7 @@ export class ErrorsController implements ViewController {
         'div',
         { class: 'panel' },
         h('h3', {}, 'Latest rejected records'),
-        h(
-          'table',
-          { class: 'data' },
-          h('thead', {}, h('tr', {}, ...['time', 'type', 'sensor', 'reason', 'record'].map((t) => h('th', {}, t)))),
-          this.rows,
-        ),
+        dataTable(['time', 'type', 'sensor', 'reason', 'record'], this.rows),
       ),
     );
     this.renderControls();
@@ -56,21 +52,7 @@ export class ErrorsController implements ViewController {
   private renderControls(): void {
     replaceChildren(
       this.controls,
-      h(
-        'div',
-        { class: 'segmented', role: 'group', 'aria-label': 'Time range' },
-        ...RANGES.map((range) =>
-          h(
-            'button',
-            {
-              type: 'button',
-              class: range === this.view.range ? 'active' : '',
-              onclick: () => this.context.navigate({ ...this.view, range, step: null }),
-            },
-            range,
-          ),
-        ),
-      ),
+      rangeButtons(this.view.range, (range) => this.context.navigate({ ...this.view, range, step: null })),
     );
   }
 

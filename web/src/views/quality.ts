@@ -4,6 +4,7 @@ import type { ViewController } from '../context.js';
 import { h, replaceChildren } from '../dom.js';
 import { formatTime } from '../format.js';
 import type { ChangesReply, DqCheck, DqLatestReply } from '../types.js';
+import { dataTable } from './controls.js';
 
 const SEVERITY: Record<DqCheck['outcome'], number> = { error: 0, fail: 1, warn: 2, pass: 3 };
 
@@ -37,10 +38,8 @@ export class QualityController implements ViewController {
         ` run of ${formatTime(run.startedAt)}: `,
         `${run.passed} passed, ${run.warned} warned, ${run.failed} failed, ${run.errored} could not run`,
       ),
-      h(
-        'table',
-        { class: 'data' },
-        h('thead', {}, h('tr', {}, ...['outcome', 'check', 'table', 'value', 'thresholds'].map((t) => h('th', {}, t)))),
+      dataTable(
+        ['outcome', 'check', 'table', 'value', 'thresholds'],
         h(
           'tbody',
           {},

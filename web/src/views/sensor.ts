@@ -10,7 +10,8 @@ import type { ViewContext, ViewController } from '../context.js';
 import { h, replaceChildren } from '../dom.js';
 import { formatAge, formatTime, formatValue } from '../format.js';
 import type { AlertSummary, ChangesReply, SensorReply, Step, WindowsReply } from '../types.js';
-import { RANGES, rangeMs, STEP_MS, STEPS, stepFor, type View } from '../url-state.js';
+import { rangeMs, STEP_MS, STEPS, stepFor, type View } from '../url-state.js';
+import { dataTable, rangeButtons } from './controls.js';
 
 type SensorView = Extract<View, { view: 'sensor' }>;
 
@@ -75,12 +76,7 @@ export class SensorController implements ViewController {
         'details',
         { class: 'panel' },
         h('summary', {}, 'The numbers behind the chart'),
-        h(
-          'table',
-          { class: 'data' },
-          h('thead', {}, h('tr', {}, ...['bucket start', 'min', 'avg', 'max', 'alerts'].map((t) => h('th', {}, t)))),
-          this.table,
-        ),
+        dataTable(['bucket start', 'min', 'avg', 'max', 'alerts'], this.table),
       ),
     );
     this.renderControls();
@@ -106,22 +102,7 @@ export class SensorController implements ViewController {
     select.addEventListener('change', () => this.context.navigate({ ...this.view, step: select.value as Step }));
     replaceChildren(
       this.controls,
-      h(
-        'div',
-        { class: 'segmented', role: 'group', 'aria-label': 'Time range' },
-        ...RANGES.map((range) =>
-          h(
-            'button',
-            {
-              type: 'button',
-              class: range === this.view.range ? 'active' : '',
-              'aria-pressed': range === this.view.range ? 'true' : 'false',
-              onclick: () => this.context.navigate({ ...this.view, range, step: null }),
-            },
-            range,
-          ),
-        ),
-      ),
+      rangeButtons(this.view.range, (range) => this.context.navigate({ ...this.view, range, step: null })),
       select,
     );
   }
