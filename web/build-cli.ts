@@ -16,7 +16,7 @@ for (const [urlPath, asset] of assets) {
   if (urlPath === '/') continue;
   const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
   console.log(
-    `${urlPath.padEnd(24)} ${kb(asset.body.byteLength).padStart(9)}  gzip ${kb(gzipSync(asset.body).byteLength)}`,
+    `${urlPath.padEnd(34)} ${kb(asset.body.byteLength).padStart(9)}  gzip ${kb(gzipSync(asset.body).byteLength)}`,
   );
 }
 console.log(`written to ${dir}`);
