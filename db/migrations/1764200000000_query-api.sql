@@ -199,6 +199,18 @@ BEGIN
 END;
 $$;
 
+-- Per-sensor activity over the last hour (valid readings by the windows' event time, rejections by
+-- error time), refreshed by the aggregator at the end of every run with one set-based statement
+-- whose cost follows the last hour's volume. The fleet endpoint reads one row per sensor here
+-- instead of summing 60 windows per sensor per request (measured: 0.7 ms per sensor, seconds for
+-- a fleet of 10,000). Written only by the aggregator, so it never contends with ingest.
+CREATE TABLE sensor_activity (
+  sensor_id          text        PRIMARY KEY,
+  valid_last_hour    integer     NOT NULL,
+  rejected_last_hour integer     NOT NULL,
+  computed_at        timestamptz NOT NULL
+);
+
 -- When each scheduled component last finished a run, for /api/health's "is it late?".
 CREATE TABLE pipeline_heartbeats (
   component   text        PRIMARY KEY,
@@ -240,14 +252,16 @@ $$;
 
 GRANT SELECT, INSERT, UPDATE ON sensor_latest TO iot_ingest;
 GRANT SELECT, INSERT, UPDATE ON alerts, alert_state, pipeline_heartbeats TO iot_aggregation;
-GRANT SELECT ON sensor_latest, alerts, pipeline_heartbeats TO iot_readonly, iot_dq;
-GRANT SELECT ON sensor_readings, sensor_errors, sensor_aggregations, sensor_latest, alerts,
+GRANT SELECT, INSERT, UPDATE, DELETE ON sensor_activity TO iot_aggregation;
+GRANT SELECT ON sensor_errors TO iot_aggregation;
+GRANT SELECT ON sensor_latest, alerts, pipeline_heartbeats, sensor_activity TO iot_readonly, iot_dq;
+GRANT SELECT ON sensor_readings, sensor_errors, sensor_aggregations, sensor_latest, alerts, sensor_activity,
   aggregation_dirty_windows, dq_check_results, pipeline_heartbeats TO iot_api;
 GRANT SELECT, INSERT, UPDATE (revoked_at, last_used_at) ON api_tokens TO iot_api;
 
 -- Down Migration
 
-DROP TABLE IF EXISTS api_tokens, pipeline_heartbeats, alert_state, alerts, sensor_latest;
+DROP TABLE IF EXISTS api_tokens, sensor_activity, pipeline_heartbeats, alert_state, alerts, sensor_latest;
 DROP FUNCTION IF EXISTS evaluate_reading_alerts(text[], integer);
 DROP TRIGGER IF EXISTS sensor_readings_track_latest ON sensor_readings;
 DROP FUNCTION IF EXISTS track_sensor_latest();

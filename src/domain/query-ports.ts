@@ -44,6 +44,7 @@ export interface FleetRow {
   /** Event time of the newest reading, microsecond ISO (also the lastSeen sort key). */
   readonly eventTime: string;
   readonly processingTime: string;
+  /** Last-hour figures as the aggregator's last run left them (sensor_activity). */
   readonly rejectedLastHour: number;
   readonly validLastHour: number;
   readonly openAlerts: readonly AlertSummary[];
@@ -62,8 +63,6 @@ export interface FleetSelection {
   /** Keyset: rows strictly after this (sort key, sensor id) in the sort order. */
   readonly after?: { readonly key: string; readonly sensorId: string } | undefined;
   readonly limit: number;
-  /** Start of the "last hour" of the rejection counts. */
-  readonly hourAgo: string;
 }
 
 export interface RolledBucket {

@@ -53,7 +53,6 @@ export const DEFAULT_QUERY_OPTIONS: QueryOptions = {
 };
 
 const DAY_MS = 86_400_000;
-const HOUR_MS = 3_600_000;
 const MINUTE_MS = 60_000;
 const isoOf = (ms: number) => new Date(ms).toISOString();
 
@@ -162,7 +161,6 @@ export class QueryService implements QueryApi {
       order: q.order,
       after,
       limit: q.limit + 1,
-      hourAgo: isoOf(nowMs - HOUR_MS),
     });
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
@@ -183,7 +181,6 @@ export class QueryService implements QueryApi {
       sort: 'id',
       order: 'asc',
       limit: 1,
-      hourAgo: isoOf(nowMs - HOUR_MS),
     });
     if (!row) throw notFound(`no sensor ${JSON.stringify(sensorId)} has a stored reading`);
     return {

@@ -63,13 +63,14 @@ describe('GET /api/sensors', () => {
       `INSERT INTO sensor_errors (error_type, error_message, raw_size, sensor_id, stream_name, shard_id, sequence_number, error_time)
        SELECT 'ABOVE_MAX', 'too high', 10, 'fresh', 's', 'sh', 'e' || i, now() - interval '10 minutes' FROM generate_series(1, 3) i`,
     );
+    await runAggregator(api.db); // refreshes the last-hour figures
     const reply = await getJson('/api/sensors');
     expect(reply.thresholds).toEqual({ staleAfterSeconds: 300, offlineAfterSeconds: 3600 });
     const byId = Object.fromEntries(reply.sensors.map((s: { sensorId: string }) => [s.sensorId, s]));
     expect(Object.keys(byId).sort()).toEqual(['fresh', 'gone', 'stale']);
     expect(byId.fresh).toMatchObject({ status: 'ok', lastSeen: iso(now - MINUTE), latest: { value: 42 } });
     expect(byId.fresh.rejectedLastHour).toBe(3);
-    expect(byId.fresh.rejectionRateLastHour).toBe(1); // no window aggregated in the last hour yet
+    expect(byId.fresh.rejectionRateLastHour).toBe(0.75); // 3 rejected, 1 valid reading in the last hour
     expect(byId.stale).toMatchObject({ status: 'stale', sensorType: 'humidity' });
     expect(byId.gone).toMatchObject({ status: 'offline', rejectedLastHour: 0, rejectionRateLastHour: null });
 

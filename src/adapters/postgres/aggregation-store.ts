@@ -78,6 +78,29 @@ export const RECORD_HEARTBEAT = `
 INSERT INTO pipeline_heartbeats (component, last_run_at, detail) VALUES ('aggregator', now(), $1)
 ON CONFLICT (component) DO UPDATE SET last_run_at = EXCLUDED.last_run_at, detail = EXCLUDED.detail`;
 
+/**
+ * Last-hour activity per sensor for the fleet endpoint, refreshed once per run (on its last chunk):
+ * one pass over the last hour of windows and rejections, however many sensors the fleet has.
+ * Sensors with no activity in the hour lose their row (the API reads a missing row as zeros).
+ */
+export const REFRESH_ACTIVITY = `
+WITH valid AS (
+  SELECT sensor_id, sum(reading_count)::int AS n FROM sensor_aggregations
+  WHERE window_start >= now() - interval '1 hour' GROUP BY sensor_id
+), rejected AS (
+  SELECT sensor_id, count(*)::int AS n FROM sensor_errors
+  WHERE error_time >= now() - interval '1 hour' AND sensor_id IS NOT NULL GROUP BY sensor_id
+), activity AS (
+  SELECT sensor_id, coalesce(v.n, 0) AS valid, coalesce(r.n, 0) AS rejected
+  FROM valid v FULL JOIN rejected r USING (sensor_id)
+), gone AS (
+  DELETE FROM sensor_activity s WHERE NOT EXISTS (SELECT 1 FROM activity a WHERE a.sensor_id = s.sensor_id)
+)
+INSERT INTO sensor_activity AS s (sensor_id, valid_last_hour, rejected_last_hour, computed_at)
+SELECT sensor_id, valid, rejected, now() FROM activity ORDER BY sensor_id
+ON CONFLICT (sensor_id) DO UPDATE SET valid_last_hour = EXCLUDED.valid_last_hour,
+  rejected_last_hour = EXCLUDED.rejected_last_hour, computed_at = EXCLUDED.computed_at`;
+
 export interface AggregationStoreOptions {
   /** Consecutive readings at an alert level that open a reading alert; 0 turns alerting off. */
   readonly alertConsecutiveReadings?: number;
@@ -101,6 +124,7 @@ export class PostgresAggregationStore implements AggregationStore {
       await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
       const claimed = await client.query<{ sensor_id: string; window_start: string }>(CLAIM_MARKED_WINDOWS, [limit]);
       if (claimed.rowCount === 0) {
+        await client.query(REFRESH_ACTIVITY);
         await client.query(RECORD_HEARTBEAT, [{ windows: 0 }]);
         await client.query('COMMIT');
         return { claimed: 0, windows: 0, readings: 0 };
@@ -115,6 +139,8 @@ export class PostgresAggregationStore implements AggregationStore {
         windows: upserted.rowCount ?? 0,
         readings: upserted.rows.reduce((sum, r) => sum + Number(r.reading_count), 0),
       };
+      // The run's last chunk (fewer marks than asked for): refresh the last-hour figures once.
+      if (result.claimed < limit) await client.query(REFRESH_ACTIVITY);
       await client.query(RECORD_HEARTBEAT, [{ ...result, alerts }]);
       await client.query('COMMIT');
       return result;

@@ -105,18 +105,14 @@ function fleetSql(s: FleetSelection): { text: string; values: unknown[] } {
   const { where, params } = fleetFilters(s);
   const dir = s.order === 'asc' ? 'ASC' : 'DESC';
   const order = s.sort === 'id' ? `l.sensor_id ${dir}` : `l.event_time ${dir}, l.sensor_id ${dir}`;
-  params.push(s.limit, s.hourAgo);
-  const limit = `$${params.length - 1}`;
-  const hourAgo = `$${params.length}::timestamptz`;
+  params.push(s.limit);
+  const limit = `$${params.length}`;
   const text = `
 SELECT l.sensor_id AS "sensorId", l.sensor_type AS "sensorType", l.unit, l.manufacturer, l.model,
        l.status AS "deviceStatus", l.value, l.normalized_value AS "normalizedValue", l.high_alert AS "highAlert",
        l.low_alert AS "lowAlert", l.min, l.max, ${key('l.event_time')} AS "eventTime",
        ${iso('l.processing_time')} AS "processingTime",
-       (SELECT count(*)::int FROM sensor_errors e WHERE e.sensor_id = l.sensor_id AND e.error_time >= ${hourAgo})
-         AS "rejectedLastHour",
-       (SELECT coalesce(sum(reading_count), 0)::int FROM sensor_aggregations a
-         WHERE a.sensor_id = l.sensor_id AND a.window_start >= ${hourAgo}) AS "validLastHour",
+       coalesce(act.rejected_last_hour, 0) AS "rejectedLastHour", coalesce(act.valid_last_hour, 0) AS "validLastHour",
        (SELECT coalesce(json_agg(${alertJson('al')} ORDER BY al.opened_at), '[]'::json) FROM alerts al
          WHERE al.sensor_id = l.sensor_id AND al.closed_at IS NULL) AS "openAlerts"
 FROM (
@@ -125,6 +121,7 @@ FROM (
   ORDER BY ${order}
   LIMIT ${limit}
 ) l
+LEFT JOIN sensor_activity act ON act.sensor_id = l.sensor_id
 ORDER BY ${order}`;
   return { text, values: params };
 }
