@@ -14,10 +14,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { loadCheckFiles } from './check-files.js';
-import { pgExecutor } from './pg-executor.js';
-import { renderJson, renderText } from './report.js';
-import { runScan } from './runner.js';
+import { loadCheckFiles } from '#dq/adapters/check-files.js';
+import { pgExecutor } from '#dq/adapters/pg-executor.js';
+import { renderJson, renderText } from '#dq/core/report.js';
+import { runScan } from '#dq/core/runner.js';
 
 interface CliArgs {
   verbose: boolean;

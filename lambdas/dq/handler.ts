@@ -20,10 +20,10 @@ import type { Context, ScheduledEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { databaseSourceFromEnv, sharedPool } from '#adapters/postgres/pool.js';
 import { readConfig, settings } from '#config/env.js';
-import { DEFAULT_CHECKS_DIR, loadCheckFiles } from '#dq/check-files.js';
-import { pgExecutor } from '#dq/pg-executor.js';
-import { pgResultStore } from '#dq/pg-result-store.js';
-import { type RunSummary, runScheduledChecks } from '#dq/scheduled-run.js';
+import { DEFAULT_CHECKS_DIR, loadCheckFiles } from '#dq/adapters/check-files.js';
+import { pgExecutor } from '#dq/adapters/pg-executor.js';
+import { pgResultStore } from '#dq/adapters/pg-result-store.js';
+import { type RunSummary, runScheduledChecks } from '#dq/core/scheduled-run.js';
 import { createTelemetry, MetricUnit } from '#observability/telemetry.js';
 
 const config = readConfig(

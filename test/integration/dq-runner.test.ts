@@ -5,8 +5,8 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pgExecutor } from '#dq/pg-executor.js';
-import { type CheckResult, runScan, type ScanResult } from '#dq/runner.js';
+import { pgExecutor } from '#dq/adapters/pg-executor.js';
+import { type CheckResult, runScan, type ScanResult } from '#dq/core/runner.js';
 import { createTestDatabase } from '../support/database.js';
 
 let client: pg.Client;

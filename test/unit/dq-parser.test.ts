@@ -4,11 +4,11 @@
  * shared/reference/sodacl-v3.md.
  */
 import { describe, expect, it } from 'vitest';
-import { percent, pythonRound2 } from '#dq/compiler.js';
-import { formatDuration } from '#dq/duration.js';
-import { holds, outcomeOf, sameType } from '#dq/outcome.js';
-import { parseCheckFile, parseThreshold } from '#dq/parser.js';
-import { runScan } from '#dq/runner.js';
+import { percent, pythonRound2 } from '#dq/core/compiler.js';
+import { formatDuration } from '#dq/core/duration.js';
+import { holds, outcomeOf, sameType } from '#dq/core/outcome.js';
+import { parseCheckFile, parseThreshold } from '#dq/core/parser.js';
+import { runScan } from '#dq/core/runner.js';
 
 const pos = { file: 'f.yml', line: 1 };
 

@@ -1,15 +1,9 @@
 /**
- * db/metadata/*.yml: the documented contract of each table and view. This module loads the
- * files and compares them with a live catalog snapshot; the comparison is pure so a test can
- * show both that the shipped schema agrees and that a drift is reported.
+ * db/metadata/*.yml: the documented contract of each table and view, and its comparison with a
+ * live catalog snapshot. Pure (the files are read by `#dq/adapters/metadata-files.js`), so a
+ * test can show both that the shipped schema agrees and that a drift is reported.
  */
-import { readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
 import { z } from 'zod';
-
-export const METADATA_DIR = fileURLToPath(new URL('../db/metadata', import.meta.url));
 
 const column = z.strictObject({
   name: z.string().min(1),
@@ -43,20 +37,6 @@ export const tableMetadataSchema = z.strictObject({
   columns: z.array(column).min(1),
 });
 export type TableMetadata = z.output<typeof tableMetadataSchema>;
-
-export async function loadMetadata(dir = METADATA_DIR): Promise<TableMetadata[]> {
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.yml')).sort();
-  const out: TableMetadata[] = [];
-  for (const f of files) {
-    const parsed = tableMetadataSchema.safeParse(parse(await readFile(path.join(dir, f), 'utf8')));
-    if (!parsed.success)
-      throw new Error(`${f}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    if (`${parsed.data.name}.yml` !== f)
-      throw new Error(`${f}: name is ${parsed.data.name}; the file must be named after its table`);
-    out.push(parsed.data);
-  }
-  return out;
-}
 
 /** What the test reads from the catalog. */
 export interface CatalogSnapshot {
