@@ -31,15 +31,15 @@ const USAGE = 'usage: npm run dq -- [-V|--verbose] [--json] [-v NAME=VALUE]... [
 export function parseArgs(argv: readonly string[]): CliArgs | string {
   const args: CliArgs = { verbose: false, json: false, variables: {}, files: [] };
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+    const a = argv[i] ?? '';
     if (a === '-V' || a === '--verbose') args.verbose = true;
     else if (a === '--json') args.json = true;
     else if (a === '-h' || a === '--help') return USAGE;
     else if (a === '-v' || a === '--variable') {
       const kv = argv[++i];
-      const m = kv === undefined ? null : /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(kv);
-      if (!m) return `-v needs NAME=VALUE\n${USAGE}`;
-      args.variables[m[1]!] = m[2]!;
+      const m = kv === undefined ? undefined : /^(?<name>[A-Za-z_][A-Za-z0-9_]*)=(?<value>.*)$/s.exec(kv)?.groups;
+      if (!m?.name) return `-v needs NAME=VALUE\n${USAGE}`;
+      args.variables[m.name] = m.value ?? '';
     } else if (a === '-d' || a === '-c' || a === '--data-source' || a === '--configuration') i++;
     else if (a.startsWith('-')) return `unknown option ${a}\n${USAGE}`;
     else args.files.push(a);

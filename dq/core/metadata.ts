@@ -66,11 +66,10 @@ const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
 
 /** Every disagreement between the metadata and the catalog, as readable lines; [] when none. */
 export function compareMetadata(metadata: readonly TableMetadata[], catalog: CatalogSnapshot): string[] {
-  const problems: string[] = [];
   const byName = new Map(metadata.map((m) => [m.name, m]));
-  for (const rel of catalog.relations) {
-    if (!byName.has(rel.name)) problems.push(`${rel.name}: ${rel.kind} has no db/metadata/${rel.name}.yml`);
-  }
+  const problems = catalog.relations
+    .filter((rel) => !byName.has(rel.name))
+    .map((rel) => `${rel.name}: ${rel.kind} has no db/metadata/${rel.name}.yml`);
   for (const meta of metadata) {
     const rel = catalog.relations.find((r) => r.name === meta.name);
     if (!rel) {
@@ -78,58 +77,80 @@ export function compareMetadata(metadata: readonly TableMetadata[], catalog: Cat
       continue;
     }
     if (rel.kind !== meta.kind) problems.push(`${meta.name}: is a ${rel.kind}, metadata says ${meta.kind}`);
-    const actual = catalog.columns.filter((c) => c.table === meta.name);
-    const actualNames = actual.map((c) => c.name);
-    const documented = meta.columns.map((c) => c.name);
-    for (const n of actualNames)
-      if (!documented.includes(n)) problems.push(`${meta.name}.${n}: column not in metadata`);
-    for (const n of documented)
-      if (!actualNames.includes(n)) problems.push(`${meta.name}.${n}: in metadata but not in the database`);
-    if (sameSet(actualNames, documented) && actualNames.join() !== documented.join())
-      problems.push(`${meta.name}: column order differs (${actualNames.join(', ')})`);
-    for (const col of meta.columns) {
-      const a = actual.find((c) => c.name === col.name);
-      if (!a) continue;
-      // Spelled exactly as information_schema does, so the metadata reads the same as the catalog.
-      if (col.type.toLowerCase() !== a.type.toLowerCase())
-        problems.push(`${meta.name}.${col.name}: type is ${a.type}, metadata says ${col.type}`);
-      if (meta.kind === 'table') {
-        if (col.nullable === undefined)
-          problems.push(`${meta.name}.${col.name}: metadata must say nullable true/false`);
-        else if (col.nullable !== a.nullable)
-          problems.push(`${meta.name}.${col.name}: nullable is ${a.nullable}, metadata says ${col.nullable}`);
-      }
-      if (col.allowed_values && meta.kind === 'table') {
-        // Compare with the CHECK constraint on that column, where there is one.
-        for (const chk of catalog.checks.filter(
-          (c) => c.table === meta.name && c.columns.length === 1 && c.columns[0] === col.name,
-        )) {
-          const literals = [...chk.definition.matchAll(/'([^']*)'/g)].map((m) => m[1]!);
-          if (literals.length > 0 && !sameSet(literals, col.allowed_values)) {
-            problems.push(
-              `${meta.name}.${col.name}: CHECK allows [${literals.join(', ')}], metadata says [${col.allowed_values.join(', ')}]`,
-            );
-          }
-        }
-      }
+    problems.push(...columnListProblems(meta, catalog));
+    for (const col of meta.columns) problems.push(...columnProblems(meta, col, catalog));
+    problems.push(...keyProblems(meta, catalog));
+  }
+  return problems;
+}
+
+type ColumnMetadata = TableMetadata['columns'][number];
+
+/** Columns missing on either side, and the order. */
+function columnListProblems(meta: TableMetadata, catalog: CatalogSnapshot): string[] {
+  const problems: string[] = [];
+  const actualNames = catalog.columns.filter((c) => c.table === meta.name).map((c) => c.name);
+  const documented = meta.columns.map((c) => c.name);
+  for (const n of actualNames) if (!documented.includes(n)) problems.push(`${meta.name}.${n}: column not in metadata`);
+  for (const n of documented)
+    if (!actualNames.includes(n)) problems.push(`${meta.name}.${n}: in metadata but not in the database`);
+  if (sameSet(actualNames, documented) && actualNames.join() !== documented.join())
+    problems.push(`${meta.name}: column order differs (${actualNames.join(', ')})`);
+  return problems;
+}
+
+/** Type, nullability and allowed values of one documented column that exists. */
+function columnProblems(meta: TableMetadata, col: ColumnMetadata, catalog: CatalogSnapshot): string[] {
+  const a = catalog.columns.find((c) => c.table === meta.name && c.name === col.name);
+  if (!a) return [];
+  const problems: string[] = [];
+  // Spelled exactly as information_schema does, so the metadata reads the same as the catalog.
+  if (col.type.toLowerCase() !== a.type.toLowerCase())
+    problems.push(`${meta.name}.${col.name}: type is ${a.type}, metadata says ${col.type}`);
+  if (meta.kind === 'table') {
+    if (col.nullable === undefined) problems.push(`${meta.name}.${col.name}: metadata must say nullable true/false`);
+    else if (col.nullable !== a.nullable)
+      problems.push(`${meta.name}.${col.name}: nullable is ${a.nullable}, metadata says ${col.nullable}`);
+    problems.push(...allowedValuesProblems(meta, col, catalog));
+  }
+  return problems;
+}
+
+/** `allowed_values` against the CHECK constraint on that column, where there is one. */
+function allowedValuesProblems(meta: TableMetadata, col: ColumnMetadata, catalog: CatalogSnapshot): string[] {
+  const allowed = col.allowed_values;
+  if (!allowed) return [];
+  const problems: string[] = [];
+  for (const chk of catalog.checks.filter(
+    (c) => c.table === meta.name && c.columns.length === 1 && c.columns[0] === col.name,
+  )) {
+    const literals = [...chk.definition.matchAll(/'([^']*)'/g)].map((m) => m[1] ?? '');
+    if (literals.length > 0 && !sameSet(literals, allowed)) {
+      problems.push(
+        `${meta.name}.${col.name}: CHECK allows [${literals.join(', ')}], metadata says [${allowed.join(', ')}]`,
+      );
     }
-    for (const g of [...meta.grain, ...(meta.unique_keys ?? []).flatMap((k) => k.columns)]) {
-      if (!documented.includes(g)) problems.push(`${meta.name}: key column ${g} is not a documented column`);
-    }
-    if (meta.kind === 'table') {
-      const indexes = catalog.uniqueIndexes.filter((i) => i.table === meta.name);
-      if (!indexes.some((i) => i.predicate === null && sameSet(i.columns, meta.grain))) {
-        problems.push(`${meta.name}: no unique index on the grain (${meta.grain.join(', ')})`);
-      }
-      for (const key of meta.unique_keys ?? []) {
-        if (
-          !indexes.some((i) => sameSet(i.columns, key.columns) && (key.where === undefined) === (i.predicate === null))
-        ) {
-          problems.push(
-            `${meta.name}: no unique index on (${key.columns.join(', ')})${key.where ? ` WHERE ${key.where}` : ''}`,
-          );
-        }
-      }
+  }
+  return problems;
+}
+
+/** The grain and unique keys: documented columns, each backed by a unique index. */
+function keyProblems(meta: TableMetadata, catalog: CatalogSnapshot): string[] {
+  const problems: string[] = [];
+  const documented = meta.columns.map((c) => c.name);
+  for (const g of [...meta.grain, ...(meta.unique_keys ?? []).flatMap((k) => k.columns)]) {
+    if (!documented.includes(g)) problems.push(`${meta.name}: key column ${g} is not a documented column`);
+  }
+  if (meta.kind !== 'table') return problems;
+  const indexes = catalog.uniqueIndexes.filter((i) => i.table === meta.name);
+  if (!indexes.some((i) => i.predicate === null && sameSet(i.columns, meta.grain))) {
+    problems.push(`${meta.name}: no unique index on the grain (${meta.grain.join(', ')})`);
+  }
+  for (const key of meta.unique_keys ?? []) {
+    if (!indexes.some((i) => sameSet(i.columns, key.columns) && (key.where === undefined) === (i.predicate === null))) {
+      problems.push(
+        `${meta.name}: no unique index on (${key.columns.join(', ')})${key.where ? ` WHERE ${key.where}` : ''}`,
+      );
     }
   }
   return problems;

@@ -88,6 +88,7 @@ interface CheckBase {
 
 export interface MetricCheck extends CheckBase {
   readonly type: 'metric';
+  readonly dataset: Dataset;
   readonly metric: NumericMetric;
   readonly columns: readonly string[];
   readonly alerts: Alerts;
@@ -100,6 +101,7 @@ export interface MetricCheck extends CheckBase {
 
 export interface FreshnessCheck extends CheckBase {
   readonly type: 'freshness';
+  readonly dataset: Dataset;
   readonly column: string;
   /** Limits in seconds; fail (or warn) when freshness is strictly greater. */
   readonly failAfterSeconds?: number;
@@ -116,6 +118,7 @@ export interface SchemaRules {
 
 export interface SchemaCheck extends CheckBase {
   readonly type: 'schema';
+  readonly dataset: Dataset;
   readonly warn?: SchemaRules;
   readonly fail?: SchemaRules;
 }

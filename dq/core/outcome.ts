@@ -1,5 +1,5 @@
 /**
- * Threshold semantics (shared/reference/sodacl-v3.md, "Outcomes"): an inline threshold is the
+ * Threshold semantics (docs/sodacl-v3.md, "Outcomes"): an inline threshold is the
  * pass condition; `warn:`/`fail:` thresholds describe the bad zone; fail is tested before warn.
  */
 import type { Alerts, SchemaRules, Threshold } from './model.js';

@@ -144,16 +144,23 @@ function judge(
         diagnostics: { fail_problems: failProblems, warn_problems: warnProblems },
       };
     }
-    case 'failed_rows':
-      return {
-        value: m.value,
-        outcome: outcomeOf(check.alerts, m.value!, { kind: 'compare', op: '>', value: 0 }),
-        diagnostics: { ...m.diagnostics },
-      };
+    case 'failed_rows': {
+      const value = measuredNumber(check, m);
+      const outcome = outcomeOf(check.alerts, value, { kind: 'compare', op: '>', value: 0 });
+      return { value, outcome, diagnostics: { ...m.diagnostics } };
+    }
     case 'metric':
-    case 'user_metric':
-      return { value: m.value, outcome: outcomeOf(check.alerts, m.value!), diagnostics: { ...m.diagnostics } };
+    case 'user_metric': {
+      const value = measuredNumber(check, m);
+      return { value, outcome: outcomeOf(check.alerts, value), diagnostics: { ...m.diagnostics } };
+    }
   }
+}
+
+/** Only freshness may measure "nothing"; for every other check a missing value is an error. */
+function measuredNumber(check: Check, m: Measurement): number {
+  if (m.value === null) throw new DqEvaluationError(`${check.source}: no value was measured`);
+  return m.value;
 }
 
 function parseNow(variables: Readonly<Record<string, string>>, startedAt: Date): Date | string {
