@@ -83,7 +83,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     const url = await resolveDatabaseUrl();
     client = new pg.Client({ connectionString: url, application_name: 'iot-first-dq' });
     await client.connect();
-    const scan = await runScan({ files, executor: pgExecutor(client), variables: args.variables });
+    const scan = await runScan({
+      files,
+      executor: pgExecutor(client),
+      variables: args.variables,
+      environment: process.env,
+    });
     process.stdout.write(`${args.json ? renderJson(scan, args.verbose) : renderText(scan, args.verbose)}\n`);
     return scan.exitCode;
   } catch (error) {

@@ -6,6 +6,7 @@ import type { Node } from 'yaml';
 import { CheckConfig } from './check-config.js';
 import { parseDurationSeconds } from './duration.js';
 import { DqSyntaxError } from './errors.js';
+import { isNumericFormat } from './formats.js';
 import { isIdentifier, normalizeIdentifier } from './identifiers.js';
 import {
   type Check,
@@ -21,7 +22,15 @@ import {
 } from './model.js';
 import { parseSchemaRules } from './schema-rules.js';
 import { parseThreshold } from './threshold.js';
-import { parseValueConfig, VALUE_KEYS } from './value-config.js';
+import {
+  isConfigured,
+  isValueKey,
+  mergeValueConfig,
+  type PartialValueConfig,
+  readValueKey,
+  VALUE_KEYS,
+} from './value-config.js';
+import type { Lookup } from './variables.js';
 import type { YamlSource } from './yaml-source.js';
 
 /** `metric(args) rest`; args may be empty or absent. */
@@ -32,8 +41,10 @@ export interface CheckContext {
   readonly source: YamlSource;
   /** Undefined for data-source-wide checks (`checks:` at the top level). */
   readonly dataset: Dataset | undefined;
-  /** `missing values for COLUMN` of the table's `configurations for`. */
-  missingValuesFor(table: string, column: string): readonly (string | number)[];
+  /** Resolves a variable as `${NAME}` would (freshness reads its "now" from one). */
+  readonly lookup: Lookup;
+  /** `missing|valid|invalid ... for COLUMN` of the table's `configurations for`. */
+  valueConfigFor(table: string, column: string): PartialValueConfig | undefined;
 }
 
 /** The fields every check kind carries, read once. */
@@ -161,9 +172,27 @@ function freshnessLimits(cfg: CheckConfig, column: string, inline: string | unde
   return limits;
 }
 
+/** `freshness(col)` or `freshness(col, VARIABLE)`: the variable holds "now" (default `NOW`). */
+function freshnessArgs(args: string | undefined, cfg: CheckConfig): { column: string; nowVariable: string } {
+  const parts = (args ?? '').split(',').map((s) => s.trim());
+  const [column = '', variable, ...more] = parts;
+  if (
+    column === '' ||
+    !isIdentifier(column) ||
+    more.length > 0 ||
+    (variable !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable))
+  )
+    throw new DqSyntaxError(
+      cfg.pos,
+      `freshness takes a column and optionally a variable name: "freshness(col)" or "freshness(col, NOW_VAR)"`,
+    );
+  return { column: normalizeIdentifier(column), nowVariable: variable ?? 'NOW' };
+}
+
 function parseFreshnessCheck(c: Common, h: MetricHeader): FreshnessCheck {
   const dataset = requireDataset(c, 'a freshness check');
-  const [column = ''] = columnArgs('min', h.args, c.cfg);
+  const { column, nowVariable } = freshnessArgs(h.args, c.cfg);
+  const nowText = c.ctx.lookup(nowVariable);
   c.cfg.onlyKeys(['name', 'warn', 'fail', 'filter']);
   const { failAfterSeconds, warnAfterSeconds } = freshnessLimits(c.cfg, column, h.inline);
   return {
@@ -171,10 +200,35 @@ function parseFreshnessCheck(c: Common, h: MetricHeader): FreshnessCheck {
     ...c.base,
     dataset,
     column,
+    nowVariable,
+    ...(nowText !== undefined ? { now: nowText } : {}),
     ...(failAfterSeconds !== undefined ? { failAfterSeconds } : {}),
     ...(warnAfterSeconds !== undefined ? { warnAfterSeconds } : {}),
     ...(c.filter ? { filter: c.filter } : {}),
   };
+}
+
+/** Metrics that take no missing/valid keys (Soda ignores them there; this runner refuses them). */
+const NO_VALUE_CONFIG: readonly string[] = ['row_count', 'duplicate_count', 'duplicate_percent'];
+const AGGREGATE_METRICS: readonly string[] = [
+  'min',
+  'max',
+  'avg',
+  'sum',
+  'stddev',
+  'stddev_pop',
+  'stddev_samp',
+  'variance',
+  'min_length',
+  'max_length',
+  'avg_length',
+];
+
+/** The check's own missing/valid keys. */
+function checkValueKeys(cfg: CheckConfig): PartialValueConfig {
+  const out: PartialValueConfig = {};
+  for (const k of cfg.keys()) if (isValueKey(k)) readValueKey(out, k, cfg.get(k), cfg.keyPos(k));
+  return out;
 }
 
 function parseMetricCheck(c: Common, h: MetricHeader): MetricCheck {
@@ -182,12 +236,13 @@ function parseMetricCheck(c: Common, h: MetricHeader): MetricCheck {
   const dataset = requireDataset(c, `"${metric}"`);
   const { cfg } = c;
   const columns = columnArgs(metric, h.args, cfg);
-  const allowsValueConfig = !['row_count', 'duplicate_count', 'duplicate_percent'].includes(metric);
+  const allowsValueConfig = !NO_VALUE_CONFIG.includes(metric);
   cfg.onlyKeys(['name', 'warn', 'fail', 'filter', ...(allowsValueConfig ? VALUE_KEYS : [])]);
   const first = columns[0];
-  const config = parseValueConfig(cfg, first === undefined ? [] : c.ctx.missingValuesFor(dataset.table, first));
-  // Missing values from `configurations for` shape aggregates too, not only the check's keys.
-  const hasValueConfig = VALUE_KEYS.some((k) => cfg.has(k)) || config.missingValues.length > 0;
+  const own = checkValueKeys(cfg);
+  const table = allowsValueConfig && first !== undefined ? c.ctx.valueConfigFor(dataset.table, first) : undefined;
+  const config = mergeValueConfig(own, table);
+  rejectNumericFormatCasts(cfg, metric, config);
   const alerts = cfg.alerts(h.inline === undefined ? undefined : parseThreshold(h.inline, cfg.pos));
   if (!alerts.inline && !alerts.warn && !alerts.fail)
     throw new DqSyntaxError(cfg.pos, `"${cfg.header}" has no threshold: add "OP value" or "warn:"/"fail:" "when ..."`);
@@ -200,12 +255,35 @@ function parseMetricCheck(c: Common, h: MetricHeader): MetricCheck {
     alerts,
     ...(c.filter ? { filter: c.filter } : {}),
     config,
-    hasValueConfig,
+    hasValueConfig: isConfigured(own, table),
   };
 }
 
+/**
+ * With a numeric `valid format`, Soda casts text to a number for `valid min`/`valid max` and for
+ * aggregates; this runner does not reproduce that cast, so it refuses the combination.
+ */
+function rejectNumericFormatCasts(cfg: CheckConfig, metric: NumericMetric, config: MetricCheck['config']): void {
+  if (config.validFormat === undefined || !isNumericFormat(config.validFormat)) return;
+  if (config.validMin !== undefined || config.validMax !== undefined || AGGREGATE_METRICS.includes(metric)) {
+    throw new DqSyntaxError(
+      cfg.pos,
+      `numeric "valid format: ${config.validFormat}" with "valid min"/"valid max" or an aggregate is not supported (Soda casts the text to a number there)`,
+    );
+  }
+}
+
 function isUserMetric(cfg: CheckConfig, h: MetricHeader): boolean {
-  return h.args === undefined && (cfg.has(`${h.metricName} query`) || cfg.has(`${h.metricName} expression`));
+  if (h.args !== undefined) return cfg.has(`${h.metricName} expression`);
+  return cfg.has(`${h.metricName} query`) || cfg.has(`${h.metricName} expression`);
+}
+
+/** `NAME(column)` names the one column a user expression measures. */
+function userMetricColumn(h: MetricHeader, cfg: CheckConfig): string | undefined {
+  if (h.args === undefined) return undefined;
+  const arg = h.args.trim();
+  if (!isIdentifier(arg)) throw new DqSyntaxError(cfg.pos, `"${h.metricName}(${arg})" takes one column name`);
+  return normalizeIdentifier(arg);
 }
 
 /** A user-defined metric: `NAME OP value:` with `NAME query:` or `NAME expression:`. */
@@ -213,8 +291,14 @@ function parseUserMetricCheck(c: Common, h: MetricHeader): UserMetricCheck {
   const { cfg, filter } = c;
   const { metricName } = h;
   cfg.onlyKeys(['name', 'warn', 'fail', 'filter', `${metricName} query`, `${metricName} expression`]);
+  const column = userMetricColumn(h, cfg);
   const query = cfg.optionalSql(`${metricName} query`);
   const expression = cfg.optionalSql(`${metricName} expression`);
+  if (column !== undefined && filter !== undefined)
+    throw new DqSyntaxError(
+      cfg.keyPos('filter'),
+      `"filter" can't be combined with "${metricName} expression" on a column (Soda logs this as an error); put the condition in the expression`,
+    );
   if (query !== undefined && expression !== undefined)
     throw new DqSyntaxError(cfg.pos, `give "${metricName} query" or "${metricName} expression", not both`);
   if (expression !== undefined && !c.ctx.dataset)
@@ -231,6 +315,7 @@ function parseUserMetricCheck(c: Common, h: MetricHeader): UserMetricCheck {
     type: 'user_metric',
     ...c.base,
     metricName,
+    ...(column !== undefined ? { column } : {}),
     ...(query ? { query } : {}),
     ...(expression ? { expression } : {}),
     ...(filter ? { filter } : {}),

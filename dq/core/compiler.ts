@@ -41,20 +41,30 @@ function datasetOf(check: FailedRowsCheck | UserMetricCheck): Dataset {
   return check.dataset;
 }
 
+/**
+ * The newest value as epoch seconds. EXTRACT(EPOCH ...) of a timestamptz is the absolute instant;
+ * of a naive timestamp it reads the value as UTC, which is Soda's rule for naive timestamps. A
+ * DATE counts as its last microsecond (Soda: datetime.combine(date, datetime.max.time())).
+ */
 function compileFreshness(check: FreshnessCheck): CompiledCheck {
   const d = check.dataset;
-  // EXTRACT(EPOCH ...) of a timestamptz is the absolute instant; of a naive timestamp it
-  // reads the value as UTC, which is exactly Soda's rule for naive timestamps.
-  const text = `SELECT EXTRACT(EPOCH FROM MAX(${quoteIdent(check.column)})) FROM ${quoteTable(d.table)}${whereClause([d.where, check.filter])}`;
+  const max = `MAX(${quoteIdent(check.column)})`;
+  const text = `SELECT EXTRACT(EPOCH FROM ${max}), pg_typeof(${max})::text FROM ${quoteTable(d.table)}${whereClause([d.where, check.filter])}`;
   return {
     check,
     sql: { text, params: [] },
     read: (rows) => {
       const v = firstCell(rows, check.source);
-      return { value: v === null ? null : toNumber(v, `max(${check.column})`), diagnostics: {} };
+      if (v === null) return { value: null, diagnostics: {} };
+      const isDate = rows[0]?.[1] === 'date';
+      const value = toNumber(v, `max(${check.column})`) + (isDate ? END_OF_DAY : 0);
+      return { value, diagnostics: isDate ? { column_type: 'date', counted_as: 'end of day' } : {} };
     },
   };
 }
+
+/** From midnight to Python's datetime.max.time() (23:59:59.999999), in seconds. */
+const END_OF_DAY = 86_400 - 1e-6;
 
 function compileSchema(check: SchemaCheck): CompiledCheck {
   const d = check.dataset;

@@ -4,7 +4,7 @@ import { DqEvaluationError } from './errors.js';
 import { countOrPercent, firstCell, toNumber } from './measurement.js';
 import type { MetricCheck } from './model.js';
 import { Params, quoteIdent, quoteTable, whereClause } from './sql.js';
-import { hasValidity, invalidCore, missingCondition } from './value-conditions.js';
+import { invalidRowCondition, missingCondition, validRowCondition } from './value-conditions.js';
 
 const AGGREGATES: Readonly<Record<string, string>> = {
   min: 'MIN',
@@ -15,6 +15,9 @@ const AGGREGATES: Readonly<Record<string, string>> = {
   stddev_pop: 'STDDEV_POP',
   stddev_samp: 'STDDEV_SAMP',
   variance: 'VARIANCE',
+  min_length: 'MIN',
+  max_length: 'MAX',
+  avg_length: 'AVG',
 };
 
 /** The pieces every metric query shares. */
@@ -44,6 +47,9 @@ export function compileMetric(check: MetricCheck): CompiledCheck {
     case 'invalid_count':
     case 'invalid_percent':
       return compileInvalid(m);
+    case 'valid_count':
+    case 'valid_percent':
+      return compileValid(m);
     case 'duplicate_count':
     case 'duplicate_percent':
       return compileDuplicates(m);
@@ -70,7 +76,8 @@ function compileMissing({ check, p, from, col }: MetricSql): CompiledCheck {
 }
 
 function compileInvalid({ check, p, from, col }: MetricSql): CompiledCheck {
-  if (!hasValidity(check.config)) {
+  const invalid = invalidRowCondition(col, check.config, p);
+  if (invalid === undefined) {
     // Soda: no valid/invalid configuration means nothing can be invalid; it logs a warning.
     return {
       check,
@@ -81,15 +88,20 @@ function compileInvalid({ check, p, from, col }: MetricSql): CompiledCheck {
       }),
     };
   }
-  const missing = missingCondition(col, check.config, p);
-  const invalid = invalidCore(col, check.config, p);
   return {
     check,
-    sql: {
-      text: `SELECT COUNT(CASE WHEN NOT (${missing}) AND (${invalid}) THEN 1 END), COUNT(*) ${from}`,
-      params: p.values,
-    },
+    sql: { text: `SELECT COUNT(CASE WHEN ${invalid} THEN 1 END), COUNT(*) ${from}`, params: p.values },
     read: (rows) => countOrPercent(rows, check.source, 'invalid_count', check.metric === 'invalid_percent'),
+  };
+}
+
+/** valid_count: rows neither missing nor invalid (without valid/invalid keys: not missing). */
+function compileValid({ check, p, from, col }: MetricSql): CompiledCheck {
+  const valid = validRowCondition(col, check.config, p);
+  return {
+    check,
+    sql: { text: `SELECT COUNT(CASE WHEN ${valid} THEN 1 END), COUNT(*) ${from}`, params: p.values },
+    read: (rows) => countOrPercent(rows, check.source, 'valid_count', check.metric === 'valid_percent'),
   };
 }
 
@@ -111,12 +123,9 @@ function compileDuplicates({ check, p, from }: MetricSql): CompiledCheck {
 function compileAggregate({ check, p, from, col }: MetricSql): CompiledCheck {
   const fn = AGGREGATES[check.metric];
   if (fn === undefined) throw new DqEvaluationError(`no SQL for metric ${check.metric}`);
-  let arg = col;
-  if (check.hasValueConfig) {
-    const missing = missingCondition(col, check.config, p);
-    const valid = hasValidity(check.config) ? ` AND NOT (${invalidCore(col, check.config, p)})` : '';
-    arg = `CASE WHEN NOT (${missing})${valid} THEN ${col} END`;
-  }
+  let arg = check.hasValueConfig ? `CASE WHEN ${validRowCondition(col, check.config, p)} THEN ${col} END` : col;
+  // Soda's length metrics: the aggregate of LENGTH over the (valid, non-missing) values.
+  if (check.metric.endsWith('_length')) arg = `LENGTH(CAST(${arg} AS text))`;
   return {
     check,
     sql: { text: `SELECT ${fn}(${arg}) ${from}`, params: p.values },

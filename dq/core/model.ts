@@ -35,11 +35,16 @@ export interface Alerts {
   readonly fail?: Threshold;
 }
 
-/** Missing/valid/invalid configuration of a column (from the check and `configurations for`). */
+/**
+ * Missing/valid/invalid configuration of a column: the check's keys merged with the table's
+ * `configurations for` (Soda's MissingAndValidCfg.merge: lists add up, otherwise the check wins).
+ */
 export interface ValueConfig {
   readonly missingValues: readonly (string | number)[];
+  readonly missingFormat?: string;
   readonly missingRegex?: string;
   readonly validValues?: readonly (string | number)[];
+  readonly validFormat?: string;
   readonly validRegex?: string;
   readonly validMin?: number;
   readonly validMax?: number;
@@ -47,7 +52,10 @@ export interface ValueConfig {
   readonly validMinLength?: number;
   readonly validMaxLength?: number;
   readonly invalidValues?: readonly (string | number)[];
+  readonly invalidFormat?: string;
   readonly invalidRegex?: string;
+  /** `include null: true` adds NULLs to the valid (valid_count) or invalid (invalid_count) rows. */
+  readonly includeNull?: boolean;
 }
 
 export const NUMERIC_METRICS = [
@@ -56,6 +64,8 @@ export const NUMERIC_METRICS = [
   'missing_percent',
   'invalid_count',
   'invalid_percent',
+  'valid_count',
+  'valid_percent',
   'duplicate_count',
   'duplicate_percent',
   'min',
@@ -66,6 +76,9 @@ export const NUMERIC_METRICS = [
   'stddev_pop',
   'stddev_samp',
   'variance',
+  'min_length',
+  'max_length',
+  'avg_length',
 ] as const;
 export type NumericMetric = (typeof NUMERIC_METRICS)[number];
 
@@ -95,7 +108,7 @@ export interface MetricCheck extends CheckBase {
   /** In-check `filter:` SQL, ANDed with the dataset filter. */
   readonly filter?: string;
   readonly config: ValueConfig;
-  /** True when missing/valid keys were given, so aggregates run over `CASE WHEN ... END`. */
+  /** True when any missing/valid configuration applies, so aggregates run over `CASE WHEN ... END`. */
   readonly hasValueConfig: boolean;
 }
 
@@ -103,16 +116,22 @@ export interface FreshnessCheck extends CheckBase {
   readonly type: 'freshness';
   readonly dataset: Dataset;
   readonly column: string;
+  /** The scan variable holding "now": `NOW` unless written `freshness(col, VAR)`. */
+  readonly nowVariable: string;
+  /** That variable's text; undefined when it is not defined (Soda: FAIL, with an error). */
+  readonly now?: string;
   /** Limits in seconds; fail (or warn) when freshness is strictly greater. */
   readonly failAfterSeconds?: number;
   readonly warnAfterSeconds?: number;
   readonly filter?: string;
 }
 
+/** Column names exactly as the catalog spells them (Soda compares them as written). */
 export interface SchemaRules {
   readonly requiredMissing: readonly string[];
   readonly forbiddenPresent: readonly string[];
-  readonly wrongType: Readonly<Record<string, string>>;
+  /** A null type only requires the column. */
+  readonly wrongType: Readonly<Record<string, string | null>>;
   readonly wrongIndex: Readonly<Record<string, number>>;
 }
 
@@ -135,6 +154,8 @@ export interface FailedRowsCheck extends CheckBase {
 export interface UserMetricCheck extends CheckBase {
   readonly type: 'user_metric';
   readonly metricName: string;
+  /** `NAME(column)`: names the column the expression measures (Soda reports it; the SQL is the expression). */
+  readonly column?: string;
   readonly query?: string;
   readonly expression?: string;
   readonly filter?: string;

@@ -13,15 +13,18 @@ import { type CheckContext, parseCheck } from './check-parser.js';
 import { DqSyntaxError } from './errors.js';
 import { isIdentifier, normalizeIdentifier, TABLE, tableName } from './identifiers.js';
 import type { Check, CheckFile, Dataset, SourcePos } from './model.js';
-import { substituteVariables } from './variables.js';
-import { keyText, mapKeys, mapOf, valueList, YamlSource } from './yaml-source.js';
+import { isValueKey, type PartialValueConfig, readValueKey, VALUE_KEYS } from './value-config.js';
+import { type Lookup, substituteVariables, variableLookup } from './variables.js';
+import { keyText, mapKeys, mapOf, YamlSource } from './yaml-source.js';
 
 export { normalizeIdentifier } from './identifiers.js';
 export { parseThreshold } from './threshold.js';
 
 export interface ParseOptions {
-  /** Scan variables (`-v NAME=value`); they override the file's own `variables:` section. */
+  /** Scan variables (`-v NAME=value`, `NOW`); the file's `variables:` section overrides them, as in Soda. */
   readonly variables?: Readonly<Record<string, string>>;
+  /** The process environment; in Soda it wins over every other variable. */
+  readonly environment?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface ParseResult {
@@ -37,9 +40,36 @@ const CONFIG_FOR = new RegExp(String.raw`^configurations for\s+(?<table>${TABLE}
 class FileParser {
   readonly errors: DqSyntaxError[] = [];
   private readonly filters = new Map<string, string>();
-  private readonly missingConfig = new Map<string, (string | number)[]>();
+  private readonly columnConfig = new Map<string, PartialValueConfig>();
 
-  constructor(private readonly source: YamlSource) {}
+  /** Undefined variables, each waiting for the check or section on its line. */
+  private readonly variableErrors: DqSyntaxError[];
+
+  constructor(
+    private readonly source: YamlSource,
+    private readonly lookup: Lookup,
+    variableErrors: readonly DqSyntaxError[],
+  ) {
+    this.variableErrors = [...variableErrors];
+  }
+
+  /**
+   * Throws the first undefined-variable error inside `node` (lines `from`..end), so only the
+   * check or section that uses the variable is invalidated.
+   */
+  private rejectUndefinedVariables(node: Node | null | undefined, from: SourcePos): void {
+    const last = this.source.lastLine(node, from);
+    const index = this.variableErrors.findIndex((e) => e.pos.line >= from.line && e.pos.line <= last);
+    const found = this.variableErrors[index];
+    if (!found) return;
+    this.variableErrors.splice(index, 1);
+    throw found;
+  }
+
+  /** Undefined variables outside any check (comments, `variables:`): reported for the file. */
+  leftoverVariableErrors(): readonly DqSyntaxError[] {
+    return this.variableErrors;
+  }
 
   /** Runs `fn`, recording a syntax error instead of aborting the whole file. */
   attempt<T>(fn: () => T): T | undefined {
@@ -73,8 +103,10 @@ class FileParser {
     const pos = this.source.pos(pair.key as Node | null);
     const value = pair.value as Node | null;
     if (key === 'variables') return []; // handled before parsing
+    this.rejectUndefinedVariables(pair.key as Node | null, pos);
     if (key === 'checks') return this.parseCheckList(pair, undefined);
     const filter = FILTER_FOR.exec(key)?.groups;
+    if (!CHECKS_FOR.test(key) && key !== 'checks') this.rejectUndefinedVariables(value, pos);
     if (filter?.table && filter.part) {
       this.parseFilter(key, tableName(filter.table), filter.part.trim(), value, pos);
       return [];
@@ -117,22 +149,28 @@ class FileParser {
     return { table, partition, where };
   }
 
+  /** `TYPE for COLUMN: value` entries, TYPE any missing/valid/invalid key (Soda's column configurations). */
   private parseConfigurations(table: string, node: Node | null, pos: SourcePos): void {
     if (!isMap(node)) throw new DqSyntaxError(pos, `"configurations for ${table}" must hold a map`);
     for (const p of node.items) {
       const key = keyText(p.key);
       const kpos = this.source.pos(p.key as Node, pos);
       this.attempt(() => {
-        const column = /^missing values for\s+(.+)$/.exec(key)?.[1];
-        if (column === undefined || !isIdentifier(column)) {
+        const parts = key.split(' for ');
+        const [type = '', column = ''] = parts.map((x) => x.trim());
+        if (parts.length !== 2 || !isValueKey(type) || !isIdentifier(column)) {
           throw new DqSyntaxError(
             kpos,
-            `unsupported configuration "${key}" (supported: "missing values for COLUMN: [...]")`,
+            `unsupported configuration "${key}" (supported: "KEY for COLUMN" with KEY one of ${VALUE_KEYS.join(', ')})`,
           );
         }
-        const list = valueList((p.value as Node | null)?.toJSON?.(), kpos, key);
         const id = `${table}.${normalizeIdentifier(column)}`;
-        this.missingConfig.set(id, [...(this.missingConfig.get(id) ?? []), ...list]);
+        const config = this.columnConfig.get(id) ?? {};
+        const before = config.missingValues;
+        readValueKey(config, type, (p.value as Node | null)?.toJSON?.(), kpos);
+        // Two `missing values for` entries add up, as the lists of check and table do.
+        if (type === 'missing values' && before) config.missingValues = [...before, ...(config.missingValues ?? [])];
+        this.columnConfig.set(id, config);
       });
     }
   }
@@ -144,7 +182,8 @@ class FileParser {
     const ctx: CheckContext = {
       source: this.source,
       dataset,
-      missingValuesFor: (table, column) => this.missingConfig.get(`${table}.${column}`) ?? [],
+      lookup: this.lookup,
+      valueConfigFor: (table, column) => this.columnConfig.get(`${table}.${column}`),
     };
     const out: Check[] = [];
     for (const item of node.items as (Node | null)[]) {
@@ -156,6 +195,7 @@ class FileParser {
 
   /** A list entry: a bare check line, or one key (the check line) with its configuration. */
   private parseEntry(item: Node | null, pos: SourcePos, ctx: CheckContext): Check {
+    this.rejectUndefinedVariables(item, pos);
     if (isScalar(item)) return parseCheck(String(item.value), null, pos, ctx);
     const only = isMap(item) && item.items.length === 1 ? item.items[0] : undefined;
     if (only) {
@@ -176,26 +216,17 @@ function yamlErrors(file: string, doc: ReturnType<typeof parseDocument>): DqSynt
   );
 }
 
-/** The file's own `variables:` (defaults), overridden by scan variables. */
-function fileVariables(doc: ReturnType<typeof parseDocument>, scan: Readonly<Record<string, string>>) {
-  const fileVars = doc.get('variables');
-  const variables: Record<string, string> = {};
-  if (isMap(fileVars)) {
-    for (const p of fileVars.items) {
-      if (isScalar(p.key) && isScalar(p.value)) variables[String(p.key.value)] = String(p.value.value);
-    }
-  }
-  return Object.assign(variables, scan);
-}
-
 /** Parses one check file's text. Never throws for problems in the file: they are returned. */
 export function parseCheckFile(file: string, text: string, options: ParseOptions = {}): ParseResult {
   const empty: CheckFile = { file, checks: [] };
   // Pass 1: the variables, then substitution on the text, then pass 2 on the result.
   const first = parseDocument(text, { lineCounter: new LineCounter() });
   if (first.errors.length > 0) return { file: empty, errors: yamlErrors(file, first) };
-  const substituted = substituteVariables(file, text, fileVariables(first, options.variables ?? {}));
-  if (substituted.errors.length > 0) return { file: empty, errors: substituted.errors };
+  const lookup = variableLookup(first, {
+    ...(options.variables ? { scan: options.variables } : {}),
+    ...(options.environment ? { environment: options.environment } : {}),
+  });
+  const substituted = substituteVariables(file, text, lookup);
 
   const lines = new LineCounter();
   const doc = parseDocument(substituted.text, { lineCounter: lines });
@@ -206,8 +237,9 @@ export function parseCheckFile(file: string, text: string, options: ParseOptions
   });
   if (doc.contents === null) return fileError('the file holds no checks');
   if (!isMap(doc.contents)) return fileError('a check file must be a YAML map ("checks for TABLE:" ...)');
-  const parser = new FileParser(new YamlSource(file, lines));
+  const parser = new FileParser(new YamlSource(file, lines), lookup, substituted.errors);
   const checks = parser.parseRoot(doc.contents);
+  parser.errors.push(...parser.leftoverVariableErrors());
   if (checks.length === 0 && parser.errors.length === 0)
     parser.errors.push(new DqSyntaxError({ file, line: 1 }, 'the file holds no checks'));
   return { file: { file, checks }, errors: parser.errors };

@@ -6,7 +6,8 @@
 import { compileCheck, type Measurement } from './compiler.js';
 import { formatDuration } from './duration.js';
 import { DqEvaluationError, DqSyntaxError } from './errors.js';
-import type { Check } from './model.js';
+import { parseIsoTimestamp } from './iso-timestamp.js';
+import type { Check, FreshnessCheck } from './model.js';
 import { type ColumnInfo, describeThreshold, type Outcome, outcomeOf, schemaProblems } from './outcome.js';
 import { parseCheckFile } from './parser.js';
 import type { SqlQuery } from './sql.js';
@@ -61,15 +62,17 @@ export interface ScanError {
 export interface ScanOptions {
   readonly files: readonly CheckFileSource[];
   readonly executor: SqlExecutor;
-  /** `-v NAME=value`; `NOW` (ISO-8601) fixes the freshness reference time. */
+  /** `-v NAME=value`; `NOW` (read as Python's fromisoformat) fixes the freshness reference time. */
   readonly variables?: Readonly<Record<string, string>>;
+  /** The process environment for `${VAR}` (it wins over every other variable, as in Soda); none by default. */
+  readonly environment?: Readonly<Record<string, string | undefined>>;
   /** Scan start; defaults to the current time. */
   readonly startedAt?: Date;
 }
 
 /** soda scan: 3 if any error was logged, else 2 if any check failed, else 1 if any warned, else 0. */
 export function exitCodeOf(results: readonly CheckResult[], errors: readonly ScanError[]): 0 | 1 | 2 | 3 {
-  if (errors.length > 0 || results.some((r) => r.outcome === null)) return 3;
+  if (errors.length > 0 || results.some((r) => r.outcome === null || r.error !== undefined)) return 3;
   if (results.some((r) => r.outcome === 'fail')) return 2;
   if (results.some((r) => r.outcome === 'warn')) return 1;
   return 0;
@@ -86,7 +89,7 @@ function metricLabel(check: Check): string {
     case 'failed_rows':
       return 'failed rows';
     case 'user_metric':
-      return check.metricName;
+      return check.column === undefined ? check.metricName : `${check.metricName}(${check.column})`;
   }
 }
 
@@ -111,28 +114,51 @@ function thresholdsOf(check: Check): string {
   return parts.filter(Boolean).join(', ');
 }
 
-function judge(
-  check: Check,
-  m: Measurement,
-  nowEpoch: number,
-): { value: number | null; outcome: Outcome; diagnostics: Record<string, unknown> } {
+interface Judged {
+  readonly value: number | null;
+  /** null: not evaluated. */
+  readonly outcome: Outcome | null;
+  readonly diagnostics: Record<string, unknown>;
+  /** Set when Soda logs an error for the check (the scan then exits 3 even with an outcome). */
+  readonly error?: string;
+}
+
+/**
+ * FreshnessCheck.evaluate: an undefined "now" variable fails the check with an error; one that
+ * is not a timestamp leaves it without outcome (FAIL if the table is empty), with an error.
+ */
+function judgeFreshness(check: FreshnessCheck, m: Measurement): Judged {
+  const max = m.value;
+  const maxText = max === null ? null : new Date(max * 1000).toISOString();
+  const variable = check.nowVariable;
+  if (check.now === undefined) {
+    const error = `could not parse variable ${variable} as a timestamp: variable not found`;
+    return { value: null, outcome: 'fail', diagnostics: { max: maxText }, error };
+  }
+  const nowEpoch = parseIsoTimestamp(check.now);
+  if (nowEpoch === undefined) {
+    const error = `variable ${variable}="${check.now}" is not a timestamp Soda can read (Python datetime.fromisoformat)`;
+    return { value: null, outcome: max === null ? 'fail' : null, diagnostics: { max: maxText }, error };
+  }
+  if (max === null) return { value: null, outcome: 'fail', diagnostics: { max: null, reason: 'no rows: max is NULL' } };
+  const age = nowEpoch - max;
+  const diagnostics = {
+    ...m.diagnostics,
+    max: maxText,
+    now: new Date(nowEpoch * 1000).toISOString(),
+    freshness: formatDuration(age),
+  };
+  if (check.failAfterSeconds !== undefined && age > check.failAfterSeconds)
+    return { value: age, outcome: 'fail', diagnostics };
+  if (check.warnAfterSeconds !== undefined && age > check.warnAfterSeconds)
+    return { value: age, outcome: 'warn', diagnostics };
+  return { value: age, outcome: 'pass', diagnostics };
+}
+
+function judge(check: Check, m: Measurement): Judged {
   switch (check.type) {
-    case 'freshness': {
-      const max = m.value;
-      if (max === null)
-        return { value: null, outcome: 'fail', diagnostics: { max: null, reason: 'no rows: max is NULL' } };
-      const age = nowEpoch - max;
-      const diagnostics = {
-        max: new Date(max * 1000).toISOString(),
-        now: new Date(nowEpoch * 1000).toISOString(),
-        freshness: formatDuration(age),
-      };
-      if (check.failAfterSeconds !== undefined && age > check.failAfterSeconds)
-        return { value: age, outcome: 'fail', diagnostics };
-      if (check.warnAfterSeconds !== undefined && age > check.warnAfterSeconds)
-        return { value: age, outcome: 'warn', diagnostics };
-      return { value: age, outcome: 'pass', diagnostics };
-    }
+    case 'freshness':
+      return judgeFreshness(check, m);
     case 'schema': {
       const columns = m.diagnostics.columns as ColumnInfo[];
       const failProblems = check.fail ? schemaProblems(check.fail, columns) : [];
@@ -163,13 +189,10 @@ function measuredNumber(check: Check, m: Measurement): number {
   return m.value;
 }
 
-function parseNow(variables: Readonly<Record<string, string>>, startedAt: Date): Date | string {
-  const raw = variables.NOW;
-  if (raw === undefined) return startedAt;
-  // Naive timestamps are UTC in Soda; JavaScript would read them as local time.
-  const iso = /[zZ]|[+-]\d\d:?\d\d$/.test(raw) || !raw.includes('T') ? raw : `${raw}Z`;
-  const d = new Date(/T/.test(iso) ? iso : `${iso}T00:00:00Z`);
-  return Number.isNaN(d.getTime()) ? `variable NOW="${raw}" is not an ISO-8601 timestamp` : d;
+/** The NOW the report shows: the variable when it is readable, else the scan start. */
+function reportedNow(raw: string | undefined, startedAt: Date): Date {
+  const epoch = raw === undefined ? undefined : parseIsoTimestamp(raw);
+  return epoch === undefined ? startedAt : new Date(epoch * 1000);
 }
 
 /** Parses every file, then evaluates every check; one failing check never stops the others. */
@@ -177,16 +200,16 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const startedAt = options.startedAt ?? new Date();
   const errors: ScanError[] = [];
   const warnings: string[] = [];
-  const nowOrError = parseNow(options.variables ?? {}, startedAt);
-  if (typeof nowOrError === 'string') {
-    return { startedAt, now: startedAt, results: [], errors: [{ message: nowOrError }], warnings, exitCode: 3 };
-  }
-  const now = nowOrError;
-  const variables = { ...(options.variables ?? {}), NOW: options.variables?.NOW ?? now.toISOString() };
+  // Soda's scan sets NOW to its start time; -v NOW=... (or the environment) replaces it.
+  const variables = { NOW: startedAt.toISOString(), ...(options.variables ?? {}) };
+  const now = reportedNow(options.environment?.NOW ?? variables.NOW, startedAt);
 
   const checks: Check[] = [];
   for (const source of options.files) {
-    const parsed = parseCheckFile(source.path, source.text, { variables });
+    const parsed = parseCheckFile(source.path, source.text, {
+      variables,
+      ...(options.environment ? { environment: options.environment } : {}),
+    });
     errors.push(...parsed.errors.map((e) => ({ file: e.pos.file, line: e.pos.line, message: e.message })));
     checks.push(...parsed.file.checks);
   }
@@ -208,7 +231,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       const rows = sql ? await options.executor.query(sql) : [];
       const measured = compiled.read(rows);
       for (const w of measured.warnings ?? []) warnings.push(`${check.pos.file}:${check.pos.line}: ${w}`);
-      const judged = judge(check, measured, now.getTime() / 1000);
+      const judged = judge(check, measured);
       results.push({ ...common, ...judged, ...(sql ? { sql } : {}) });
     } catch (error) {
       if (error instanceof DqSyntaxError) throw error;

@@ -63,6 +63,8 @@ export interface ScheduledRunOptions {
   readonly executor: SqlExecutor;
   readonly store: ResultStore;
   readonly variables?: Readonly<Record<string, string>>;
+  /** For `${VAR}`: the Lambda's environment, if its caller passes it. */
+  readonly environment?: Readonly<Record<string, string | undefined>>;
   readonly startedAt?: Date;
 }
 
@@ -118,6 +120,7 @@ export async function runScheduledChecks(
     files: options.files,
     executor: options.executor,
     ...(options.variables ? { variables: options.variables } : {}),
+    ...(options.environment ? { environment: options.environment } : {}),
     ...(options.startedAt ? { startedAt: options.startedAt } : {}),
   });
   const rows = oneRowPerKey([

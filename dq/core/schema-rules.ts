@@ -2,6 +2,7 @@
 import { isMap, type Node } from 'yaml';
 import { DqSyntaxError } from './errors.js';
 import type { SchemaRules, SourcePos } from './model.js';
+import { forbiddenPattern } from './outcome.js';
 import { mapOf, type YamlSource } from './yaml-source.js';
 
 const RULES = [
@@ -37,11 +38,21 @@ class RuleReader {
     if (v === undefined) return [];
     if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
       throw new DqSyntaxError(this.rulePos(k), `"${k}" must be a list of column names`);
+    // Any name, compared exactly with the catalog's spelling (quoted names, hyphens, capitals).
     return (v as string[]).map((x) => {
-      const ok = allowWildcards ? /^[A-Za-z0-9_$%*]+$/.test(x) : /^[A-Za-z_][A-Za-z0-9_$]*$/.test(x);
-      if (!ok) throw new DqSyntaxError(this.rulePos(k), `"${x}" is not a column name`);
+      if (x === '') throw new DqSyntaxError(this.rulePos(k), `"${k}": a column name cannot be empty`);
+      if (allowWildcards) this.validPattern(k, x);
       return x;
     });
+  }
+
+  /** A forbidden-column pattern is a regular expression in Soda; one that cannot compile is an error. */
+  private validPattern(k: string, pattern: string): void {
+    try {
+      forbiddenPattern(pattern);
+    } catch (error) {
+      throw new DqSyntaxError(this.rulePos(k), `"${k}": "${pattern}" is not a valid pattern (${String(error)})`);
+    }
   }
 
   dict<T>(k: string, check: (v: unknown) => v is T, what: string): Record<string, T> {
@@ -73,7 +84,7 @@ export function parseSchemaRules(
     forbiddenPresent: reader.names('when forbidden column present', true),
     wrongType: reader.dict(
       'when wrong column type',
-      (v): v is string => typeof v === 'string' && v.trim() !== '',
+      (v): v is string | null => v === null || (typeof v === 'string' && v.trim() !== ''),
       'a type name',
     ),
     wrongIndex: reader.dict(

@@ -1,17 +1,21 @@
 /**
- * The missing/valid/invalid keys of a column check, merged with the table's
- * `configurations for` (which add to the check's own lists, as in Soda).
+ * The missing/valid/invalid keys of a column check and of `configurations for TABLE:`
+ * (`valid format for COLUMN: email`), merged the way Soda merges them
+ * (MissingAndValidCfg.merge: `missing values` and `valid values` add up, otherwise the
+ * check's own key wins over the table's configuration).
  */
-import type { CheckConfig } from './check-config.js';
 import { DqSyntaxError } from './errors.js';
-import type { ValueConfig } from './model.js';
+import { SODA_FORMATS } from './formats.js';
+import type { SourcePos, ValueConfig } from './model.js';
 import { valueList } from './yaml-source.js';
 
-/** Keys a column metric may carry to shape what counts as missing, valid or invalid. */
+/** Soda's CFG_MISSING_VALID_ALL: the keys that shape what counts as missing, valid or invalid. */
 export const VALUE_KEYS = [
   'missing values',
+  'missing format',
   'missing regex',
   'valid values',
+  'valid format',
   'valid regex',
   'valid min',
   'valid max',
@@ -19,57 +23,121 @@ export const VALUE_KEYS = [
   'valid min length',
   'valid max length',
   'invalid values',
+  'invalid format',
   'invalid regex',
+  'include null',
 ] as const;
+export type ValueKey = (typeof VALUE_KEYS)[number];
+
+export function isValueKey(key: string): key is ValueKey {
+  return (VALUE_KEYS as readonly string[]).includes(key);
+}
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+/** A configuration before merging: `missingValues` may be absent. */
+export type PartialValueConfig = Partial<Mutable<ValueConfig>>;
 
-function numberKey(cfg: CheckConfig, k: string): number | undefined {
-  const v = cfg.get(k);
-  if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new DqSyntaxError(cfg.keyPos(k), `"${k}" must be a number`);
+function numberValue(key: string, v: unknown, pos: SourcePos): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new DqSyntaxError(pos, `"${key}" must be a number`);
   return v;
 }
 
-function lengthKey(cfg: CheckConfig, k: string): number | undefined {
-  const v = numberKey(cfg, k);
-  if (v !== undefined && (!Number.isInteger(v) || v < 0))
-    throw new DqSyntaxError(cfg.keyPos(k), `"${k}" must be a non-negative integer`);
+function lengthValue(key: string, v: unknown, pos: SourcePos): number {
+  const n = numberValue(key, v, pos);
+  if (!Number.isInteger(n) || n < 0) throw new DqSyntaxError(pos, `"${key}" must be a non-negative integer`);
+  return n;
+}
+
+function regexValue(key: string, v: unknown, pos: SourcePos): string {
+  if (typeof v !== 'string') throw new DqSyntaxError(pos, `"${key}" must be a string (a POSIX regular expression)`);
   return v;
 }
 
-function regexKey(cfg: CheckConfig, k: string): string | undefined {
-  const v = cfg.get(k);
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string')
-    throw new DqSyntaxError(cfg.keyPos(k), `"${k}" must be a string (a POSIX regular expression)`);
+function formatValue(key: string, v: unknown, pos: SourcePos): string {
+  if (typeof v !== 'string' || !SODA_FORMATS.has(v)) {
+    throw new DqSyntaxError(
+      pos,
+      `"${key}": unknown format ${JSON.stringify(v)} (Soda's formats: ${[...SODA_FORMATS.keys()].join(', ')})`,
+    );
+  }
   return v;
 }
 
-function listKey(cfg: CheckConfig, k: string): (string | number)[] | undefined {
-  return cfg.has(k) ? valueList(cfg.get(k), cfg.keyPos(k), k) : undefined;
+/** Soda: only strings or only numbers in one list. */
+function homogeneousList(key: string, v: unknown, pos: SourcePos): (string | number)[] {
+  const list = valueList(v, pos, key);
+  if (!list.every((x) => typeof x === 'string') && !list.every((x) => typeof x === 'number'))
+    throw new DqSyntaxError(pos, `"${key}": only strings or only numbers allowed in one list`);
+  return list;
 }
 
-/** `missingFromConfigurations`: `missing values for COL` of the table's configurations. */
-export function parseValueConfig(
-  cfg: CheckConfig,
-  missingFromConfigurations: readonly (string | number)[],
-): ValueConfig {
-  const out: Mutable<ValueConfig> = {
-    missingValues: [...missingFromConfigurations, ...(listKey(cfg, 'missing values') ?? [])],
-  };
-  const set = <K extends keyof ValueConfig>(k: K, v: ValueConfig[K] | undefined): void => {
-    if (v !== undefined) out[k] = v;
-  };
-  set('missingRegex', regexKey(cfg, 'missing regex'));
-  set('validValues', listKey(cfg, 'valid values'));
-  set('validRegex', regexKey(cfg, 'valid regex'));
-  set('validMin', numberKey(cfg, 'valid min'));
-  set('validMax', numberKey(cfg, 'valid max'));
-  set('validLength', lengthKey(cfg, 'valid length'));
-  set('validMinLength', lengthKey(cfg, 'valid min length'));
-  set('validMaxLength', lengthKey(cfg, 'valid max length'));
-  set('invalidValues', listKey(cfg, 'invalid values'));
-  set('invalidRegex', regexKey(cfg, 'invalid regex'));
-  return out;
+/** Reads one key into `into`. */
+export function readValueKey(into: PartialValueConfig, key: ValueKey, v: unknown, pos: SourcePos): void {
+  switch (key) {
+    case 'missing values':
+      into.missingValues = homogeneousList(key, v, pos);
+      return;
+    case 'valid values':
+      into.validValues = homogeneousList(key, v, pos);
+      return;
+    case 'invalid values':
+      into.invalidValues = homogeneousList(key, v, pos);
+      return;
+    case 'missing format':
+      into.missingFormat = formatValue(key, v, pos);
+      return;
+    case 'valid format':
+      into.validFormat = formatValue(key, v, pos);
+      return;
+    case 'invalid format':
+      into.invalidFormat = formatValue(key, v, pos);
+      return;
+    case 'missing regex':
+      into.missingRegex = regexValue(key, v, pos);
+      return;
+    case 'valid regex':
+      into.validRegex = regexValue(key, v, pos);
+      return;
+    case 'invalid regex':
+      into.invalidRegex = regexValue(key, v, pos);
+      return;
+    case 'valid min':
+      into.validMin = numberValue(key, v, pos);
+      return;
+    case 'valid max':
+      into.validMax = numberValue(key, v, pos);
+      return;
+    case 'valid length':
+      into.validLength = lengthValue(key, v, pos);
+      return;
+    case 'valid min length':
+      into.validMinLength = lengthValue(key, v, pos);
+      return;
+    case 'valid max length':
+      into.validMaxLength = lengthValue(key, v, pos);
+      return;
+    case 'include null':
+      if (typeof v !== 'boolean') throw new DqSyntaxError(pos, `"${key}" must be true or false`);
+      into.includeNull = v;
+      return;
+  }
+}
+
+/** The check's keys over the table's configuration for that column. */
+export function mergeValueConfig(check: PartialValueConfig, table: PartialValueConfig | undefined): ValueConfig {
+  const merged: Mutable<ValueConfig> = { ...table, ...check, missingValues: [] };
+  merged.missingValues = [...(table?.missingValues ?? []), ...(check.missingValues ?? [])];
+  if (check.validValues !== undefined || table?.validValues !== undefined)
+    merged.validValues = [...(table?.validValues ?? []), ...(check.validValues ?? [])];
+  return merged;
+}
+
+/** True when any key applies (Soda's "missing or validity configured"). */
+export function isConfigured(check: PartialValueConfig, table: PartialValueConfig | undefined): boolean {
+  const any = (c: PartialValueConfig | undefined): boolean =>
+    c !== undefined &&
+    Object.entries(c).some(
+      ([k, v]) => v !== undefined && !(k === 'missingValues' && Array.isArray(v) && v.length === 0),
+    );
+  return any(check) || any(table);
 }

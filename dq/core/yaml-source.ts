@@ -24,6 +24,12 @@ export class YamlSource {
     return { file: this.file, line: this.lines.linePos(offset).line };
   }
 
+  /** The last line a node spans (its own line when it has no range). */
+  lastLine(node: Node | null | undefined, fallback: SourcePos): number {
+    const end = node?.range?.[2];
+    return end === undefined || end === 0 ? fallback.line : this.lines.linePos(end - 1).line;
+  }
+
   /** The position of `key` inside the map `node`, or `fallback`. */
   pairPos(node: Node | null | undefined, key: string, fallback: SourcePos): SourcePos {
     if (!isMap(node)) return fallback;

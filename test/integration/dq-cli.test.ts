@@ -45,7 +45,7 @@ describe('npm run dq', () => {
     expect(plain.stdout).not.toMatch(/sql:/);
     const verbose = await run(['--verbose', OK], { DATABASE_URL: url });
     expect(verbose.stdout).toMatch(
-      /sql: SELECT COUNT\(CASE WHEN NOT \("sensor_type" IS NULL\) AND \(NOT \("sensor_type" IN \(\$1, \$2, \$3\)\)\) THEN 1 END\), COUNT\(\*\) FROM "sensor_readings"/,
+      /sql: SELECT COUNT\(CASE WHEN NOT \("sensor_type" IS NULL\) AND NOT \("sensor_type" IN \(\$1, \$2, \$3\)\) THEN 1 END\), COUNT\(\*\) FROM "sensor_readings"/,
     );
     expect(verbose.stdout).toMatch(/params: \["temperature","humidity","pressure"\]/);
   });
@@ -70,7 +70,7 @@ describe('npm run dq', () => {
     const result = await run([MALFORMED], { DATABASE_URL: url });
     expect(result.code).toBe(3);
     expect(result.stdout).toMatch(
-      /test\/fixtures\/dq\/malformed\.yml:6: unsupported key "valid format" in check "missing_count\(sensor_id\) = 0"/,
+      /test\/fixtures\/dq\/malformed\.yml:6: unsupported key "samples limit" in check "missing_count\(sensor_id\) = 0"/,
     );
   });
 

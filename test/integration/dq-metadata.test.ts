@@ -114,7 +114,10 @@ describe('db/metadata', () => {
 describe('soda/checks agree with the metadata', () => {
   it('each table has a schema check listing exactly its columns and types', async () => {
     const files = (await readdir(DEFAULT_CHECKS_DIR)).filter((f) => f.endsWith('.yml'));
-    const schemaChecks = new Map<string, { required: readonly string[]; types: Readonly<Record<string, string>> }>();
+    const schemaChecks = new Map<
+      string,
+      { required: readonly string[]; types: Readonly<Record<string, string | null>> }
+    >();
     for (const f of files) {
       const { file, errors } = parseCheckFile(f, await readFile(path.join(DEFAULT_CHECKS_DIR, f), 'utf8'));
       expect(errors).toEqual([]);

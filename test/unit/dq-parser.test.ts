@@ -26,8 +26,13 @@ describe('malformed or unsupported check files', () => {
     ['malformed threshold', 'checks for t:\n  - row_count >> 5\n', /^f\.yml:2: unsupported threshold ">> 5"/],
     [
       'unsupported nested key',
-      "checks for t:\n  - missing_count(a) = 0:\n      missing values: ['']\n      valid format: email\n",
-      /^f\.yml:4: unsupported key "valid format"/,
+      "checks for t:\n  - missing_count(a) = 0:\n      missing values: ['']\n      valid formats: email\n",
+      /^f\.yml:4: unsupported key "valid formats"/,
+    ],
+    [
+      'a format Soda does not name',
+      'checks for t:\n  - invalid_count(a) = 0:\n      valid format: e-mail\n',
+      /^f\.yml:3: "valid format": unknown format "e-mail"/,
     ],
     ['misspelt key', 'checks for t:\n  - row_count > 0:\n      nmae: x\n', /^f\.yml:3: unsupported key "nmae"/],
     ['YAML syntax', 'checks for t:\n  - row_count > 0\n - row_count < 5\n', /^f\.yml:\d+: YAML: /],
