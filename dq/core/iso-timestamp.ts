@@ -29,22 +29,15 @@ function epochDay(year: number, month: number, day: number): number | undefined 
   return Math.round(d.getTime() / 86_400_000);
 }
 
-/** ISO week dates: week 1 holds January 4th; weekday 1 is Monday. */
+/** ISO week dates: week 1 holds January 4th; weekday 1 is Monday; a week belongs to the year of its Thursday. */
 function weekEpochDay(year: number, week: number, weekday: number): number | undefined {
   const jan4 = epochDay(year, 1, 4);
   if (jan4 === undefined || week < 1 || week > 53) return undefined;
-  const jan4Weekday = ((((jan4 + 3) % 7) + 7) % 7) + 1; // 1970-01-01 was a Thursday (4)
-  if (week === 53) {
-    const dec28 = epochDay(year, 12, 28);
-    const lastWeekday = (((((dec28 ?? 0) + 3) % 7) + 7) % 7) + 1;
-    const weeksInYear = lastWeekday === 4 || (lastWeekday === 5 && isLeap(year)) ? 53 : 52;
-    if (weeksInYear !== 53) return undefined;
-  }
-  return jan4 - (jan4Weekday - 1) + (week - 1) * 7 + (weekday - 1);
-}
-
-function isLeap(year: number): boolean {
-  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const isoWeekday = (day: number): number => ((((day + 3) % 7) + 7) % 7) + 1; // 1970-01-01 was a Thursday
+  const monday = jan4 - (isoWeekday(jan4) - 1) + (week - 1) * 7;
+  const thursday = new Date((monday + 3) * 86_400_000);
+  if (thursday.getUTCFullYear() !== year) return undefined;
+  return monday + (weekday - 1);
 }
 
 function parseDate(text: string): Parsed<number> | undefined {
