@@ -9,6 +9,7 @@ import { DqSyntaxError } from './errors.js';
 import { isNumericFormat } from './formats.js';
 import { isIdentifier, normalizeIdentifier } from './identifiers.js';
 import {
+  AGGREGATE_METRICS,
   type Check,
   type Dataset,
   type FailedRowsCheck,
@@ -210,19 +211,6 @@ function parseFreshnessCheck(c: Common, h: MetricHeader): FreshnessCheck {
 
 /** Metrics that take no missing/valid keys (Soda ignores them there; this runner refuses them). */
 const NO_VALUE_CONFIG: readonly string[] = ['row_count', 'duplicate_count', 'duplicate_percent'];
-const AGGREGATE_METRICS: readonly string[] = [
-  'min',
-  'max',
-  'avg',
-  'sum',
-  'stddev',
-  'stddev_pop',
-  'stddev_samp',
-  'variance',
-  'min_length',
-  'max_length',
-  'avg_length',
-];
 
 /** The check's own missing/valid keys. */
 function checkValueKeys(cfg: CheckConfig): PartialValueConfig {
@@ -265,7 +253,11 @@ function parseMetricCheck(c: Common, h: MetricHeader): MetricCheck {
  */
 function rejectNumericFormatCasts(cfg: CheckConfig, metric: NumericMetric, config: MetricCheck['config']): void {
   if (config.validFormat === undefined || !isNumericFormat(config.validFormat)) return;
-  if (config.validMin !== undefined || config.validMax !== undefined || AGGREGATE_METRICS.includes(metric)) {
+  if (
+    config.validMin !== undefined ||
+    config.validMax !== undefined ||
+    (AGGREGATE_METRICS as readonly string[]).includes(metric)
+  ) {
     throw new DqSyntaxError(
       cfg.pos,
       `numeric "valid format: ${config.validFormat}" with "valid min"/"valid max" or an aggregate is not supported (Soda casts the text to a number there)`,

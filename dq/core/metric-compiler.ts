@@ -66,17 +66,22 @@ function compileRowCount({ check, p, from }: MetricSql): CompiledCheck {
   };
 }
 
-function compileMissing({ check, p, from, col }: MetricSql): CompiledCheck {
-  const missing = missingCondition(col, check.config, p);
+/** `SELECT COUNT(rows meeting condition), COUNT(*)`: a count metric and its percentage. */
+function countWhere({ check, p, from }: MetricSql, condition: string, countName: string): CompiledCheck {
   return {
     check,
-    sql: { text: `SELECT COUNT(CASE WHEN ${missing} THEN 1 END), COUNT(*) ${from}`, params: p.values },
-    read: (rows) => countOrPercent(rows, check.source, 'missing_count', check.metric === 'missing_percent'),
+    sql: { text: `SELECT COUNT(CASE WHEN ${condition} THEN 1 END), COUNT(*) ${from}`, params: p.values },
+    read: (rows) => countOrPercent(rows, check.source, countName, check.metric.endsWith('_percent')),
   };
 }
 
-function compileInvalid({ check, p, from, col }: MetricSql): CompiledCheck {
-  const invalid = invalidRowCondition(col, check.config, p);
+function compileMissing(m: MetricSql): CompiledCheck {
+  return countWhere(m, missingCondition(m.col, m.check.config, m.p), 'missing_count');
+}
+
+function compileInvalid(m: MetricSql): CompiledCheck {
+  const { check } = m;
+  const invalid = invalidRowCondition(m.col, check.config, m.p);
   if (invalid === undefined) {
     // Soda: no valid/invalid configuration means nothing can be invalid; it logs a warning.
     return {
@@ -88,21 +93,12 @@ function compileInvalid({ check, p, from, col }: MetricSql): CompiledCheck {
       }),
     };
   }
-  return {
-    check,
-    sql: { text: `SELECT COUNT(CASE WHEN ${invalid} THEN 1 END), COUNT(*) ${from}`, params: p.values },
-    read: (rows) => countOrPercent(rows, check.source, 'invalid_count', check.metric === 'invalid_percent'),
-  };
+  return countWhere(m, invalid, 'invalid_count');
 }
 
 /** valid_count: rows neither missing nor invalid (without valid/invalid keys: not missing). */
-function compileValid({ check, p, from, col }: MetricSql): CompiledCheck {
-  const valid = validRowCondition(col, check.config, p);
-  return {
-    check,
-    sql: { text: `SELECT COUNT(CASE WHEN ${valid} THEN 1 END), COUNT(*) ${from}`, params: p.values },
-    read: (rows) => countOrPercent(rows, check.source, 'valid_count', check.metric === 'valid_percent'),
-  };
+function compileValid(m: MetricSql): CompiledCheck {
+  return countWhere(m, validRowCondition(m.col, m.check.config, m.p), 'valid_count');
 }
 
 function compileDuplicates({ check, p, from }: MetricSql): CompiledCheck {

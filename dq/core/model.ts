@@ -58,16 +58,8 @@ export interface ValueConfig {
   readonly includeNull?: boolean;
 }
 
-export const NUMERIC_METRICS = [
-  'row_count',
-  'missing_count',
-  'missing_percent',
-  'invalid_count',
-  'invalid_percent',
-  'valid_count',
-  'valid_percent',
-  'duplicate_count',
-  'duplicate_percent',
+/** Metrics that aggregate a column's values (over the valid ones when missing/valid keys apply). */
+export const AGGREGATE_METRICS = [
   'min',
   'max',
   'avg',
@@ -79,6 +71,19 @@ export const NUMERIC_METRICS = [
   'min_length',
   'max_length',
   'avg_length',
+] as const;
+
+export const NUMERIC_METRICS = [
+  'row_count',
+  'missing_count',
+  'missing_percent',
+  'invalid_count',
+  'invalid_percent',
+  'valid_count',
+  'valid_percent',
+  'duplicate_count',
+  'duplicate_percent',
+  ...AGGREGATE_METRICS,
 ] as const;
 export type NumericMetric = (typeof NUMERIC_METRICS)[number];
 

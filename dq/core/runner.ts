@@ -9,7 +9,7 @@ import { DqEvaluationError, DqSyntaxError } from './errors.js';
 import { parseIsoTimestamp } from './iso-timestamp.js';
 import type { Check, FreshnessCheck } from './model.js';
 import { type ColumnInfo, describeThreshold, type Outcome, outcomeOf, schemaProblems } from './outcome.js';
-import { parseCheckFile } from './parser.js';
+import { type ParseOptions, parseCheckFile } from './parser.js';
 import type { SqlQuery } from './sql.js';
 
 export interface SqlExecutor {
@@ -195,52 +195,58 @@ function reportedNow(raw: string | undefined, startedAt: Date): Date {
   return epoch === undefined ? startedAt : new Date(epoch * 1000);
 }
 
+/** Every check of every file, and the problems that kept the others from being read. */
+function parseAll(files: readonly CheckFileSource[], options: ParseOptions): { checks: Check[]; errors: ScanError[] } {
+  const checks: Check[] = [];
+  const errors: ScanError[] = [];
+  for (const source of files) {
+    const parsed = parseCheckFile(source.path, source.text, options);
+    errors.push(...parsed.errors.map((e) => ({ file: e.pos.file, line: e.pos.line, message: e.message })));
+    checks.push(...parsed.file.checks);
+  }
+  return { checks, errors };
+}
+
+/** Runs one check; a query or evaluation error becomes the check's result, never the scan's end. */
+async function evaluate(check: Check, executor: SqlExecutor, warnings: string[]): Promise<CheckResult> {
+  const common = {
+    file: check.pos.file,
+    line: check.pos.line,
+    name: check.name ?? check.source,
+    table: check.dataset?.table ?? null,
+    metric: metricLabel(check),
+    thresholds: thresholdsOf(check),
+  };
+  let sql: SqlQuery | undefined;
+  try {
+    const compiled = compileCheck(check);
+    sql = compiled.sql;
+    const rows = sql ? await executor.query(sql) : [];
+    const measured = compiled.read(rows);
+    for (const w of measured.warnings ?? []) warnings.push(`${check.pos.file}:${check.pos.line}: ${w}`);
+    return { ...common, ...judge(check, measured), ...(sql ? { sql } : {}) };
+  } catch (error) {
+    if (error instanceof DqSyntaxError) throw error;
+    const message =
+      error instanceof DqEvaluationError
+        ? error.message
+        : `query failed: ${error instanceof Error ? error.message : String(error)}`;
+    return { ...common, value: null, outcome: null, error: message, diagnostics: {}, ...(sql ? { sql } : {}) };
+  }
+}
+
 /** Parses every file, then evaluates every check; one failing check never stops the others. */
 export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const startedAt = options.startedAt ?? new Date();
-  const errors: ScanError[] = [];
   const warnings: string[] = [];
   // Soda's scan sets NOW to its start time; -v NOW=... (or the environment) replaces it.
   const variables = { NOW: startedAt.toISOString(), ...(options.variables ?? {}) };
   const now = reportedNow(options.environment?.NOW ?? variables.NOW, startedAt);
-
-  const checks: Check[] = [];
-  for (const source of options.files) {
-    const parsed = parseCheckFile(source.path, source.text, {
-      variables,
-      ...(options.environment ? { environment: options.environment } : {}),
-    });
-    errors.push(...parsed.errors.map((e) => ({ file: e.pos.file, line: e.pos.line, message: e.message })));
-    checks.push(...parsed.file.checks);
-  }
-
+  const { checks, errors } = parseAll(options.files, {
+    variables,
+    ...(options.environment ? { environment: options.environment } : {}),
+  });
   const results: CheckResult[] = [];
-  for (const check of checks) {
-    const common = {
-      file: check.pos.file,
-      line: check.pos.line,
-      name: check.name ?? check.source,
-      table: check.dataset?.table ?? null,
-      metric: metricLabel(check),
-      thresholds: thresholdsOf(check),
-    };
-    let sql: SqlQuery | undefined;
-    try {
-      const compiled = compileCheck(check);
-      sql = compiled.sql;
-      const rows = sql ? await options.executor.query(sql) : [];
-      const measured = compiled.read(rows);
-      for (const w of measured.warnings ?? []) warnings.push(`${check.pos.file}:${check.pos.line}: ${w}`);
-      const judged = judge(check, measured);
-      results.push({ ...common, ...judged, ...(sql ? { sql } : {}) });
-    } catch (error) {
-      if (error instanceof DqSyntaxError) throw error;
-      const message =
-        error instanceof DqEvaluationError
-          ? error.message
-          : `query failed: ${error instanceof Error ? error.message : String(error)}`;
-      results.push({ ...common, value: null, outcome: null, error: message, diagnostics: {}, ...(sql ? { sql } : {}) });
-    }
-  }
+  for (const check of checks) results.push(await evaluate(check, options.executor, warnings));
   return { startedAt, now, results, errors, warnings, exitCode: exitCodeOf(results, errors) };
 }

@@ -71,56 +71,36 @@ function homogeneousList(key: string, v: unknown, pos: SourcePos): (string | num
   return list;
 }
 
+function booleanValue(key: string, v: unknown, pos: SourcePos): boolean {
+  if (typeof v !== 'boolean') throw new DqSyntaxError(pos, `"${key}" must be true or false`);
+  return v;
+}
+
+type Reader = (key: string, v: unknown, pos: SourcePos) => PartialValueConfig[keyof PartialValueConfig];
+
+/** Each key: the field it sets and how its value is read (Soda's __parse_missing_and_valid). */
+const KEY_READERS: Readonly<Record<ValueKey, readonly [keyof ValueConfig, Reader]>> = {
+  'missing values': ['missingValues', homogeneousList],
+  'missing format': ['missingFormat', formatValue],
+  'missing regex': ['missingRegex', regexValue],
+  'valid values': ['validValues', homogeneousList],
+  'valid format': ['validFormat', formatValue],
+  'valid regex': ['validRegex', regexValue],
+  'valid min': ['validMin', numberValue],
+  'valid max': ['validMax', numberValue],
+  'valid length': ['validLength', lengthValue],
+  'valid min length': ['validMinLength', lengthValue],
+  'valid max length': ['validMaxLength', lengthValue],
+  'invalid values': ['invalidValues', homogeneousList],
+  'invalid format': ['invalidFormat', formatValue],
+  'invalid regex': ['invalidRegex', regexValue],
+  'include null': ['includeNull', booleanValue],
+};
+
 /** Reads one key into `into`. */
 export function readValueKey(into: PartialValueConfig, key: ValueKey, v: unknown, pos: SourcePos): void {
-  switch (key) {
-    case 'missing values':
-      into.missingValues = homogeneousList(key, v, pos);
-      return;
-    case 'valid values':
-      into.validValues = homogeneousList(key, v, pos);
-      return;
-    case 'invalid values':
-      into.invalidValues = homogeneousList(key, v, pos);
-      return;
-    case 'missing format':
-      into.missingFormat = formatValue(key, v, pos);
-      return;
-    case 'valid format':
-      into.validFormat = formatValue(key, v, pos);
-      return;
-    case 'invalid format':
-      into.invalidFormat = formatValue(key, v, pos);
-      return;
-    case 'missing regex':
-      into.missingRegex = regexValue(key, v, pos);
-      return;
-    case 'valid regex':
-      into.validRegex = regexValue(key, v, pos);
-      return;
-    case 'invalid regex':
-      into.invalidRegex = regexValue(key, v, pos);
-      return;
-    case 'valid min':
-      into.validMin = numberValue(key, v, pos);
-      return;
-    case 'valid max':
-      into.validMax = numberValue(key, v, pos);
-      return;
-    case 'valid length':
-      into.validLength = lengthValue(key, v, pos);
-      return;
-    case 'valid min length':
-      into.validMinLength = lengthValue(key, v, pos);
-      return;
-    case 'valid max length':
-      into.validMaxLength = lengthValue(key, v, pos);
-      return;
-    case 'include null':
-      if (typeof v !== 'boolean') throw new DqSyntaxError(pos, `"${key}" must be true or false`);
-      into.includeNull = v;
-      return;
-  }
+  const [field, read] = KEY_READERS[key];
+  Object.assign(into, { [field]: read(key, v, pos) });
 }
 
 /** The check's keys over the table's configuration for that column. */
