@@ -66,6 +66,16 @@ describe('npm run dq', () => {
     expect((await run(['-v', `NOW=${dayAfter}`, file], { DATABASE_URL: url })).code).toBe(2);
   });
 
+  it('${VAR} is read from the environment, before -v (Soda resolves os.environ first)', async () => {
+    const file = path.join(stackDir, 'env.yml');
+    await writeFile(file, 'checks for sensor_readings:\n  - row_count = ${DQ_EXPECTED_ROWS}\n');
+    expect((await run([file], { DATABASE_URL: url, DQ_EXPECTED_ROWS: '1' })).code).toBe(0);
+    expect((await run(['-v', 'DQ_EXPECTED_ROWS=1', file], { DATABASE_URL: url, DQ_EXPECTED_ROWS: '2' })).code).toBe(2);
+    const undefinedVariable = await run([file], { DATABASE_URL: url, DQ_EXPECTED_ROWS: undefined });
+    expect(undefinedVariable.code).toBe(3);
+    expect(undefinedVariable.stdout).toMatch(/env\.yml:2: variable \$\{DQ_EXPECTED_ROWS\} is not defined/);
+  });
+
   it('unsupported syntax exits 3 naming the file and line', async () => {
     const result = await run([MALFORMED], { DATABASE_URL: url });
     expect(result.code).toBe(3);
