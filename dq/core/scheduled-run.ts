@@ -52,7 +52,7 @@ function toRow(runId: string, scan: ScanResult, r: CheckResult): StoredResult {
     outcome: r.outcome ?? 'error',
     thresholds: r.thresholds,
     diagnostics: r.diagnostics,
-    error: r.outcome === null ? (r.error ?? 'not evaluated') : null,
+    error: r.error ?? (r.outcome === null ? 'not evaluated' : null),
     runStartedAt: scan.startedAt,
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Every metric and threshold form of the SodaCL subset, against real PostgreSQL, with data
  * built here so each expected value can be counted by hand. The expectations are the rules of
- * shared/reference/sodacl-v3.md (Soda Core v3), not whatever the runner happens to do.
+ * docs/sodacl-v3.md (Soda Core v3), not whatever the runner happens to do.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
