@@ -5,10 +5,10 @@
  */
 import { type CheckFileSource, type CheckResult, runScan, type ScanResult, type SqlExecutor } from './runner.js';
 
-/** One row of dq_check_results. */
 /** When two results share a key, the one the alarm must see wins. */
 const OUTCOME_RANK: Record<StoredResult['outcome'], number> = { pass: 0, warn: 1, fail: 2, error: 3 };
 
+/** One row of dq_check_results. */
 export interface StoredResult {
   readonly runId: string;
   readonly checkFile: string;
@@ -52,7 +52,7 @@ function toRow(runId: string, scan: ScanResult, r: CheckResult): StoredResult {
     outcome: r.outcome ?? 'error',
     thresholds: r.thresholds,
     diagnostics: r.diagnostics,
-    error: r.outcome === null ? (r.error ?? 'not evaluated') : null,
+    error: r.error ?? (r.outcome === null ? 'not evaluated' : null),
     runStartedAt: scan.startedAt,
   };
 }
@@ -63,7 +63,54 @@ export interface ScheduledRunOptions {
   readonly executor: SqlExecutor;
   readonly store: ResultStore;
   readonly variables?: Readonly<Record<string, string>>;
+  /** For `${VAR}`: the Lambda's environment, if its caller passes it. */
+  readonly environment?: Readonly<Record<string, string | undefined>>;
   readonly startedAt?: Date;
+}
+
+/** A file that could not be parsed is a result too: the alarm on errors must see it. */
+function fileErrorRow(runId: string, scan: ScanResult, e: ScanResult['errors'][number]): StoredResult {
+  return {
+    runId,
+    checkFile: e.file ?? '(scan)',
+    checkLine: e.line ?? 1,
+    checkName: 'check file could not be run',
+    tableName: null,
+    metric: 'syntax',
+    metricValue: null,
+    outcome: 'error',
+    thresholds: '',
+    diagnostics: {},
+    error: e.message,
+    runStartedAt: scan.startedAt,
+  };
+}
+
+/**
+ * Two results on one file:line (two file errors, or two checks written on one line) would
+ * collide on the key; the worse outcome is kept (the first among equals).
+ */
+function oneRowPerKey(rows: readonly StoredResult[]): StoredResult[] {
+  const byKey = new Map<string, StoredResult>();
+  for (const r of rows) {
+    const key = `${r.checkFile}\u0000${r.checkLine}`;
+    const kept = byKey.get(key);
+    if (!kept || OUTCOME_RANK[r.outcome] > OUTCOME_RANK[kept.outcome]) byKey.set(key, r);
+  }
+  return [...byKey.values()];
+}
+
+function summarize(runId: string, scan: ScanResult, rows: readonly StoredResult[]): RunSummary {
+  const count = (o: StoredResult['outcome']): number => rows.filter((r) => r.outcome === o).length;
+  return {
+    runId,
+    exitCode: scan.exitCode,
+    passed: count('pass'),
+    warned: count('warn'),
+    failed: count('fail'),
+    errored: count('error'),
+    checks: rows.length,
+  };
 }
 
 export async function runScheduledChecks(
@@ -73,47 +120,13 @@ export async function runScheduledChecks(
     files: options.files,
     executor: options.executor,
     ...(options.variables ? { variables: options.variables } : {}),
+    ...(options.environment ? { environment: options.environment } : {}),
     ...(options.startedAt ? { startedAt: options.startedAt } : {}),
   });
-  const rows = scan.results.map((r) => toRow(options.runId, scan, r));
-  // A file that could not be parsed is a result too: the alarm on errors must see it.
-  for (const e of scan.errors) {
-    rows.push({
-      runId: options.runId,
-      checkFile: e.file ?? '(scan)',
-      checkLine: e.line ?? 1,
-      checkName: 'check file could not be run',
-      tableName: null,
-      metric: 'syntax',
-      metricValue: null,
-      outcome: 'error',
-      thresholds: '',
-      diagnostics: {},
-      error: e.message,
-      runStartedAt: scan.startedAt,
-    });
-  }
-  // Two results on one file:line (two file errors, or two checks written on one line) would
-  // collide on the key; keep the first, which is the worse for file errors.
-  const byKey = new Map<string, (typeof rows)[number]>();
-  for (const r of rows) {
-    const key = `${r.checkFile}\u0000${r.checkLine}`;
-    const kept = byKey.get(key);
-    if (!kept || OUTCOME_RANK[r.outcome] > OUTCOME_RANK[kept.outcome]) byKey.set(key, r);
-  }
-  const unique = [...byKey.values()];
-  await options.store.save(unique);
-  const count = (o: StoredResult['outcome']): number => unique.filter((r) => r.outcome === o).length;
-  return {
-    scan,
-    summary: {
-      runId: options.runId,
-      exitCode: scan.exitCode,
-      passed: count('pass'),
-      warned: count('warn'),
-      failed: count('fail'),
-      errored: count('error'),
-      checks: unique.length,
-    },
-  };
+  const rows = oneRowPerKey([
+    ...scan.results.map((r) => toRow(options.runId, scan, r)),
+    ...scan.errors.map((e) => fileErrorRow(options.runId, scan, e)),
+  ]);
+  await options.store.save(rows);
+  return { scan, summary: summarize(options.runId, scan, rows) };
 }

@@ -4,7 +4,7 @@
  * (same scheduler event id) replace its rows rather than duplicate them.
  */
 import type pg from 'pg';
-import type { ResultStore, StoredResult } from './scheduled-run.js';
+import type { ResultStore, StoredResult } from '#dq/core/scheduled-run.js';
 
 const INSERT = `
 INSERT INTO dq_check_results (run_id, check_file, check_line, check_name, table_name, metric, metric_value,

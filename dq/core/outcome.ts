@@ -1,5 +1,5 @@
 /**
- * Threshold semantics (shared/reference/sodacl-v3.md, "Outcomes"): an inline threshold is the
+ * Threshold semantics (docs/sodacl-v3.md, "Outcomes"): an inline threshold is the
  * pass condition; `warn:`/`fail:` thresholds describe the bad zone; fail is tested before warn.
  */
 import type { Alerts, SchemaRules, Threshold } from './model.js';
@@ -47,19 +47,25 @@ export function describeThreshold(t: Threshold): string {
   return `${t.negated ? 'not ' : ''}between ${t.lowInclusive ? '[' : '('}${t.low} and ${t.high}${t.highInclusive ? ']' : ')'}`;
 }
 
-/** PostgreSQL type names and the short forms Soda accepts for them, as equivalence classes. */
-const TYPE_ALIASES: readonly (readonly string[])[] = [
-  ['character varying', 'varchar', 'text'],
-  ['double precision', 'decimal', 'numeric'],
-  ['timestamp without time zone', 'timestamp'],
-  ['timestamp with time zone', 'timestamptz'],
-];
+/**
+ * Soda's SCHEMA_CHECK_TYPES_MAPPING for PostgreSQL: a catalog type name and the short forms
+ * accepted for it. The mapping is one-directional lists, not equivalence classes: `varchar` and
+ * `text` both match `character varying`, but not each other; `numeric` matches
+ * `double precision`, and a `numeric` column matches only `numeric`.
+ */
+const TYPE_ALIASES: Readonly<Record<string, readonly string[]>> = {
+  'character varying': ['varchar', 'text'],
+  'double precision': ['decimal', 'numeric'],
+  'timestamp without time zone': ['timestamp'],
+  'timestamp with time zone': ['timestamptz'],
+};
 
+/** DataSource.is_same_type_in_schema_check: the expected name is trimmed and lower-cased. */
 export function sameType(expected: string, actual: string): boolean {
   const e = expected.trim().toLowerCase();
-  const a = actual.trim().toLowerCase();
-  if (e === a) return true;
-  return TYPE_ALIASES.some((group) => group.includes(e) && group.includes(a));
+  if (TYPE_ALIASES[actual]?.includes(e)) return true;
+  if (TYPE_ALIASES[e]?.includes(actual)) return true;
+  return e === actual.toLowerCase();
 }
 
 export interface ColumnInfo {
@@ -69,18 +75,32 @@ export interface ColumnInfo {
   readonly index: number;
 }
 
-/** Human-readable problems one rule set finds; empty when the schema satisfies it. */
+/**
+ * A forbidden-column pattern as Soda matches it: `%` and `*` become `.*`, the rest is a regular
+ * expression matched from the start of the name (Python's re.match: not anchored at the end).
+ */
+export function forbiddenPattern(pattern: string): RegExp {
+  return new RegExp(`^(?:${pattern.replaceAll('%', '.*').replaceAll('*', '.*')})`);
+}
+
+/** Human-readable problems one rule set finds; empty when the schema satisfies it (SchemaCheck.get_schema_violations). */
 export function schemaProblems(rules: SchemaRules, columns: readonly ColumnInfo[]): string[] {
   const byName = new Map(columns.map((c) => [c.name, c]));
-  const problems: string[] = [];
-  for (const name of rules.requiredMissing) if (!byName.has(name)) problems.push(`required column missing: ${name}`);
+  // Columns named under `when wrong column type` / `index` are required too.
+  const required = new Set([
+    ...rules.requiredMissing,
+    ...Object.keys(rules.wrongType),
+    ...Object.keys(rules.wrongIndex),
+  ]);
+  const problems = [...required].filter((n) => !byName.has(n)).map((n) => `required column missing: ${n}`);
   for (const pattern of rules.forbiddenPresent) {
-    const re = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/[%*]/g, '.*')}$`);
+    const re = forbiddenPattern(pattern);
     for (const c of columns) if (re.test(c.name)) problems.push(`forbidden column present: ${c.name}`);
   }
   for (const [name, type] of Object.entries(rules.wrongType)) {
     const c = byName.get(name);
-    if (c && !sameType(type, c.type)) problems.push(`wrong column type: ${name} is ${c.type}, expected ${type}`);
+    if (c && type !== null && !sameType(type, c.type))
+      problems.push(`wrong column type: ${name} is ${c.type}, expected ${type}`);
   }
   for (const [name, index] of Object.entries(rules.wrongIndex)) {
     const c = byName.get(name);

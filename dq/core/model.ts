@@ -35,11 +35,16 @@ export interface Alerts {
   readonly fail?: Threshold;
 }
 
-/** Missing/valid/invalid configuration of a column (from the check and `configurations for`). */
+/**
+ * Missing/valid/invalid configuration of a column: the check's keys merged with the table's
+ * `configurations for` (Soda's MissingAndValidCfg.merge: lists add up, otherwise the check wins).
+ */
 export interface ValueConfig {
   readonly missingValues: readonly (string | number)[];
+  readonly missingFormat?: string;
   readonly missingRegex?: string;
   readonly validValues?: readonly (string | number)[];
+  readonly validFormat?: string;
   readonly validRegex?: string;
   readonly validMin?: number;
   readonly validMax?: number;
@@ -47,17 +52,14 @@ export interface ValueConfig {
   readonly validMinLength?: number;
   readonly validMaxLength?: number;
   readonly invalidValues?: readonly (string | number)[];
+  readonly invalidFormat?: string;
   readonly invalidRegex?: string;
+  /** `include null: true` adds NULLs to the valid (valid_count) or invalid (invalid_count) rows. */
+  readonly includeNull?: boolean;
 }
 
-export const NUMERIC_METRICS = [
-  'row_count',
-  'missing_count',
-  'missing_percent',
-  'invalid_count',
-  'invalid_percent',
-  'duplicate_count',
-  'duplicate_percent',
+/** Metrics that aggregate a column's values (over the valid ones when missing/valid keys apply). */
+export const AGGREGATE_METRICS = [
   'min',
   'max',
   'avg',
@@ -66,6 +68,22 @@ export const NUMERIC_METRICS = [
   'stddev_pop',
   'stddev_samp',
   'variance',
+  'min_length',
+  'max_length',
+  'avg_length',
+] as const;
+
+export const NUMERIC_METRICS = [
+  'row_count',
+  'missing_count',
+  'missing_percent',
+  'invalid_count',
+  'invalid_percent',
+  'valid_count',
+  'valid_percent',
+  'duplicate_count',
+  'duplicate_percent',
+  ...AGGREGATE_METRICS,
 ] as const;
 export type NumericMetric = (typeof NUMERIC_METRICS)[number];
 
@@ -88,34 +106,43 @@ interface CheckBase {
 
 export interface MetricCheck extends CheckBase {
   readonly type: 'metric';
+  readonly dataset: Dataset;
   readonly metric: NumericMetric;
   readonly columns: readonly string[];
   readonly alerts: Alerts;
   /** In-check `filter:` SQL, ANDed with the dataset filter. */
   readonly filter?: string;
   readonly config: ValueConfig;
-  /** True when missing/valid keys were given, so aggregates run over `CASE WHEN ... END`. */
+  /** True when any missing/valid configuration applies, so aggregates run over `CASE WHEN ... END`. */
   readonly hasValueConfig: boolean;
 }
 
 export interface FreshnessCheck extends CheckBase {
   readonly type: 'freshness';
+  readonly dataset: Dataset;
   readonly column: string;
+  /** The scan variable holding "now": `NOW` unless written `freshness(col, VAR)`. */
+  readonly nowVariable: string;
+  /** That variable's text; undefined when it is not defined (Soda: FAIL, with an error). */
+  readonly now?: string;
   /** Limits in seconds; fail (or warn) when freshness is strictly greater. */
   readonly failAfterSeconds?: number;
   readonly warnAfterSeconds?: number;
   readonly filter?: string;
 }
 
+/** Column names exactly as the catalog spells them (Soda compares them as written). */
 export interface SchemaRules {
   readonly requiredMissing: readonly string[];
   readonly forbiddenPresent: readonly string[];
-  readonly wrongType: Readonly<Record<string, string>>;
+  /** A null type only requires the column. */
+  readonly wrongType: Readonly<Record<string, string | null>>;
   readonly wrongIndex: Readonly<Record<string, number>>;
 }
 
 export interface SchemaCheck extends CheckBase {
   readonly type: 'schema';
+  readonly dataset: Dataset;
   readonly warn?: SchemaRules;
   readonly fail?: SchemaRules;
 }
@@ -132,6 +159,8 @@ export interface FailedRowsCheck extends CheckBase {
 export interface UserMetricCheck extends CheckBase {
   readonly type: 'user_metric';
   readonly metricName: string;
+  /** `NAME(column)`: names the column the expression measures (Soda reports it; the SQL is the expression). */
+  readonly column?: string;
   readonly query?: string;
   readonly expression?: string;
   readonly filter?: string;

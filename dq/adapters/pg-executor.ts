@@ -5,8 +5,8 @@
  * failing check must not abort the others (a failed statement poisons its transaction).
  */
 import type pg from 'pg';
-import type { SqlExecutor } from './runner.js';
-import type { SqlQuery } from './sql.js';
+import type { SqlExecutor } from '#dq/core/runner.js';
+import type { SqlQuery } from '#dq/core/sql.js';
 
 export interface PgExecutorOptions {
   /** Per statement; a check stuck on a lock or a huge scan becomes an error, not a hang. */

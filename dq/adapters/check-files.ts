@@ -5,10 +5,10 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CheckFileSource } from './runner.js';
+import type { CheckFileSource } from '#dq/core/runner.js';
 
 /** `soda/checks` of this checkout (dq/ sits beside soda/ in the source tree). */
-export const DEFAULT_CHECKS_DIR = fileURLToPath(new URL('../soda/checks', import.meta.url));
+export const DEFAULT_CHECKS_DIR = fileURLToPath(new URL('../../soda/checks', import.meta.url));
 
 export async function loadCheckFiles(paths: readonly string[], cwd = process.cwd()): Promise<CheckFileSource[]> {
   const out: CheckFileSource[] = [];
