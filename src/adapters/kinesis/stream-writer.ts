@@ -22,6 +22,11 @@ export const MAX_BYTES_PER_CALL = 5 * 1024 * 1024;
 export interface OutgoingRecord {
   readonly partitionKey: string;
   readonly data: Uint8Array;
+  /**
+   * Picks the shard instead of the partition key's hash (a 128-bit decimal). The Kafka door
+   * uses it so its partition key can carry the record's Kafka origin.
+   */
+  readonly explicitHashKey?: string | undefined;
 }
 
 export interface FailedRecord<T extends OutgoingRecord> {
@@ -104,7 +109,11 @@ export class KinesisStreamWriter {
     const out = await this.kinesis.send(
       new PutRecordsCommand({
         StreamName: this.streamName,
-        Records: pending.map((r) => ({ PartitionKey: r.partitionKey, Data: r.data })),
+        Records: pending.map((r) => ({
+          PartitionKey: r.partitionKey,
+          Data: r.data,
+          ...(r.explicitHashKey === undefined ? {} : { ExplicitHashKey: r.explicitHashKey }),
+        })),
       }),
     );
     const entries = out.Records ?? [];
