@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SelfManagedKafkaEvent } from 'aws-lambda';
+import type { ISocketFactory } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseOriginPartitionKey } from '#domain/kafka-record.js';
 import { KafkaEventSource, type KafkaSourceSettings } from '#runtime/host/kafka-source.js';
@@ -14,7 +15,14 @@ import type { Invoker } from '#runtime/host/kinesis-source.js';
 import { toErrorPayload } from '#runtime/host/protocol.js';
 import { type RunningKinesis, type RunningSqs, startKinesis, startSqs } from '../support/emulators.js';
 import { aReading, lambdaContext } from '../support/factories.js';
-import { kafkaSkipReason, type MockKafka, type Relay, startMockKafka, startRelay } from '../support/kafka-broker.js';
+import {
+  cuttableNetwork,
+  kafkaSkipReason,
+  type MockKafka,
+  type Relay,
+  startMockKafka,
+  startRelay,
+} from '../support/kafka-broker.js';
 import { readWholeStream } from '../support/kafka-events.js';
 
 const skip = kafkaSkipReason();
@@ -55,8 +63,15 @@ function bridgeInvoker(events: SelfManagedKafkaEvent[]): Invoker {
   };
 }
 
-async function startSource(topic: string, group: string, events: SelfManagedKafkaEvent[], settings = SETTINGS) {
+async function startSource(
+  topic: string,
+  group: string,
+  events: SelfManagedKafkaEvent[],
+  settings = SETTINGS,
+  socketFactory?: ISocketFactory,
+) {
   const source = new KafkaEventSource({
+    ...(socketFactory ? { socketFactory } : {}),
     settings,
     brokers: kafka.bootstrap.split(','),
     topic,
@@ -94,11 +109,15 @@ async function originsInStream(streamName: string) {
   return { records, origins };
 }
 
-async function waitForOrigins(streamName: string, n: number) {
-  return waitFor(`${n} origins in ${streamName}`, async () => {
-    const s = await originsInStream(streamName);
-    return s.origins.size >= n ? s : undefined;
-  });
+async function waitForOrigins(streamName: string, n: number, timeoutMs?: number) {
+  return waitFor(
+    `${n} origins in ${streamName}`,
+    async () => {
+      const s = await originsInStream(streamName);
+      return s.origins.size >= n ? s : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 async function newStream(): Promise<string> {
@@ -255,5 +274,39 @@ describe.skipIf(skip !== undefined)(`local Kafka event source${skip ? ` (skipped
     expect(poison.records.every((r) => r.data.length < 1024)).toBe(true);
     expect(source.stats.noticesSent).toBe(1);
     expect(source.stats.recordsGivenUp).toBe(info.batchSize);
+  });
+
+  it('survives the broker going away and coming back: resumes from its commits, loses nothing', async () => {
+    const streamName = await newStream();
+    const topic = `broker_outage_${counter}`;
+    const producer = await kafka.producer();
+    await producer.send({ topic, messages: Array.from({ length: 100 }, (_, i) => ({ value: `{"b":${i}}` })) });
+    const network = cuttableNetwork();
+    const source = await startSource(
+      topic,
+      `bridge-${counter}`,
+      [],
+      { ...SETTINGS, batchSize: 10 },
+      network.socketFactory,
+    );
+    await waitFor('some acknowledged', async () => (source.stats.acknowledged >= 20 ? true : undefined));
+    network.down();
+    await producer.send({ topic, messages: Array.from({ length: 100 }, (_, i) => ({ value: `{"b":${100 + i}}` })) });
+    // The source has lost the broker: its lag, read every 200 ms, has not been refreshed for 2 s.
+    await waitFor('the source to lose the broker', async () => {
+      const at = source.status().lagReadAt?.getTime() ?? 0;
+      return Date.now() - at > 2_000 ? true : undefined;
+    });
+    network.up();
+    const { origins } = await waitForOrigins(streamName, 200, 90_000);
+    expect(origins.size).toBe(200);
+    await waitFor(
+      'lag 0',
+      async () => {
+        await source.refreshLag();
+        return source.status().lag === 0 ? true : undefined;
+      },
+      60_000,
+    );
   });
 });

@@ -8,7 +8,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { type ISocketFactory, Kafka, logLevel, type Producer } from 'kafkajs';
 
 export const KCAT = spawnSync('sh', ['-c', 'command -v kcat'], { encoding: 'utf8' }).stdout.trim() || undefined;
 
@@ -128,6 +128,42 @@ export async function startRelay(target: { host: string; port: number }): Promis
     stop: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * A kafkajs socket factory whose connections can be cut, as a broker restart cuts them: while
+ * `down`, every open connection is destroyed and new ones fail. The mock cluster itself cannot
+ * restart and keep its data (it lives in kcat's memory), so the outage is made on the wire.
+ */
+export interface CuttableNetwork {
+  readonly socketFactory: ISocketFactory;
+  down(): void;
+  up(): void;
+}
+
+export function cuttableNetwork(): CuttableNetwork {
+  let isDown = false;
+  const open = new Set<net.Socket>();
+  return {
+    socketFactory: ({ host, port, onConnect }) => {
+      const socket = net.connect({ host, port }, onConnect);
+      socket.setKeepAlive(true, 30_000);
+      if (isDown) {
+        setImmediate(() => socket.destroy(new Error('network cut by the test')));
+        return socket;
+      }
+      open.add(socket);
+      socket.on('close', () => open.delete(socket));
+      return socket;
+    },
+    down: () => {
+      isDown = true;
+      for (const s of open) s.destroy(new Error('network cut by the test'));
+    },
+    up: () => {
+      isDown = false;
     },
   };
 }
