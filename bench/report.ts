@@ -6,6 +6,7 @@
 import type { AggregationResult } from './aggregation.js';
 import type { E2eResult } from './e2e.js';
 import type { IngestResult } from './ingest.js';
+import type { KafkaBenchResult } from './kafka.js';
 import type { MemoryResult } from './memory.js';
 
 export interface Machine {
@@ -38,6 +39,7 @@ export interface BenchResults {
   readonly e2e?: E2eResult;
   readonly aggregation?: AggregationResult;
   readonly memory?: MemoryResult;
+  readonly kafka?: KafkaBenchResult;
   readonly ratios: readonly Ratio[];
   readonly failures: readonly { readonly benchmark: string; readonly message: string }[];
 }
@@ -45,8 +47,15 @@ export interface BenchResults {
 /** Incremental runs count as proportional while a touched window costs at most this many full-run windows. */
 export const PROPORTIONAL_TOLERANCE = 1.5;
 
-export function ratios(r: Pick<BenchResults, 'ingest' | 'e2e' | 'aggregation' | 'memory'>): Ratio[] {
+export function ratios(r: Pick<BenchResults, 'ingest' | 'e2e' | 'aggregation' | 'memory' | 'kafka'>): Ratio[] {
   const out: Ratio[] = [];
+  if (r.kafka)
+    out.push({
+      name: 'kafka: bridge ÷ direct PutRecords',
+      value: r.kafka.ratio,
+      target: '>= 0.5',
+      met: r.kafka.ratio >= 0.5,
+    });
   if (r.ingest)
     out.push({ name: 'ingest: handler ÷ COPY', value: r.ingest.ratio, target: '>= 0.85', met: r.ingest.ratio >= 0.85 });
   if (r.e2e) {
@@ -216,6 +225,26 @@ export function tableRows(r: BenchResults): string[][] {
     ]);
   }
   for (const f of r.failures) rows.push([`${f.benchmark}: FAILED`, f.message.slice(0, 80), '', '', '', '']);
+  if (r.kafka) {
+    const k = r.kafka;
+    const ratio = find('kafka');
+    rows.push([
+      `kafka door, ${fmt(k.records)} readings from a topic into the stream`,
+      `${fmt(k.subject.recordsPerSecond)} rec/s bridge`,
+      `${fmt(k.baseline.recordsPerSecond)} rec/s PutRecords`,
+      fmt(k.ratio),
+      ratio?.target ?? '',
+      verdict(ratio?.met),
+    ]);
+    rows.push([
+      '  bridge invocations, records per invocation',
+      `${fmt(k.subject.invocations)}, ${fmt(k.subject.recordsPerInvocation)}`,
+      '',
+      '',
+      'info',
+      '',
+    ]);
+  }
   return rows;
 }
 

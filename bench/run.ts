@@ -3,7 +3,7 @@
  * side by side in the same run (DESIGN.md section 7), because these machines are shared and
  * noisy and only ratios travel between runs.
  *
- * Usage: npm run bench -- [--quick] [--only ingest,e2e,aggregation,memory] [--records N]
+ * Usage: npm run bench -- [--quick] [--only ingest,e2e,aggregation,memory,kafka] [--records N]
  *   [--agg-readings N] [--agg-sensors N] [--rate N] [--seconds N] [--saturation N]
  *   [--batch-size N] (records per validator batch in the ingest benchmark; default the topology's)
  *   [--memory-batch N] [--row-sample N] [--rounds N] [--admin-url URL] [--out DIR] [--markdown]
@@ -22,11 +22,12 @@ import { benchAggregation } from './aggregation.js';
 import { logger, PROJECT_ROOT, startBenchServer } from './common.js';
 import { benchE2e } from './e2e.js';
 import { benchIngest } from './ingest.js';
+import { benchKafka, KAFKA_BENCH_SETTINGS } from './kafka.js';
 import { benchMemory } from './memory.js';
 import { VALIDATOR_BATCH_SIZE } from './records.js';
 import { type BenchResults, ratios, renderMarkdown, renderTable, tableRows } from './report.js';
 
-export const BENCHMARKS = ['ingest', 'e2e', 'aggregation', 'memory'] as const;
+export const BENCHMARKS = ['ingest', 'e2e', 'aggregation', 'memory', 'kafka'] as const;
 export type Benchmark = (typeof BENCHMARKS)[number];
 
 export interface BenchOptions {
@@ -49,6 +50,8 @@ export interface BenchOptions {
   readonly saturationRecords: number;
   readonly e2eWarmupRecords: number;
   readonly memoryBatch: number;
+  /** Readings sent through the Kafka door (and straight into the stream, its baseline). */
+  readonly kafkaRecords: number;
   /** An existing PostgreSQL server's superuser URL; an embedded one is started otherwise. */
   readonly adminUrl?: string | undefined;
   /** Folder for child-process logs and the e2e stack's state. */
@@ -76,6 +79,7 @@ export const FULL: Omit<BenchOptions, 'logDir' | 'quiet' | 'adminUrl'> = {
   saturationRecords: 60_000,
   e2eWarmupRecords: 4_000,
   memoryBatch: 10_000,
+  kafkaRecords: 50_000,
   quick: false,
 };
 
@@ -91,6 +95,7 @@ export const QUICK: typeof FULL = {
   seconds: 8,
   saturationRecords: 10_000,
   e2eWarmupRecords: 2_000,
+  kafkaRecords: 5_000,
   quick: true,
 };
 
@@ -169,6 +174,14 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
         sensors: options.sensors,
         logDir: options.logDir,
         cpuProfileDir: options.cpuProfileDir,
+        log,
+      });
+    });
+    await attempt('kafka', async () => {
+      results.kafka = await benchKafka({
+        records: options.kafkaRecords,
+        sensors: options.sensors,
+        settings: KAFKA_BENCH_SETTINGS,
         log,
       });
     });
