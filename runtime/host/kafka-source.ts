@@ -29,9 +29,9 @@ import {
   type KafkaMessage,
   logLevel,
 } from 'kafkajs';
-import { readBatchResponse } from './batch-response.js';
+import type { Invoker } from './event-source.js';
 import { type ConsumedRecord, itemIdentifier, kafkaFailureNotice, selfManagedKafkaEvent } from './kafka-events.js';
-import { type Invoker, MAX_EVENT_BYTES } from './kinesis-source.js';
+import { batchOutcome, decide, defaultRetryDelayMs, expiredPrefix, MAX_EVENT_BYTES } from './kinesis-policy.js';
 import type { InvocationOutcome } from './protocol.js';
 
 /** The event-source settings (the topology's Kafka source entry). */
@@ -300,7 +300,8 @@ export class KafkaEventSource {
   /**
    * Delivers `records` (consecutive records of one partition) until each is acknowledged or
    * given up on; throws Stopped when the host stops first. `attempts` counts failed invocations
-   * of these records so far.
+   * of these records so far. The decisions are the Kinesis source's (kinesis-policy.ts): Lambda
+   * applies the same rules to both kinds of stream.
    */
   private async deliver(
     records: readonly ConsumedRecord[],
@@ -308,14 +309,19 @@ export class KafkaEventSource {
     heartbeat: () => Promise<void>,
   ): Promise<void> {
     const { settings, target, brokers } = this.options;
-    const retryDelay = this.options.retryDelayMs ?? ((n: number) => Math.min(5_000, 100 * 2 ** (n - 1)));
+    const retryDelay = this.options.retryDelayMs ?? defaultRetryDelayMs;
     let current = records;
     let tries = attempts;
     let invokeCount = attempts;
     let last: InvocationOutcome | undefined;
     while (current.length > 0) {
       if (this.stopping && tries > 0) throw new Stopped();
-      const expired = this.expiredPrefix(current);
+      // Kafka records carry their own timestamp; it plays the part of Kinesis's arrival time.
+      const expired = expiredPrefix(
+        current.map((r) => ({ approximateArrivalMs: r.timestamp })),
+        settings,
+        Date.now(),
+      );
       if (expired > 0) {
         await this.sendNotice(current.slice(0, expired), 'RecordAgeExceeded', invokeCount, last);
         this.acknowledge(current.slice(0, expired));
@@ -327,47 +333,31 @@ export class KafkaEventSource {
       this.stats.invocations++;
       invokeCount++;
       last = outcome;
-      let failedWhole = !outcome.ok;
-      if (outcome.ok) {
-        const verdict = settings.reportBatchItemFailures
-          ? readBatchResponse(outcome.payload, current.map(itemIdentifier))
-          : { kind: 'success' as const };
-        if (verdict.kind === 'success') {
-          this.acknowledge(current);
-          return;
-        }
-        if (verdict.kind === 'partial') {
-          const lowest = verdict.failed[0] ?? 0;
-          this.acknowledge(current.slice(0, lowest));
-          current = current.slice(lowest);
-        } else {
-          failedWhole = true;
-        }
-      }
-      this.stats.failedInvocations++;
-      if (failedWhole && settings.bisectBatchOnError && current.length > 1) {
-        const mid = Math.ceil(current.length / 2);
-        await this.deliver(current.slice(0, mid), tries, heartbeat);
-        await this.deliver(current.slice(mid), tries, heartbeat);
+      const decision = decide(
+        batchOutcome(outcome, current.map(itemIdentifier), settings),
+        current.length,
+        tries,
+        settings,
+      );
+      if (decision.action === 'done') {
+        this.acknowledge(current);
         return;
       }
-      tries++;
-      if (settings.retryAttempts >= 0 && tries > settings.retryAttempts) {
-        await this.sendNotice(current, 'RetryAttemptsExhausted', invokeCount, last);
+      this.stats.failedInvocations++;
+      if (decision.action === 'bisect') {
+        await this.deliver(current.slice(0, decision.at), decision.attempts, heartbeat);
+        await this.deliver(current.slice(decision.at), decision.attempts, heartbeat);
+        return;
+      }
+      this.acknowledge(current.slice(0, decision.acknowledge));
+      current = current.slice(decision.acknowledge);
+      tries = decision.attempts;
+      if (decision.action === 'give-up') {
+        await this.sendNotice(current, decision.condition, invokeCount, last);
         this.acknowledge(current);
         return;
       }
       await sleep(retryDelay(tries));
     }
-  }
-
-  /** How many leading records are older than `maxRecordAgeSeconds` (by their Kafka timestamp). */
-  private expiredPrefix(records: readonly ConsumedRecord[]): number {
-    const { maxRecordAgeSeconds } = this.options.settings;
-    if (maxRecordAgeSeconds < 0) return 0;
-    const cutoff = Date.now() - maxRecordAgeSeconds * 1000;
-    let k = 0;
-    while (k < records.length && (records[k] as ConsumedRecord).timestamp < cutoff) k++;
-    return k;
   }
 }

@@ -9,6 +9,7 @@
  * event source redelivers a batch after a partial failure) lands once: its partition key names
  * its Kafka origin, and the database keeps one row per origin (see kafka-record.ts).
  */
+
 import {
   explicitHashKey,
   groupingKey,
@@ -16,6 +17,7 @@ import {
   kafkaItemIdentifier,
   originPartitionKey,
 } from '#domain/kafka-record.js';
+import type { StreamWriter } from '#domain/ports.js';
 
 /** Largest Kinesis record: data plus partition key (PutRecords rejects the whole call beyond it). */
 export const MAX_KINESIS_RECORD_BYTES = 1024 * 1024;
@@ -25,16 +27,6 @@ export interface ForwardedRecord {
   readonly explicitHashKey: string;
   readonly data: Uint8Array;
   readonly source: KafkaRecord;
-}
-
-/** The stream, as the bridge needs it: PutRecords with retries of failed entries only. */
-export interface RecordStream {
-  write<T extends Omit<ForwardedRecord, 'source'>>(
-    records: readonly T[],
-  ): Promise<{
-    readonly failed: readonly { readonly record: T; readonly errorCode: string; readonly errorMessage: string }[];
-    readonly calls: number;
-  }>;
 }
 
 export interface BridgeFailure {
@@ -70,7 +62,7 @@ function failure(record: KafkaRecord, reason: string): BridgeFailure {
 
 export async function bridgeKafkaBatch(
   records: readonly KafkaRecord[],
-  deps: { readonly stream: RecordStream },
+  deps: { readonly stream: StreamWriter },
 ): Promise<BridgeOutcome> {
   const outgoing = records.map(toForwardedRecord);
   const failed: BridgeFailure[] = [];
