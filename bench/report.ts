@@ -7,6 +7,7 @@ import type { AggregationResult } from './aggregation.js';
 import type { ApiResult } from './api.js';
 import type { E2eResult } from './e2e.js';
 import type { IngestResult } from './ingest.js';
+import type { KafkaBenchResult } from './kafka.js';
 import type { MemoryResult } from './memory.js';
 
 export interface Machine {
@@ -40,6 +41,7 @@ export interface BenchResults {
   readonly aggregation?: AggregationResult;
   readonly memory?: MemoryResult;
   readonly api?: ApiResult;
+  readonly kafka?: KafkaBenchResult;
   readonly ratios: readonly Ratio[];
   readonly failures: readonly { readonly benchmark: string; readonly message: string }[];
 }
@@ -47,9 +49,16 @@ export interface BenchResults {
 /** Incremental runs count as proportional while a touched window costs at most this many full-run windows. */
 export const PROPORTIONAL_TOLERANCE = 1.5;
 
-export function ratios(r: Pick<BenchResults, 'ingest' | 'e2e' | 'aggregation' | 'memory' | 'api'>): Ratio[] {
+export function ratios(r: Pick<BenchResults, 'ingest' | 'e2e' | 'aggregation' | 'memory' | 'api' | 'kafka'>): Ratio[] {
   const out: Ratio[] = [];
   if (r.api) out.push(...apiRatios(r.api));
+  if (r.kafka)
+    out.push({
+      name: 'kafka: bridge ÷ direct PutRecords',
+      value: r.kafka.ratio,
+      target: '>= 0.5',
+      met: r.kafka.ratio >= 0.5,
+    });
   if (r.ingest)
     out.push({ name: 'ingest: handler ÷ COPY', value: r.ingest.ratio, target: '>= 0.85', met: r.ingest.ratio >= 0.85 });
   if (r.e2e) {
@@ -221,6 +230,26 @@ export function tableRows(r: BenchResults): string[][] {
   }
   if (r.api) rows.push(...apiRows(r.api, find));
   for (const f of r.failures) rows.push([`${f.benchmark}: FAILED`, f.message.slice(0, 80), '', '', '', '']);
+  if (r.kafka) {
+    const k = r.kafka;
+    const ratio = find('kafka');
+    rows.push([
+      `kafka door, ${fmt(k.records)} readings from a topic into the stream`,
+      `${fmt(k.subject.recordsPerSecond)} rec/s bridge`,
+      `${fmt(k.baseline.recordsPerSecond)} rec/s PutRecords`,
+      fmt(k.ratio),
+      ratio?.target ?? '',
+      verdict(ratio?.met),
+    ]);
+    rows.push([
+      '  bridge invocations, records per invocation',
+      `${fmt(k.subject.invocations)}, ${fmt(k.subject.recordsPerInvocation)}`,
+      '',
+      '',
+      'info',
+      '',
+    ]);
+  }
   return rows;
 }
 

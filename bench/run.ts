@@ -3,7 +3,7 @@
  * side by side in the same run (docs/DESIGN.md section 7), because these machines are shared and
  * noisy and only ratios travel between runs.
  *
- * Usage: npm run bench -- [--quick] [--only ingest,e2e,aggregation,memory] [--records N]
+ * Usage: npm run bench -- [--quick] [--only ingest,e2e,aggregation,memory,kafka] [--records N]
  *   [--agg-readings N] [--agg-sensors N] [--rate N] [--seconds N] [--saturation N]
  *   [--batch-size N] (records per validator batch in the ingest benchmark; default the topology's)
  *   [--memory-batch N] [--row-sample N] [--rounds N] [--admin-url URL] [--out DIR] [--markdown]
@@ -23,11 +23,12 @@ import { benchApi } from './api.js';
 import { logger, PROJECT_ROOT, startBenchServer } from './common.js';
 import { benchE2e } from './e2e.js';
 import { benchIngest } from './ingest.js';
+import { benchKafka, KAFKA_BENCH_SETTINGS } from './kafka.js';
 import { benchMemory } from './memory.js';
 import { VALIDATOR_BATCH_SIZE } from './records.js';
 import { type BenchResults, ratios, renderMarkdown, renderTable, tableRows } from './report.js';
 
-export const BENCHMARKS = ['ingest', 'e2e', 'aggregation', 'memory', 'api'] as const;
+export const BENCHMARKS = ['ingest', 'e2e', 'aggregation', 'memory', 'api', 'kafka'] as const;
 export type Benchmark = (typeof BENCHMARKS)[number];
 
 export interface BenchOptions {
@@ -58,6 +59,8 @@ export interface BenchOptions {
   readonly apiPollers: number;
   readonly apiPollSeconds: number;
   readonly apiWriteBatches: number;
+  /** Readings sent through the Kafka door (and straight into the stream, its baseline). */
+  readonly kafkaRecords: number;
   /** An existing PostgreSQL server's superuser URL; an embedded one is started otherwise. */
   readonly adminUrl?: string | undefined;
   /** Folder for child-process logs and the e2e stack's state. */
@@ -92,6 +95,7 @@ export const FULL: Omit<BenchOptions, 'logDir' | 'quiet' | 'adminUrl'> = {
   apiPollers: 200,
   apiPollSeconds: 30,
   apiWriteBatches: 40,
+  kafkaRecords: 50_000,
   quick: false,
 };
 
@@ -114,6 +118,7 @@ export const QUICK: typeof FULL = {
   apiPollers: 50,
   apiPollSeconds: 5,
   apiWriteBatches: 20,
+  kafkaRecords: 5_000,
   quick: true,
 };
 
@@ -204,6 +209,14 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
         pollers: options.apiPollers,
         pollSeconds: options.apiPollSeconds,
         writeBatches: options.apiWriteBatches,
+        log,
+      });
+    });
+    await attempt('kafka', async () => {
+      results.kafka = await benchKafka({
+        records: options.kafkaRecords,
+        sensors: options.sensors,
+        settings: KAFKA_BENCH_SETTINGS,
         log,
       });
     });

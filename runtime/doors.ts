@@ -4,8 +4,11 @@
  * (runtime/service.ts) built from the start options (its port flag, say).
  */
 import type { StartOptions } from './cli-options.js';
+import { kafkaDoor } from './kafka/service.js';
 import type { StackService } from './service.js';
 
-export function doorServices(_options: StartOptions): StackService[] {
-  return [];
+export function doorServices(options: StartOptions): StackService[] {
+  const doors: StackService[] = [];
+  if (options.kafka) doors.push(kafkaDoor(options.kafka));
+  return doors;
 }

@@ -9,7 +9,7 @@
  */
 
 /** Logical function names; also the suffix of the deployed function names. */
-export type FunctionId = 'producer' | 'validator' | 'dlqDrainer' | 'aggregator' | 'dq';
+export type FunctionId = 'producer' | 'validator' | 'dlqDrainer' | 'aggregator' | 'dq' | 'kafkaBridge';
 
 /** Logical queue names. */
 export type QueueId = 'errors' | 'failures';
@@ -66,6 +66,28 @@ export interface ScheduleSpec {
   readonly description: string;
 }
 
+/**
+ * The Kafka door: a Kafka event source mapping (MSK or self-managed on AWS, a consumer group on
+ * any broker with `npm start -- --kafka`) onto the bridge, with the Kinesis source's error rules.
+ */
+export interface KafkaSourceSpec {
+  readonly function: FunctionId;
+  /** The default topic (the original's); a deployment or `--kafka-topic` may name another. */
+  readonly topic: string;
+  readonly consumerGroupId: string;
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds: number;
+  readonly bisectBatchOnError: boolean;
+  /** Retries after the first attempt; -1 would mean "until the record expires". */
+  readonly retryAttempts: number;
+  /** 60 to 604800, or -1 for no limit (AWS's range for Kafka). Measured from the Kafka timestamp. */
+  readonly maxRecordAgeSeconds: number;
+  readonly reportBatchItemFailures: boolean;
+  readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
+  /** Queue that receives a notice naming the topic-partition and offsets of records given up on. */
+  readonly onFailure: QueueId;
+}
+
 export interface Topology {
   readonly stream: { readonly name: string; readonly shardCount: number; readonly retentionHours: number };
   /** Largest accepted reading in bytes; larger records become PAYLOAD_TOO_LARGE errors. */
@@ -74,6 +96,7 @@ export interface Topology {
   readonly queues: Readonly<Record<QueueId, QueueSpec>>;
   readonly kinesisSources: readonly KinesisSourceSpec[];
   readonly sqsSources: readonly SqsSourceSpec[];
+  readonly kafkaSources: readonly KafkaSourceSpec[];
   readonly schedules: readonly ScheduleSpec[];
 }
 
@@ -110,6 +133,13 @@ export const topology: Topology = {
       memoryMb: 256,
       timeoutSeconds: 120,
       description: 'Recomputes the 1-minute windows that received readings since its last run',
+    },
+    kafkaBridge: {
+      name: 'iot-kafka-bridge',
+      entry: 'lambdas/kafka-bridge/handler.ts',
+      memoryMb: 256,
+      timeoutSeconds: 60,
+      description: 'Forwards Kafka records, bytes unchanged, into the stream with their Kafka origin',
     },
     dq: {
       name: 'iot-dq',
@@ -163,6 +193,21 @@ export const topology: Topology = {
       batchSize: 1,
       maxBatchingWindowSeconds: 0,
       reportBatchItemFailures: true,
+    },
+  ],
+  kafkaSources: [
+    {
+      function: 'kafkaBridge',
+      topic: 'iot_sensor_data',
+      consumerGroupId: 'iot-kafka-bridge',
+      batchSize: 500,
+      maxBatchingWindowSeconds: 0.5,
+      bisectBatchOnError: true,
+      retryAttempts: 5,
+      maxRecordAgeSeconds: 3600,
+      reportBatchItemFailures: true,
+      startingPosition: 'TRIM_HORIZON',
+      onFailure: 'failures',
     },
   ],
   schedules: [
