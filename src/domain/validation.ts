@@ -6,6 +6,7 @@
 import { buildErrorRecord } from './error-record.js';
 import { normalize } from './normalization.js';
 import { type ErrorRecord, type ErrorType, type ReadingRow, readingSchema, type StreamPosition } from './reading.js';
+import { parseRecordOrigin, senderIdentity } from './record-origin.js';
 
 export type Classification =
   | { readonly kind: 'reading'; readonly row: ReadingRow }
@@ -24,8 +25,26 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * The identity rule (DESIGN.md section 3): a record from an authenticated device must name that
+ * device as its sensor_id, or it would land as another sensor's reading. It stands right after
+ * parsing, before the schema, because the claim is readable from then on and an impersonation
+ * attempt must be named as such whatever else is wrong with the record. A sensor_id that is
+ * missing or not a string claims no other sensor; the schema rule reports it.
+ */
+function identityMismatch(json: Record<string, unknown>, senderId: string | null): string | null {
+  if (senderId === null) return null;
+  const claimed = json.sensor_id;
+  if (typeof claimed !== 'string' || claimed === senderId) return null;
+  const shown = claimed.length > 128 ? `${claimed.slice(0, 128)}…` : claimed;
+  return senderId === ''
+    ? `sensor_id ${JSON.stringify(shown)} came through the MQTT door without a device identity`
+    : `sensor_id ${JSON.stringify(shown)} differs from the identity of the device that sent it (${JSON.stringify(senderId)})`;
+}
+
 export function classifyRecord(data: Uint8Array, position: StreamPosition, options: ClassifyOptions): Classification {
   let parsed: Record<string, unknown> | undefined;
+  const senderId = senderIdentity(parseRecordOrigin(position.partitionKey));
   const reject = (errorType: ErrorType, errorMessage: string): Classification => ({
     kind: 'error',
     error: buildErrorRecord({
@@ -35,6 +54,7 @@ export function classifyRecord(data: Uint8Array, position: StreamPosition, optio
       payloadCapBytes: options.payloadCapBytes,
       position,
       parsed,
+      senderId,
       errorTime: options.now,
     }),
   });
@@ -63,6 +83,9 @@ export function classifyRecord(data: Uint8Array, position: StreamPosition, optio
     );
   }
   parsed = json;
+
+  const mismatch = identityMismatch(json, senderId);
+  if (mismatch !== null) return reject('IDENTITY_MISMATCH', mismatch);
 
   const result = readingSchema.safeParse(json);
   if (!result.success) {
