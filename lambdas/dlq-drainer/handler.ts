@@ -1,6 +1,6 @@
 /**
- * DLQ drainer Lambda: SQS batch in (rejections from the validator, and failed-batch notices
- * from the Kinesis event source); rows into sensor_errors / sensor_readings; partial batch
+ * DLQ drainer Lambda: SQS batch in (rejections from the validator, failed-batch notices from
+ * the Kinesis event source, and the MQTT topic rule's error messages); rows into sensor_errors / sensor_readings; partial batch
  * failures for messages that could not be landed. The work is in src/pipeline/drain-messages.ts.
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
@@ -12,6 +12,7 @@ import { databaseSourceFromEnv, sharedPool } from '#adapters/postgres/pool.js';
 import { readConfig, settings } from '#config/env.js';
 import { createTelemetry, MetricUnit } from '#observability/telemetry.js';
 import { drainMessages } from '#pipeline/drain-messages.js';
+import { mqttDoor } from '#topology.js';
 
 const config = readConfig(
   'dlq-drainer',
@@ -37,7 +38,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     const store = new PostgresPipelineStore(await sharedPool());
     const outcome = await drainMessages(
       event.Records.map((r) => ({ messageId: r.messageId, body: r.body })),
-      { store, streamReader, payloadCapBytes: config.PAYLOAD_CAP_BYTES },
+      { store, streamReader, payloadCapBytes: config.PAYLOAD_CAP_BYTES, topicRule: mqttDoor },
     );
     metrics.addMetric('ErrorRowsLanded', MetricUnit.Count, outcome.errorsLanded);
     metrics.addMetric('ReadingsLandedFromNotices', MetricUnit.Count, outcome.readingsLanded);

@@ -5,6 +5,9 @@
  *   validator gave up on): the range is read back from the stream and every record in it is
  *   landed as a reading or a rejection, exactly as the validator would have. Records the stream
  *   no longer holds become one PROCESSING_FAILURE row naming the range.
+ * - a topic rule's error message (the MQTT door's forward into the stream failed): the
+ *   original payload is landed as the validator would have landed it from the stream, with a
+ *   position naming the rule and its trace id (src/domain/topic-rule.ts).
  * Everything is idempotent (stream position keys), so redelivered messages add nothing.
  * A message is reported failed (and retried, then redriven to the queue's own DLQ) only when
  * it cannot be landed; nothing is dropped silently.
@@ -15,6 +18,12 @@ import { toStorableText } from '#domain/error-record.js';
 import { type FailureNotice, isFailureNotice, parseFailureNotice } from '#domain/failure-notice.js';
 import type { PipelineStore, StreamReader } from '#domain/ports.js';
 import type { ErrorRecord } from '#domain/reading.js';
+import {
+  isRuleErrorMessage,
+  parseRuleErrorMessage,
+  type RuleErrorMessage,
+  ruleErrorToRecord,
+} from '#domain/topic-rule.js';
 import { classifyBatch } from './classify-batch.js';
 import { describeError } from './describe-error.js';
 
@@ -27,6 +36,11 @@ export interface DrainDeps {
   readonly store: PipelineStore;
   readonly streamReader: StreamReader;
   readonly payloadCapBytes: number;
+  /**
+   * The MQTT door's rule (topology `mqttDoor`): the partition key it would have written, so a
+   * failed forward is landed with the same identity. Without it such messages are not landed.
+   */
+  readonly topicRule?: { readonly partitionKey: string };
   readonly now?: () => Date;
 }
 
@@ -52,6 +66,7 @@ export async function drainMessages(messages: readonly QueueMessage[], deps: Dra
   const problems: string[] = [];
   const rejections: { messageId: string; record: ErrorRecord }[] = [];
   const notices: { messageId: string; notice: FailureNotice }[] = [];
+  const ruleErrors: { messageId: string; message: RuleErrorMessage }[] = [];
 
   for (const message of messages) {
     try {
@@ -61,6 +76,8 @@ export async function drainMessages(messages: readonly QueueMessage[], deps: Dra
           rejections.push({ messageId: message.messageId, record: sanitized(record) });
       } else if (isFailureNotice(body))
         notices.push({ messageId: message.messageId, notice: parseFailureNotice(body) });
+      else if (isRuleErrorMessage(body) && deps.topicRule)
+        ruleErrors.push({ messageId: message.messageId, message: parseRuleErrorMessage(body) });
       else throw new Error('neither a rejection nor a failed-batch notice');
     } catch (error) {
       failed.add(message.messageId);
@@ -99,10 +116,23 @@ export async function drainMessages(messages: readonly QueueMessage[], deps: Dra
     }
   }
 
+  for (const { messageId, message } of ruleErrors) {
+    try {
+      const landed = await landRuleError(message, deps);
+      errorsLanded += landed.errors;
+      readingsLanded += landed.readings;
+    } catch (error) {
+      failed.add(messageId);
+      problems.push(
+        `rule error ${messageId} (${message.ruleName} ${message.cloudwatchTraceId}): ${describeError(error)}`,
+      );
+    }
+  }
+
   return {
     errorsLanded,
     readingsLanded,
-    noticesHandled: notices.length,
+    noticesHandled: notices.length + ruleErrors.length,
     failedMessageIds: messages.map((m) => m.messageId).filter((id) => failed.has(id)),
     problems,
   };
@@ -118,6 +148,24 @@ async function landNotice(notice: FailureNotice, deps: DrainDeps): Promise<{ rea
   if (!complete || missing > 0) errors.push(lostRange(notice, Math.max(missing, 1), records.length, now));
 
   const stored = await deps.store.insertErrors(errors);
+  if (stored.refused.length > 0)
+    throw new Error(`database refused ${stored.refused.length} error row(s): ${stored.refused[0]?.reason}`);
+  return { readings: written.inserted, errors: stored.inserted };
+}
+
+/** A message the topic rule could not forward, landed as the validator would have landed it. */
+async function landRuleError(
+  message: RuleErrorMessage,
+  deps: DrainDeps,
+): Promise<{ readings: number; errors: number }> {
+  const now = (deps.now ?? (() => new Date()))();
+  const rule = {
+    streamName: message.failures[0]?.failedResource ?? '',
+    partitionKey: deps.topicRule?.partitionKey ?? '',
+  };
+  const batch = classifyBatch([ruleErrorToRecord(message, rule, now)], { payloadCapBytes: deps.payloadCapBytes, now });
+  const written = await deps.store.insertReadings(batch.rows);
+  const stored = await deps.store.insertErrors([...batch.rejections, ...batch.rejectionsFor(written.refused)]);
   if (stored.refused.length > 0)
     throw new Error(`database refused ${stored.refused.length} error row(s): ${stored.refused[0]?.reason}`);
   return { readings: written.inserted, errors: stored.inserted };

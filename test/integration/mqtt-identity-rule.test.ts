@@ -158,4 +158,34 @@ describe('the identity rule in the validator and the drainer', () => {
       { error_type: 'IDENTITY_MISMATCH', sensor_id: 'pres-0001', reading_id: forged.reading_id, sequence_number: end },
     ]);
   });
+
+  it("a topic rule's error message lands its payload once, with the identity rule applied", async () => {
+    const own = aReading({ sensor_id: 'temp-0007' });
+    const forged = aReading({ sensor_id: 'temp-0008' });
+    const ruleError = (reading: Record<string, unknown>, traceId: string) =>
+      JSON.stringify({
+        ruleName: 'iot_sensor_readings_to_stream',
+        topic: 'iot/sensors/temp-0007/readings',
+        cloudwatchTraceId: traceId,
+        clientId: 'temp-0007',
+        base64OriginalPayload: Buffer.from(JSON.stringify(reading)).toString('base64'),
+        failures: [{ failedAction: 'KinesisAction', failedResource: STREAM_NAME, errorMessage: 'stream unavailable' }],
+      });
+    const bodies = [ruleError(own, 'trace-1'), ruleError(forged, 'trace-2')];
+    expect((await drainer(sqsEvent(bodies), lambdaContext('drainer'))).batchItemFailures).toEqual([]);
+    expect((await drainer(sqsEvent(bodies), lambdaContext('drainer'))).batchItemFailures).toEqual([]); // redelivered
+    const readings = await db.query('SELECT reading_id, partition_key, shard_id, sequence_number FROM sensor_readings');
+    expect(readings.rows).toEqual([
+      {
+        reading_id: own.reading_id,
+        partition_key: 'mqtt:temp-0007',
+        shard_id: 'topic-rule-error',
+        sequence_number: 'iot_sensor_readings_to_stream:trace-1',
+      },
+    ]);
+    const errors = await db.query('SELECT error_type, sensor_id, reading_id FROM sensor_errors');
+    expect(errors.rows).toEqual([
+      { error_type: 'IDENTITY_MISMATCH', sensor_id: 'temp-0007', reading_id: forged.reading_id },
+    ]);
+  });
 });
