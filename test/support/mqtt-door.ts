@@ -1,0 +1,165 @@
+/**
+ * The MQTT door's parts for tests, each real: a local CA and registry in a temp folder, the
+ * aedes broker on TLS on a free port, the rule engine writing into kinesalite, and mqtt.js
+ * clients that present their own certificates.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { KinesisStreamWriter } from '#adapters/kinesis/stream-writer.js';
+import { type BrokerLog, type RunningBroker, startMqttBroker } from '#runtime/mqtt/broker.js';
+import { type IssuedCertificate, LocalCertificateAuthority } from '#runtime/mqtt/certificate-authority.js';
+import { DeviceRegistry } from '#runtime/mqtt/device-registry.js';
+import { type ErrorDestination, LocalRuleEngine } from '#runtime/mqtt/rule-engine.js';
+import { type MqttDoorSpec, mqttDoor } from '#topology.js';
+
+export interface DoorParts {
+  readonly dir: string;
+  readonly ca: LocalCertificateAuthority;
+  readonly registry: DeviceRegistry;
+  readonly logs: Record<string, unknown>[];
+  register(thingName: string): IssuedCertificate;
+  cleanup(): void;
+}
+
+/** A CA and registry in a fresh temp folder. */
+export function doorParts(): DoorParts {
+  const dir = mkdtempSync(path.join(tmpdir(), 'iot-mqtt-'));
+  const ca = LocalCertificateAuthority.open(dir);
+  const registry = new DeviceRegistry(dir);
+  return {
+    dir,
+    ca,
+    registry,
+    logs: [],
+    register(thingName) {
+      const issued = ca.issueDevice(thingName);
+      registry.add({
+        thingName,
+        fingerprint256: issued.fingerprint256,
+        serialNumber: issued.serialNumber,
+        notAfter: issued.notAfter.toISOString(),
+      });
+      return issued;
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export interface RunningDoor {
+  readonly broker: RunningBroker;
+  readonly engine: LocalRuleEngine;
+  close(): Promise<void>;
+}
+
+export interface DoorOptions {
+  readonly kinesis: KinesisClient;
+  readonly streamName: string;
+  readonly port?: number;
+  readonly holdMs?: number;
+  readonly errorDestination?: ErrorDestination;
+  readonly door?: MqttDoorSpec;
+}
+
+export async function startDoor(parts: DoorParts, options: DoorOptions): Promise<RunningDoor> {
+  const log: BrokerLog = (entry) => parts.logs.push(entry);
+  const door = options.door ?? mqttDoor;
+  const engine = new LocalRuleEngine({
+    door,
+    streamName: options.streamName,
+    writer: new KinesisStreamWriter(options.kinesis, options.streamName, { attempts: 3, baseMs: 20, maxMs: 200 }),
+    errorDestination: options.errorDestination,
+    holdMs: options.holdMs,
+    retryPauseMs: 50,
+    log,
+  });
+  const broker = await startMqttBroker({
+    ca: parts.ca,
+    registry: parts.registry,
+    door,
+    ruleEngine: engine,
+    port: options.port,
+    log,
+  });
+  return {
+    broker,
+    engine,
+    close: async () => {
+      await broker.close();
+      await engine.close();
+    },
+  };
+}
+
+/** Client options for a device presenting `issued` (or nothing), trusting the local CA. */
+export function deviceOptions(
+  parts: DoorParts,
+  clientId: string,
+  issued?: Pick<IssuedCertificate, 'certificatePem' | 'privateKeyPem'>,
+  extra: IClientOptions = {},
+): IClientOptions {
+  return {
+    clientId,
+    protocolVersion: 4,
+    ca: parts.ca.caCertificatePem,
+    ...(issued ? { cert: issued.certificatePem, key: issued.privateKeyPem } : {}),
+    reconnectPeriod: 0,
+    connectTimeout: 5_000,
+    ...extra,
+  };
+}
+
+/** Connects and resolves with the client, or rejects with the broker's refusal. */
+export function connectDevice(endpoint: string, options: IClientOptions): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect(endpoint, options);
+    client.once('connect', () => resolve(client));
+    client.once('error', (error) => {
+      client.end(true);
+      reject(error);
+    });
+    client.once('close', () => reject(new Error('connection closed before CONNACK')));
+  });
+}
+
+/** Every record of the stream's shards, from the start. */
+export async function readStream(
+  kinesis: KinesisClient,
+  streamName: string,
+  shardIds: readonly string[],
+): Promise<{ partitionKey: string; data: string; sequenceNumber: string }[]> {
+  const all: { partitionKey: string; data: string; sequenceNumber: string }[] = [];
+  for (const ShardId of shardIds) {
+    let iterator = (
+      await kinesis.send(
+        new GetShardIteratorCommand({ StreamName: streamName, ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
+      )
+    ).ShardIterator;
+    while (iterator) {
+      const out = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+      for (const r of out.Records ?? [])
+        all.push({
+          partitionKey: r.PartitionKey as string,
+          data: Buffer.from(r.Data as Uint8Array).toString(),
+          sequenceNumber: r.SequenceNumber as string,
+        });
+      iterator = (out.Records ?? []).length === 0 ? undefined : out.NextShardIterator;
+    }
+  }
+  return all;
+}
+
+/** Waits until `check` returns true, polling; never a fixed sleep. */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
