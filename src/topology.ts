@@ -190,6 +190,8 @@ export interface MqttDoorSpec {
   readonly topicFilter: string;
   /** IoT rule names allow only `[a-zA-Z0-9_]`. */
   readonly ruleName: string;
+  /** The IoT policy every device certificate is attached to (thing-name policy variables). */
+  readonly policyName: string;
   /**
    * IoT substitution template for the Kinesis partition key: `mqtt:` and the topic's identity
    * level (src/domain/record-origin.ts parses it back). Level 3 because the policy lets a device
@@ -208,6 +210,7 @@ export const mqttDoor: MqttDoorSpec = {
   deviceTopic: 'iot/sensors/{thing}/readings',
   topicFilter: 'iot/sensors/+/readings',
   ruleName: 'iot_sensor_readings_to_stream',
+  policyName: 'iot-first-device',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: an IoT substitution template, rendered by IoT (or runtime/mqtt)
   partitionKey: 'mqtt:${topic(3)}',
   errorDestination: 'failures',
