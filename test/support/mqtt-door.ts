@@ -163,3 +163,58 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/**
+ * A TCP proxy in front of an emulator, to make it unavailable for a while: `cut()` closes the
+ * listener and every connection (clients then see ECONNREFUSED, as with a stream endpoint that
+ * is down), `restore()` listens again on the same port.
+ */
+export interface OutageProxy {
+  readonly endpoint: string;
+  cut(): Promise<void>;
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function outageProxy(targetEndpoint: string): Promise<OutageProxy> {
+  const target = new URL(targetEndpoint);
+  const sockets = new Set<import('node:net').Socket>();
+  const { createServer, connect } = await import('node:net');
+  const make = () =>
+    createServer((socket) => {
+      const upstream = connect(Number(target.port), target.hostname);
+      sockets.add(socket);
+      sockets.add(upstream);
+      socket.pipe(upstream).pipe(socket);
+      const drop = () => {
+        socket.destroy();
+        upstream.destroy();
+        sockets.delete(socket);
+        sockets.delete(upstream);
+      };
+      socket.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+    });
+  const listen = (server: import('node:net').Server, port: number) =>
+    new Promise<number>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve((server.address() as import('node:net').AddressInfo).port));
+    });
+  let server = make();
+  const port = await listen(server, 0);
+  const stop = async () => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of sockets) s.destroy();
+    sockets.clear();
+    await closed;
+  };
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    cut: stop,
+    restore: async () => {
+      server = make();
+      await listen(server, port);
+    },
+    close: stop,
+  };
+}
