@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { isThingName } from '#domain/record-origin.js';
 import { deviceTopicFor, mqttDoor } from '#topology.js';
 import { DEFAULT_STATE_DIR, readRunningEndpoints } from './endpoints-file.js';
-import { AwsDeviceDirectory } from './mqtt/aws-device-directory.js';
+import type { AwsDeviceDirectory } from './mqtt/aws-device-directory.js';
 import { type DeviceDirectory, LocalDeviceDirectory, localCaDir } from './mqtt/device-directory.js';
 import {
   assertOutsideCheckout,
@@ -26,7 +26,6 @@ import {
   readDeviceFiles,
   writeDeviceFiles,
 } from './mqtt/device-files.js';
-import { runDeviceSimulation } from './mqtt/device-simulator.js';
 
 const USAGE = `Usage: npm run devices -- <command> [options]
   register SENSOR_ID [--out DIR]    create the device's identity; its certificate and key go to DIR
@@ -68,8 +67,12 @@ function stateDirOf(values: Values): string {
   return path.resolve(values['state-dir'] ?? process.env.IOT_FIRST_STATE_DIR ?? DEFAULT_STATE_DIR);
 }
 
-function directoryFor(values: Values): DeviceDirectory {
-  if (values.target === 'aws') return AwsDeviceDirectory.fromEnvironment(mqttDoor.policyName);
+/** The AWS SDK's IoT client and mqtt.js load only for the commands that need them (start-up time). */
+async function directoryFor(values: Values): Promise<DeviceDirectory> {
+  if (values.target === 'aws') {
+    const { AwsDeviceDirectory } = await import('./mqtt/aws-device-directory.js');
+    return AwsDeviceDirectory.fromEnvironment(mqttDoor.policyName);
+  }
   if (values.target !== 'local') throw new UsageError(`--target must be local or aws, got ${values.target}`);
   return new LocalDeviceDirectory(stateDirOf(values));
 }
@@ -131,7 +134,7 @@ async function register(values: Values, positionals: string[]): Promise<number> 
   const thing = thingArg(positionals);
   const out = path.resolve(values.out ?? path.join(defaultDevicesDir(), thing));
   assertOutsideCheckout(out); // before anything is created
-  const directory = directoryFor(values);
+  const directory = await directoryFor(values);
   const device = await directory.register(thing);
   const files = writeDeviceFiles(out, device);
   const endpoint = directory.target === 'local' ? runningMqttEndpoint(stateDirOf(values)) : undefined;
@@ -159,12 +162,12 @@ async function simulate(values: Values): Promise<number> {
   const devices = intArg(values, 'devices');
   const count = intArg(values, 'count');
   const seed = intArg(values, 'seed', Math.floor(Math.random() * 2 ** 31));
-  const directory = directoryFor(values);
+  const directory = await directoryFor(values);
   let endpoint = values.endpoint;
   let caCertificatePem: string;
-  if (directory instanceof AwsDeviceDirectory) {
+  if (directory.target === 'aws') {
     if (!values.ca) throw new UsageError("--target aws needs --ca FILE: Amazon's root CA (AmazonRootCA1.pem)");
-    endpoint ??= await directory.endpoint();
+    endpoint ??= await (directory as AwsDeviceDirectory).endpoint();
     caCertificatePem = readFileSync(values.ca, 'utf8');
   } else {
     const stateDir = stateDirOf(values);
@@ -175,6 +178,7 @@ async function simulate(values: Values): Promise<number> {
   }
   const devicesDir = path.resolve(values['devices-dir'] ?? defaultDevicesDir());
   assertOutsideCheckout(devicesDir);
+  const { runDeviceSimulation } = await import('./mqtt/device-simulator.js');
   const result = await runDeviceSimulation({
     endpoint,
     caCertificatePem,
@@ -210,13 +214,13 @@ async function main(argv: string[]): Promise<number> {
       case 'register':
         return await register(values, positionals);
       case 'list': {
-        const listing = await directoryFor(values).list();
+        const listing = await (await directoryFor(values)).list();
         process.stdout.write(`${JSON.stringify(listing, null, 2)}\n`);
         return 0;
       }
       case 'revoke': {
         const thing = thingArg(positionals);
-        const revoked = await directoryFor(values).revoke(thing);
+        const revoked = await (await directoryFor(values)).revoke(thing);
         process.stdout.write(`${JSON.stringify({ thingName: thing, revoked })}\n`);
         return revoked > 0 ? 0 : 1;
       }

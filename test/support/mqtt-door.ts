@@ -24,9 +24,9 @@ export interface DoorParts {
   cleanup(): void;
 }
 
-/** A CA and registry in a fresh temp folder. */
-export function doorParts(): DoorParts {
-  const dir = mkdtempSync(path.join(tmpdir(), 'iot-mqtt-'));
+/** A CA and registry in `dir` (default: a fresh temp folder, removed by cleanup()). */
+export function doorParts(existingDir?: string): DoorParts {
+  const dir = existingDir ?? mkdtempSync(path.join(tmpdir(), 'iot-mqtt-'));
   const ca = LocalCertificateAuthority.open(dir);
   const registry = new DeviceRegistry(dir);
   return {
