@@ -23,10 +23,11 @@ import { logger, PROJECT_ROOT, startBenchServer } from './common.js';
 import { benchE2e } from './e2e.js';
 import { benchIngest } from './ingest.js';
 import { benchMemory } from './memory.js';
+import { benchMqtt } from './mqtt.js';
 import { VALIDATOR_BATCH_SIZE } from './records.js';
 import { type BenchResults, ratios, renderMarkdown, renderTable, tableRows } from './report.js';
 
-export const BENCHMARKS = ['ingest', 'e2e', 'aggregation', 'memory'] as const;
+export const BENCHMARKS = ['ingest', 'e2e', 'aggregation', 'memory', 'mqtt'] as const;
 export type Benchmark = (typeof BENCHMARKS)[number];
 
 export interface BenchOptions {
@@ -49,6 +50,11 @@ export interface BenchOptions {
   readonly saturationRecords: number;
   readonly e2eWarmupRecords: number;
   readonly memoryBatch: number;
+  /** MQTT door: simulated devices, readings in the throughput phase, rate and length of the latency phase. */
+  readonly mqttDevices: number;
+  readonly mqttMessages: number;
+  readonly mqttRate: number;
+  readonly mqttSeconds: number;
   /** An existing PostgreSQL server's superuser URL; an embedded one is started otherwise. */
   readonly adminUrl?: string | undefined;
   /** Folder for child-process logs and the e2e stack's state. */
@@ -76,6 +82,10 @@ export const FULL: Omit<BenchOptions, 'logDir' | 'quiet' | 'adminUrl'> = {
   saturationRecords: 60_000,
   e2eWarmupRecords: 4_000,
   memoryBatch: 10_000,
+  mqttDevices: 100,
+  mqttMessages: 20_000,
+  mqttRate: 500,
+  mqttSeconds: 20,
   quick: false,
 };
 
@@ -91,6 +101,8 @@ export const QUICK: typeof FULL = {
   seconds: 8,
   saturationRecords: 10_000,
   e2eWarmupRecords: 2_000,
+  mqttMessages: 3_000,
+  mqttSeconds: 5,
   quick: true,
 };
 
@@ -169,6 +181,16 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
         sensors: options.sensors,
         logDir: options.logDir,
         cpuProfileDir: options.cpuProfileDir,
+        log,
+      });
+    });
+    await attempt('mqtt', async () => {
+      results.mqtt = await benchMqtt(server, {
+        devices: options.mqttDevices,
+        messages: options.mqttMessages,
+        rate: options.mqttRate,
+        seconds: options.mqttSeconds,
+        logDir: options.logDir,
         log,
       });
     });

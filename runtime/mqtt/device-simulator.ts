@@ -42,6 +42,8 @@ export interface DeviceSimulationOptions {
   readonly timeoutMs?: number | undefined;
   /** Certificate and key of a device, registering it first when needed. */
   credentialsFor(thingName: string): Promise<DeviceCredentials>;
+  /** Called as each message is handed to its client, with performance.now(), for latency figures. */
+  onPublish?: ((message: PlannedMessage, at: number) => void) | undefined;
   /** Called with each publish's PUBACK time (ms since its first send), for latency figures. */
   onAck?: ((record: PlannedMessage, ackedAt: number) => void) | undefined;
 }
@@ -137,7 +139,7 @@ function connect(endpoint: string, thingName: string, ca: string, creds: DeviceC
       cert: creds.certificatePem,
       key: creds.privateKeyPem,
       reconnectPeriod: 500,
-      connectTimeout: 10_000,
+      connectTimeout: 30_000,
       keepalive: 30,
     });
     const onError = (error: Error) => {
@@ -159,10 +161,14 @@ async function connectAll(
   fleet: readonly string[],
 ): Promise<Map<string, MqttClient>> {
   const clients = new Map<string, MqttClient>();
+  // Identities first: issuing one makes an RSA key, which blocks the event loop (and a broker
+  // in the same process) for a while; no handshake should wait behind that.
+  const credentials = new Map<string, DeviceCredentials>();
+  for (const thing of fleet) credentials.set(thing, await options.credentialsFor(thing));
   const queue = [...fleet];
   const worker = async () => {
     for (let thing = queue.shift(); thing !== undefined; thing = queue.shift()) {
-      const creds = await options.credentialsFor(thing);
+      const creds = credentials.get(thing) as DeviceCredentials;
       clients.set(thing, await connect(options.endpoint, thing, options.caCertificatePem, creds));
     }
   };
@@ -190,6 +196,7 @@ export async function runDeviceSimulation(options: DeviceSimulationOptions): Pro
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
       const client = clients.get(message.thingName) as MqttClient;
       const sentAt = performance.now();
+      options.onPublish?.(message, sentAt);
       pending.push(
         new Promise<void>((resolve) =>
           client.publish(message.topic, message.payload, { qos: 1 }, (error) => {

@@ -34,6 +34,10 @@ describe('npm run bench, smoke size', () => {
       saturationRecords: 500,
       e2eWarmupRecords: 200,
       memoryBatch: 300,
+      mqttDevices: 5,
+      mqttMessages: 100,
+      mqttRate: 50,
+      mqttSeconds: 1,
       adminUrl: inject('pgAdminUrl'),
       logDir,
       quiet: true,
@@ -125,5 +129,15 @@ describe('npm run bench, smoke size', () => {
       expect(table).toContain(figure);
       expect(markdown).toContain(figure);
     }
+  });
+
+  it('mqtt: every published reading was acknowledged, the ratio and latencies are measured', () => {
+    const mqtt = results.mqtt;
+    if (!mqtt) throw new Error('no mqtt result');
+    expect(mqtt.mqtt.failed).toBe(0);
+    expect(mqtt.mqtt.messagesPerSecond).toBeGreaterThan(0);
+    expect(mqtt.direct.recordsPerSecond).toBeGreaterThan(0);
+    expect(mqtt.fixedLoad.publishToRowMs.samples).toBeGreaterThan(0);
+    expect(results.ratios.some((r) => r.name.startsWith('mqtt'))).toBe(true);
   });
 });
