@@ -16,13 +16,10 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { KinesisStreamWriter } from '#adapters/kinesis/stream-writer.js';
-import { startMqttBroker } from '#runtime/mqtt/broker.js';
-import { LocalCertificateAuthority } from '#runtime/mqtt/certificate-authority.js';
-import { DeviceRegistry } from '#runtime/mqtt/device-registry.js';
+import { LocalDeviceDirectory } from '#runtime/mqtt/device-directory.js';
 import { type DeviceCredentials, planMessages, runDeviceSimulation } from '#runtime/mqtt/device-simulator.js';
-import { LocalRuleEngine } from '#runtime/mqtt/rule-engine.js';
+import { startMqttDoor } from '#runtime/mqtt/door.js';
 import { startStack } from '#runtime/stack.js';
-import { mqttDoor } from '#topology.js';
 import { type BenchServer, PROJECT_ROOT, percentile, round } from './common.js';
 import { type Latency, until, VisibilityProbe } from './e2e.js';
 
@@ -77,36 +74,24 @@ export async function benchMqtt(server: BenchServer, options: MqttBenchOptions):
     log: (line) => appendFileSync(hostLog, `${line}\n`),
   });
   const streamName = stack.endpoints.streamName;
-  const ca = LocalCertificateAuthority.open(path.join(stateDir, 'mqtt'));
-  const registry = new DeviceRegistry(path.join(stateDir, 'mqtt'));
-  const engine = new LocalRuleEngine({
-    door: mqttDoor,
+  const door = await startMqttDoor({
+    stateDir,
+    kinesis: stack.kinesis,
     streamName,
-    writer: new KinesisStreamWriter(stack.kinesis, streamName),
     log: (entry) => appendFileSync(hostLog, `${JSON.stringify(entry)}\n`),
   });
-  const broker = await startMqttBroker({ ca, registry, door: mqttDoor, ruleEngine: engine });
+  const devices = new LocalDeviceDirectory(stateDir);
   const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   const probe = new VisibilityProbe(db);
   const credentials = new Map<string, DeviceCredentials>();
   const credentialsFor = async (thing: string): Promise<DeviceCredentials> => {
-    let c = credentials.get(thing);
-    if (!c) {
-      const issued = ca.issueDevice(thing);
-      registry.add({
-        thingName: thing,
-        fingerprint256: issued.fingerprint256,
-        serialNumber: issued.serialNumber,
-        notAfter: issued.notAfter.toISOString(),
-      });
-      c = issued;
-      credentials.set(thing, c);
-    }
-    return c;
+    const known = credentials.get(thing) ?? (await devices.register(thing));
+    credentials.set(thing, known);
+    return known;
   };
   const common = {
-    endpoint: broker.endpoint,
-    caCertificatePem: ca.caCertificatePem,
+    endpoint: door.endpoint,
+    caCertificatePem: devices.ca.caCertificatePem,
     devices: options.devices,
     credentialsFor,
   };
@@ -125,7 +110,7 @@ export async function benchMqtt(server: BenchServer, options: MqttBenchOptions):
     log(`mqtt: direct PutRecords baseline, ${options.messages} records`);
     const before = await direct(31);
     log(`mqtt: ${options.devices} devices publish ${options.messages} readings as fast as they can`);
-    const callsBefore = engine.counters.putRecordsCalls;
+    const callsBefore = door.engine.counters.putRecordsCalls;
     const burst = await runDeviceSimulation({ ...common, count: options.messages, seed: 32 });
     const after = await direct(33);
     const directPerSecond = round((before + after) / 2);
@@ -158,7 +143,7 @@ export async function benchMqtt(server: BenchServer, options: MqttBenchOptions):
       mqtt: {
         messagesPerSecond: burst.messagesPerSecond,
         failed: burst.failed,
-        putRecordsCalls: engine.counters.putRecordsCalls - callsBefore,
+        putRecordsCalls: door.engine.counters.putRecordsCalls - callsBefore,
       },
       direct: { recordsPerSecond: directPerSecond, runs: [before, after] },
       ratio: round(burst.messagesPerSecond / directPerSecond),
@@ -172,8 +157,7 @@ export async function benchMqtt(server: BenchServer, options: MqttBenchOptions):
   } finally {
     await probe.stop();
     await db.end();
-    await broker.close();
-    await engine.close();
+    await door.close();
     await stack.stop();
   }
 }

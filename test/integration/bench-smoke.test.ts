@@ -105,7 +105,7 @@ describe('npm run bench, smoke size', () => {
 
   it('reports every ratio, each with a finite value and a target, in JSON and in the table', () => {
     const names = results.ratios.map((r) => r.name);
-    expect(names).toHaveLength(6);
+    expect(names).toHaveLength(7);
     for (const prefix of [
       'ingest',
       'e2e: saturation',
@@ -113,6 +113,7 @@ describe('npm run bench, smoke size', () => {
       'aggregation: full',
       'aggregation: incremental',
       'memory',
+      'mqtt',
     ]) {
       expect(names.some((n) => n.startsWith(prefix))).toBe(true);
     }

@@ -6,6 +6,7 @@
  */
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { RunningMqttDoor } from '#runtime/mqtt/door.js';
 import { deviceTopicFor } from '#topology.js';
 import { type RunningKinesis, startKinesis } from '../support/emulators.js';
 import { aReading } from '../support/factories.js';
@@ -14,7 +15,6 @@ import {
   type DoorParts,
   deviceOptions,
   doorParts,
-  type RunningDoor,
   readStream,
   startDoor,
 } from '../support/mqtt-door.js';
@@ -23,7 +23,7 @@ const STREAM = 'mqtt_broker_test';
 let kinesis: RunningKinesis;
 let shards: string[];
 let parts: DoorParts;
-let door: RunningDoor;
+let door: RunningMqttDoor;
 const clients: MqttClient[] = [];
 
 beforeAll(async () => {
@@ -45,7 +45,7 @@ beforeEach(() => {
 });
 
 async function connect(clientId: string, issued?: Parameters<typeof deviceOptions>[2]): Promise<MqttClient> {
-  const client = await connectDevice(door.broker.endpoint, deviceOptions(parts, clientId, issued));
+  const client = await connectDevice(door.endpoint, deviceOptions(parts, clientId, issued));
   clients.push(client);
   return client;
 }
@@ -209,7 +209,7 @@ describe('hostile devices are refused, logged, and land nothing', () => {
     const issued = parts.register('temp-0213');
     try {
       const client = await connectDevice(
-        door.broker.endpoint,
+        door.endpoint,
         deviceOptions(parts, 'temp-0213', issued, { protocolVersion: 5 }),
       );
       client.end(true);

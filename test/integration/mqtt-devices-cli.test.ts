@@ -9,8 +9,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localCaDir } from '#runtime/mqtt/device-directory.js';
+import type { RunningMqttDoor } from '#runtime/mqtt/door.js';
 import { type RunningKinesis, startKinesis } from '../support/emulators.js';
-import { type DoorParts, doorParts, type RunningDoor, readStream, startDoor } from '../support/mqtt-door.js';
+import { type DoorParts, doorParts, readStream, startDoor } from '../support/mqtt-door.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
@@ -82,12 +83,12 @@ describe('npm run devices -- simulate', () => {
   let kinesis: RunningKinesis;
   let shards: string[];
   let parts: DoorParts;
-  let door: RunningDoor;
+  let door: RunningMqttDoor;
 
   beforeAll(async () => {
     kinesis = await startKinesis();
     shards = await kinesis.createStream(STREAM, 1);
-    parts = doorParts(localCaDir(stateDir)); // the CLI's own CA and registry
+    parts = doorParts(stateDir); // the CLI's own CA and registry
     door = await startDoor(parts, { kinesis: kinesis.client, streamName: STREAM });
   });
   afterAll(async () => {
@@ -97,7 +98,7 @@ describe('npm run devices -- simulate', () => {
 
   it('publishes through real clients and answers with sent, failed and expected; a second run reuses the devices', async () => {
     const args = ['simulate', '--devices', '3', '--count', '30', '--seed', '5', '--mismatch-rate', '0.2'];
-    const first = await devices(...args, '--endpoint', door.broker.endpoint, '--devices-dir', path.join(work, 'fleet'));
+    const first = await devices(...args, '--endpoint', door.endpoint, '--devices-dir', path.join(work, 'fleet'));
     expect(first.code, first.stderr).toBe(0);
     const summary = JSON.parse(first.stdout);
     expect(summary).toMatchObject({ target: 'local', devices: 3, count: 30, sent: 30, failed: 0 });
@@ -105,13 +106,7 @@ describe('npm run devices -- simulate', () => {
     expect((await readStream(kinesis.client, STREAM, shards)).length).toBe(30);
     const registered = JSON.parse((await devices('list')).stdout).length;
 
-    const second = await devices(
-      ...args,
-      '--endpoint',
-      door.broker.endpoint,
-      '--devices-dir',
-      path.join(work, 'fleet'),
-    );
+    const second = await devices(...args, '--endpoint', door.endpoint, '--devices-dir', path.join(work, 'fleet'));
     expect(JSON.parse(second.stdout).expected).toEqual(summary.expected); // same seed, same readings
     expect(JSON.parse((await devices('list')).stdout).length).toBe(registered); // no new identities
   });

@@ -8,12 +8,13 @@
  * stream unavailable for a few seconds (with and without the error destination); afterwards every
  * reading has landed exactly once.
  */
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, SQSBatchResponse } from 'aws-lambda';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createKinesisClient } from '#adapters/aws/clients.js';
 import { type DeviceSimulationResult, runDeviceSimulation } from '#runtime/mqtt/device-simulator.js';
+import type { RunningMqttDoor } from '#runtime/mqtt/door.js';
 import { createTestDatabase } from '../support/database.js';
 import { type RunningKinesis, type RunningSqs, startKinesis, startSqs } from '../support/emulators.js';
 import { lambdaContext, sqsEvent } from '../support/factories.js';
@@ -23,7 +24,6 @@ import {
   type DoorParts,
   doorParts,
   outageProxy,
-  type RunningDoor,
   readStream,
   startDoor,
   waitFor,
@@ -88,9 +88,9 @@ async function credentialsFor(thing: string) {
   return creds;
 }
 
-function simulate(door: RunningDoor, options: Partial<Parameters<typeof runDeviceSimulation>[0]> = {}) {
+function simulate(door: RunningMqttDoor, options: Partial<Parameters<typeof runDeviceSimulation>[0]> = {}) {
   return runDeviceSimulation({
-    endpoint: door.broker.endpoint,
+    endpoint: door.endpoint,
     caCertificatePem: parts.ca.caCertificatePem,
     devices: 6,
     count: 120,
@@ -198,7 +198,7 @@ function nonZero(expected: DeviceSimulationResult['expected']): Record<string, n
 
 async function withDoor<T>(
   options: Omit<DoorOptions, 'kinesis'> & { kinesis?: DoorOptions['kinesis'] },
-  run: (door: RunningDoor) => Promise<T>,
+  run: (door: RunningMqttDoor) => Promise<T>,
 ) {
   const door = await startDoor(parts, { kinesis: kinesis.client, ...options });
   try {
@@ -294,15 +294,15 @@ describe('MQTT door end to end', () => {
     const stream = await newStream();
     const proxy = await outageProxy(kinesis.endpoint);
     const viaProxy = createKinesisClient({ region: 'us-east-1', endpoint: proxy.endpoint });
-    const errorDestination = {
-      send: async (body: string) => {
-        await sqs.client.send(new SendMessageCommand({ QueueUrl: failuresQueue, MessageBody: body }));
-      },
-    };
     try {
       await proxy.cut();
       const result = await withDoor(
-        { kinesis: viaProxy, streamName: stream.name, holdMs: 300, errorDestination },
+        {
+          kinesis: viaProxy,
+          streamName: stream.name,
+          holdMs: 300,
+          errorQueue: { sqs: sqs.client, queueUrl: failuresQueue },
+        },
         (door) => simulate(door, { count: 30, seed: 13 }),
       );
       expect(result.failed).toBe(0);

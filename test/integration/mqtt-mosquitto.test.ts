@@ -13,10 +13,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDeviceFiles } from '#runtime/mqtt/device-files.js';
+import type { RunningMqttDoor } from '#runtime/mqtt/door.js';
 import { deviceTopicFor } from '#topology.js';
 import { type RunningKinesis, startKinesis } from '../support/emulators.js';
 import { aReading } from '../support/factories.js';
-import { type DoorParts, doorParts, type RunningDoor, readStream, startDoor } from '../support/mqtt-door.js';
+import { type DoorParts, doorParts, readStream, startDoor } from '../support/mqtt-door.js';
 
 const run = promisify(execFile);
 const hasMosquitto = spawnSync('mosquitto_pub', ['--help']).error === undefined;
@@ -30,7 +31,7 @@ const STREAM = 'mqtt_mosquitto_test';
 let kinesis: RunningKinesis;
 let shards: string[];
 let parts: DoorParts;
-let door: RunningDoor;
+let door: RunningMqttDoor;
 let outDir: string;
 
 beforeAll(async () => {
@@ -56,7 +57,7 @@ function mosquittoPub(thing: string, dir: string, topic: string, message: string
     key: path.join(dir, 'private.pem.key'),
   };
   return run('mosquitto_pub', [
-    ...['-h', '127.0.0.1', '-p', String(door.broker.port), '-V', 'mqttv311', '-q', '1'],
+    ...['-h', '127.0.0.1', '-p', String(door.port), '-V', 'mqttv311', '-q', '1'],
     ...['--cafile', files.ca, '--cert', files.cert, '--key', files.key],
     ...['-i', thing, '-t', topic, '-m', message],
   ]);

@@ -8,15 +8,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { KinesisStreamWriter } from '#adapters/kinesis/stream-writer.js';
-import { type BrokerLog, type RunningBroker, startMqttBroker } from '#runtime/mqtt/broker.js';
 import { type IssuedCertificate, LocalCertificateAuthority } from '#runtime/mqtt/certificate-authority.js';
+import { localCaDir } from '#runtime/mqtt/device-directory.js';
 import { DeviceRegistry } from '#runtime/mqtt/device-registry.js';
-import { type ErrorDestination, LocalRuleEngine } from '#runtime/mqtt/rule-engine.js';
-import { type MqttDoorSpec, mqttDoor } from '#topology.js';
+import { type MqttDoorOptions, type RunningMqttDoor, startMqttDoor } from '#runtime/mqtt/door.js';
 
 export interface DoorParts {
-  readonly dir: string;
+  /** The state folder; the CA and registry are in its mqtt/ folder, as with `npm start`. */
+  readonly stateDir: string;
   readonly ca: LocalCertificateAuthority;
   readonly registry: DeviceRegistry;
   readonly logs: Record<string, unknown>[];
@@ -24,13 +23,13 @@ export interface DoorParts {
   cleanup(): void;
 }
 
-/** A CA and registry in `dir` (default: a fresh temp folder, removed by cleanup()). */
-export function doorParts(existingDir?: string): DoorParts {
-  const dir = existingDir ?? mkdtempSync(path.join(tmpdir(), 'iot-mqtt-'));
-  const ca = LocalCertificateAuthority.open(dir);
-  const registry = new DeviceRegistry(dir);
+/** A CA and registry in `stateDir` (default: a fresh temp folder, removed by cleanup()). */
+export function doorParts(stateDir?: string): DoorParts {
+  const dir = stateDir ?? mkdtempSync(path.join(tmpdir(), 'iot-mqtt-'));
+  const ca = LocalCertificateAuthority.open(localCaDir(dir));
+  const registry = new DeviceRegistry(localCaDir(dir));
   return {
-    dir,
+    stateDir: dir,
     ca,
     registry,
     logs: [],
@@ -44,14 +43,10 @@ export function doorParts(existingDir?: string): DoorParts {
       });
       return issued;
     },
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    cleanup: () => {
+      if (!stateDir) rmSync(dir, { recursive: true, force: true });
+    },
   };
-}
-
-export interface RunningDoor {
-  readonly broker: RunningBroker;
-  readonly engine: LocalRuleEngine;
-  close(): Promise<void>;
 }
 
 export interface DoorOptions {
@@ -59,38 +54,12 @@ export interface DoorOptions {
   readonly streamName: string;
   readonly port?: number;
   readonly holdMs?: number;
-  readonly errorDestination?: ErrorDestination;
-  readonly door?: MqttDoorSpec;
+  readonly errorQueue?: MqttDoorOptions['errorQueue'];
 }
 
-export async function startDoor(parts: DoorParts, options: DoorOptions): Promise<RunningDoor> {
-  const log: BrokerLog = (entry) => parts.logs.push(entry);
-  const door = options.door ?? mqttDoor;
-  const engine = new LocalRuleEngine({
-    door,
-    streamName: options.streamName,
-    writer: new KinesisStreamWriter(options.kinesis, options.streamName, { attempts: 3, baseMs: 20, maxMs: 200 }),
-    errorDestination: options.errorDestination,
-    holdMs: options.holdMs,
-    retryPauseMs: 50,
-    log,
-  });
-  const broker = await startMqttBroker({
-    ca: parts.ca,
-    registry: parts.registry,
-    door,
-    ruleEngine: engine,
-    port: options.port,
-    log,
-  });
-  return {
-    broker,
-    engine,
-    close: async () => {
-      await broker.close();
-      await engine.close();
-    },
-  };
+/** The door as the stack starts it (runtime/mqtt/door.ts), logging into `parts.logs`. */
+export function startDoor(parts: DoorParts, options: DoorOptions): Promise<RunningMqttDoor> {
+  return startMqttDoor({ stateDir: parts.stateDir, ...options, log: (entry) => parts.logs.push(entry) });
 }
 
 /** Client options for a device presenting `issued` (or nothing), trusting the local CA. */
