@@ -9,11 +9,6 @@ import type { IConstruct } from 'constructs';
 import { AwsDatabase, LocalStackDatabase } from './constructs/database.js';
 import type { PipelineStack } from './pipeline-stack.js';
 
-export interface Acknowledgement {
-  readonly id: string;
-  readonly reason: string;
-}
-
 const REASONS = {
   vpcEni:
     'Lambda manages the network interfaces of a VPC-attached function with its execution role. The EC2 actions it needs ' +

@@ -10,7 +10,7 @@ import type { Node } from 'constructs';
 
 export type Target = 'aws' | 'localstack';
 
-export const TARGETS: readonly Target[] = ['aws', 'localstack'];
+const TARGETS: readonly Target[] = ['aws', 'localstack'];
 
 export interface DatabaseSettings {
   /** RDS instance class, e.g. `t4g.micro`; a small fleet needs no more. */

@@ -16,7 +16,6 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { isThingName } from '#domain/record-origin.js';
 import { deviceTopicFor, mqttDoor } from '#topology.js';
-import { DEFAULT_STATE_DIR, readRunningEndpoints } from './endpoints-file.js';
 import type { AwsDeviceDirectory } from './mqtt/aws-device-directory.js';
 import { type DeviceDirectory, LocalDeviceDirectory, localCaDir } from './mqtt/device-directory.js';
 import {
@@ -26,6 +25,7 @@ import {
   readDeviceFiles,
   writeDeviceFiles,
 } from './mqtt/device-files.js';
+import { readRunningEndpoints, resolveStateDir } from './state-dir.js';
 
 const USAGE = `Usage: npm run devices -- <command> [options]
   register SENSOR_ID [--out DIR]    create the device's identity; its certificate and key go to DIR
@@ -64,7 +64,7 @@ function parse(argv: string[]) {
 }
 
 function stateDirOf(values: Values): string {
-  return path.resolve(values['state-dir'] ?? process.env.IOT_FIRST_STATE_DIR ?? DEFAULT_STATE_DIR);
+  return resolveStateDir(values['state-dir']);
 }
 
 /** The AWS SDK's IoT client and mqtt.js load only for the commands that need them (start-up time). */

@@ -15,10 +15,11 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { LOCALSTACK } from '../localstack.js';
+import { deployedName } from '../names.js';
 import type { DatabaseSettings } from '../settings.js';
 import { retentionDays } from './pipeline-function.js';
 
-export const DATABASE_NAME = 'iot';
+const DATABASE_NAME = 'iot';
 
 const POSTGRES_PORT = ec2.Port.tcp(5432);
 
@@ -67,23 +68,7 @@ export class AwsDatabase extends Construct implements PipelineDatabase {
   constructor(scope: Construct, id: string, props: AwsDatabaseProps) {
     super(scope, id);
     this.settings = props.settings;
-    this.vpc = new ec2.Vpc(this, 'Vpc', {
-      maxAzs: 2,
-      natGateways: 0,
-      subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
-      // Nothing uses the default security group; leaving it as is avoids a custom-resource Lambda.
-      restrictDefaultSecurityGroup: false,
-    });
-    // Rejected flows only: enough to diagnose a blocked connection, a fraction of the log volume.
-    this.vpc.addFlowLog('FlowLog', {
-      trafficType: ec2.FlowLogTrafficType.REJECT,
-      destination: ec2.FlowLogDestination.toCloudWatchLogs(
-        new logs.LogGroup(this, 'FlowLogs', {
-          retention: retentionDays(props.logRetentionDays),
-          removalPolicy: props.removalPolicy,
-        }),
-      ),
-    });
+    this.vpc = this.createVpc(props);
     // `open: false`: an endpoint accepts HTTPS only from the security groups of the functions
     // that use it (allowFrom), not from the whole VPC range.
     const endpoint = (endpointId: string, service: ec2.InterfaceVpcEndpointAwsService) =>
@@ -94,18 +79,52 @@ export class AwsDatabase extends Construct implements PipelineDatabase {
       endpoint('Sqs', ec2.InterfaceVpcEndpointAwsService.SQS),
       endpoint('Kinesis', ec2.InterfaceVpcEndpointAwsService.KINESIS_STREAMS),
     ];
+    this.instance = this.createInstance(props);
+    if (!this.instance.secret) throw new Error('RDS instance without a generated secret');
+    this.adminSecret = this.instance.secret;
+    this.instance.addRotationSingleUser({
+      automaticallyAfter: ROTATION_PERIOD,
+      endpoint: this.secretsEndpoint,
+      vpcSubnets: this.vpcSubnets,
+    });
+  }
 
+  /** Two AZs of isolated subnets, no NAT, rejected flows logged. */
+  private createVpc(props: AwsDatabaseProps): ec2.Vpc {
+    const vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
+      // Nothing uses the default security group; leaving it as is avoids a custom-resource Lambda.
+      restrictDefaultSecurityGroup: false,
+    });
+    // Rejected flows only: enough to diagnose a blocked connection, a fraction of the log volume.
+    vpc.addFlowLog('FlowLog', {
+      trafficType: ec2.FlowLogTrafficType.REJECT,
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(
+        new logs.LogGroup(this, 'FlowLogs', {
+          retention: retentionDays(props.logRetentionDays),
+          removalPolicy: props.removalPolicy,
+        }),
+      ),
+    });
+    return vpc;
+  }
+
+  /** The RDS instance: encrypted, private, TLS forced, logs exported to a log group with retention. */
+  private createInstance(props: AwsDatabaseProps): rds.DatabaseInstance {
     const engine = rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_17 });
     const s = props.settings;
+    const destroy = props.removalPolicy === RemovalPolicy.DESTROY;
     // The PostgreSQL log group is created here, with retention, rather than by RDS on first
     // export (no retention) or by CDK's LogRetention helper (one more Lambda with logs:* on *).
-    const instanceIdentifier = `${Stack.of(this).stackName.toLowerCase()}-postgres`;
+    const instanceIdentifier = deployedName(this, 'postgres').toLowerCase();
     const postgresLogs = new logs.LogGroup(this, 'PostgresLogs', {
       logGroupName: `/aws/rds/instance/${instanceIdentifier}/postgresql`,
       retention: retentionDays(props.logRetentionDays),
       removalPolicy: props.removalPolicy,
     });
-    this.instance = new rds.DatabaseInstance(this, 'Instance', {
+    const instance = new rds.DatabaseInstance(this, 'Instance', {
       engine,
       instanceIdentifier,
       instanceType: new ec2.InstanceType(s.instanceType),
@@ -119,9 +138,9 @@ export class AwsDatabase extends Construct implements PipelineDatabase {
       publiclyAccessible: false,
       multiAz: s.multiAz,
       backupRetention: Duration.days(s.backupRetentionDays),
-      deleteAutomatedBackups: props.removalPolicy === RemovalPolicy.DESTROY,
+      deleteAutomatedBackups: destroy,
       deletionProtection: s.deletionProtection,
-      removalPolicy: props.removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.SNAPSHOT,
+      removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.SNAPSHOT,
       autoMinorVersionUpgrade: true,
       caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
       // TLS is forced server-side, whatever a client asks for.
@@ -132,14 +151,8 @@ export class AwsDatabase extends Construct implements PipelineDatabase {
       }),
       cloudwatchLogsExports: ['postgresql'],
     });
-    this.instance.node.addDependency(postgresLogs);
-    if (!this.instance.secret) throw new Error('RDS instance without a generated secret');
-    this.adminSecret = this.instance.secret;
-    this.instance.addRotationSingleUser({
-      automaticallyAfter: ROTATION_PERIOD,
-      endpoint: this.secretsEndpoint,
-      vpcSubnets: this.vpcSubnets,
-    });
+    instance.node.addDependency(postgresLogs);
+    return instance;
   }
 
   addUser(id: string, username: string): secretsmanager.ISecret {

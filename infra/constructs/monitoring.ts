@@ -11,13 +11,13 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '#observability/telemetry.js';
 
 /** Iterator age above this for 5 minutes: the validator is falling behind the producers. */
-export const ITERATOR_AGE_ALARM_MS = 5 * 60_000;
+const ITERATOR_AGE_ALARM_MS = 5 * 60_000;
 
 export interface MonitoringProps {
   readonly dashboardName: string;
@@ -35,107 +35,129 @@ export interface MonitoringProps {
   /** Working queues, for depth and age on the dashboard. */
   readonly queues: Readonly<Record<string, sqs.IQueue>>;
   /** Alarms on the pipeline's own metrics (Powertools EMF, namespace IoTFirst): any non-zero sum alarms. */
-  readonly metricAlarms?: readonly {
-    readonly service: string;
-    readonly metric: string;
-    readonly description: string;
-  }[];
-  readonly alarmTopicArn?: string | undefined;
+  readonly metricAlarms?: readonly MetricAlarmSpec[];
+  /** Topic every alarm notifies on alarm and on recovery; without one the alarms only show in the console. */
+  readonly alarmTopic?: sns.ITopic | undefined;
 }
+
+/** An alarm on one of the pipeline's own metrics: any non-zero sum over 5 minutes alarms. */
+export interface MetricAlarmSpec {
+  readonly service: string;
+  readonly metric: string;
+  readonly description: string;
+}
+
+/** One alarm: fires when `metric` reaches `threshold` for `evaluationPeriods` periods. */
+export interface AlarmSpec {
+  readonly description: string;
+  readonly metric: cloudwatch.IMetric;
+  readonly threshold: number;
+  readonly evaluationPeriods?: number;
+  /** Defaults to not breaching: no data means no traffic (or an empty queue), which is not a failure. */
+  readonly treatMissingData?: cloudwatch.TreatMissingData;
+}
+
+const PERIOD = Duration.minutes(1);
+/** Counts (errors, messages sent, failed checks) are summed over 5 minutes: one is enough to alarm. */
+const COUNT_PERIOD = Duration.minutes(5);
 
 export class Monitoring extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
   readonly dashboard: cloudwatch.Dashboard;
+  private readonly topic: sns.ITopic | undefined;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    const period = Duration.minutes(1);
-    const topic = props.alarmTopicArn ? sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn) : undefined;
-    const alarm = (
-      alarmId: string,
-      description: string,
-      metric: cloudwatch.IMetric,
-      threshold: number,
-      evaluationPeriods = 1,
-    ) => {
-      const a = new cloudwatch.Alarm(this, alarmId, {
-        alarmDescription: description,
-        metric,
-        threshold,
-        evaluationPeriods,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        // No data means no traffic (or an empty queue), which is not a failure.
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-      if (topic) {
-        a.addAlarmAction(new actions.SnsAction(topic));
-        a.addOkAction(new actions.SnsAction(topic));
-      }
-      this.alarms.push(a);
-      return a;
-    };
+    this.topic = props.alarmTopic;
+    const iteratorAge = props.streamConsumer.metric('IteratorAge', { statistic: 'Maximum', period: PERIOD });
+    this.addAlarm('IteratorAge', {
+      description: 'Validator lag: the oldest unprocessed stream record is over 5 minutes old',
+      metric: iteratorAge,
+      threshold: ITERATOR_AGE_ALARM_MS,
+      evaluationPeriods: 5,
+    });
+    this.alarmOnQueues(props);
+    this.alarmOnFunctions(props.functions);
+    for (const m of props.metricAlarms ?? []) this.alarmOnPipelineMetric(m);
+    this.dashboard = this.createDashboard(props, iteratorAge);
+  }
 
-    const iteratorAge = props.streamConsumer.metric('IteratorAge', { statistic: 'Maximum', period });
-    alarm(
-      'IteratorAge',
-      'Validator lag: the oldest unprocessed stream record is over 5 minutes old',
-      iteratorAge,
-      ITERATOR_AGE_ALARM_MS,
-      5,
-    );
+  /**
+   * Adds an alarm that notifies the alarm topic (when there is one) and shows on the dashboard's
+   * alarm widget; for parts of the stack that bring signals of their own.
+   */
+  addAlarm(alarmId: string, spec: AlarmSpec): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, alarmId, {
+      alarmDescription: spec.description,
+      metric: spec.metric,
+      threshold: spec.threshold,
+      evaluationPeriods: spec.evaluationPeriods ?? 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: spec.treatMissingData ?? cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (this.topic) {
+      alarm.addAlarmAction(new actions.SnsAction(this.topic));
+      alarm.addOkAction(new actions.SnsAction(this.topic));
+    }
+    this.alarms.push(alarm);
+    return alarm;
+  }
 
+  private alarmOnQueues(props: MonitoringProps): void {
     for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
-      alarm(
-        `${name}Depth`,
-        `${queue.node.id}: messages waiting; each is a record or batch that needs a human`,
-        queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period }),
-        1,
-      );
+      this.addAlarm(`${name}Depth`, {
+        description: `${queue.node.id}: messages waiting; each is a record or batch that needs a human`,
+        metric: queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: PERIOD }),
+        threshold: 1,
+      });
     }
     for (const [name, queue] of Object.entries(props.onFailureQueues)) {
-      alarm(
-        `${name}GivenUp`,
-        `${queue.node.id}: the stream's event source gave up on a batch (retries or record age exhausted)`,
-        queue.metricNumberOfMessagesSent({ statistic: 'Sum', period: Duration.minutes(5) }),
-        1,
-      );
+      this.addAlarm(`${name}GivenUp`, {
+        description: `${queue.node.id}: the stream's event source gave up on a batch (retries or record age exhausted)`,
+        metric: queue.metricNumberOfMessagesSent({ statistic: 'Sum', period: COUNT_PERIOD }),
+        threshold: 1,
+      });
     }
-    for (const [name, fn] of Object.entries(props.functions)) {
-      alarm(
-        `${name}Errors`,
-        `${name}: invocations failed`,
-        fn.metricErrors({ statistic: 'Sum', period: Duration.minutes(5) }),
-        1,
-      );
-      alarm(
-        `${name}Throttles`,
-        `${name}: invocations throttled`,
-        fn.metricThrottles({ statistic: 'Sum', period: Duration.minutes(5) }),
-        1,
-      );
-    }
+  }
 
-    for (const m of props.metricAlarms ?? []) {
-      alarm(
-        `${m.service}${m.metric}`,
-        m.description,
-        new cloudwatch.Metric({
-          namespace: METRICS_NAMESPACE,
-          metricName: m.metric,
-          dimensionsMap: { service: m.service },
-          statistic: 'Sum',
-          period: Duration.minutes(5),
-        }),
-        1,
-      );
+  private alarmOnFunctions(functions: Readonly<Record<string, lambda.IFunction>>): void {
+    for (const [name, fn] of Object.entries(functions)) {
+      this.addAlarm(`${name}Errors`, {
+        description: `${name}: invocations failed`,
+        metric: fn.metricErrors({ statistic: 'Sum', period: COUNT_PERIOD }),
+        threshold: 1,
+      });
+      this.addAlarm(`${name}Throttles`, {
+        description: `${name}: invocations throttled`,
+        metric: fn.metricThrottles({ statistic: 'Sum', period: COUNT_PERIOD }),
+        threshold: 1,
+      });
     }
+  }
 
+  private alarmOnPipelineMetric(m: MetricAlarmSpec): void {
+    this.addAlarm(`${m.service}${m.metric}`, {
+      description: m.description,
+      metric: new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: m.metric,
+        dimensionsMap: { service: m.service },
+        statistic: 'Sum',
+        period: COUNT_PERIOD,
+      }),
+      threshold: 1,
+    });
+  }
+
+  /** Throughput and lag, errors and queue depths, durations and alarm states: three rows. */
+  private createDashboard(props: MonitoringProps, iteratorAge: cloudwatch.IMetric): cloudwatch.Dashboard {
+    const period = PERIOD;
     const fns = Object.entries(props.functions);
-    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: props.dashboardName,
       defaultInterval: Duration.hours(3),
     });
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Throughput: records into the stream, invocations',
         left: [props.stream.metricIncomingRecords({ statistic: 'Sum', period })],
@@ -149,7 +171,7 @@ export class Monitoring extends Construct {
         width: 12,
       }),
     );
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Errors and throttles',
         left: fns.map(([name, fn]) => fn.metricErrors({ label: `${name} errors`, statistic: 'Sum', period })),
@@ -164,14 +186,16 @@ export class Monitoring extends Construct {
         width: 12,
       }),
     );
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Duration p50 / p99 (ms)',
         left: fns.map(([name, fn]) => fn.metricDuration({ label: `${name} p50`, statistic: 'p50', period })),
         right: fns.map(([name, fn]) => fn.metricDuration({ label: `${name} p99`, statistic: 'p99', period })),
         width: 24,
       }),
+      // The widget reads `this.alarms` when the template is rendered, so alarms added later show too.
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }),
     );
+    return dashboard;
   }
 }

@@ -19,8 +19,8 @@ import { Construct } from 'constructs';
  * Node.js runtime of every function. The newest Lambda offers (cdk-nag AwsSolutions-L1 holds us
  * to it); the bundles target the same version so esbuild keeps native syntax.
  */
-export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
-export const ESBUILD_TARGET = 'node24';
+const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
+const ESBUILD_TARGET = 'node24';
 
 /**
  * The handlers are ESM (`import.meta.url` locates the migrations folder). Some dependencies
@@ -77,29 +77,7 @@ export class PipelineFunction extends Construct {
       retention: retentionDays(props.logRetentionDays),
       removalPolicy: props.removalPolicy,
     });
-    this.role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `Execution role of ${props.functionName}: its own log group plus grants on what it uses`,
-    });
-    this.logGroup.grantWrite(this.role);
-    if (props.vpc) {
-      // Lambda attaches the function to the VPC through network interfaces it manages with this
-      // role. These are the EC2 actions of AWS's AWSLambdaVPCAccessExecutionRole without its
-      // logs:* on every log group; they do not support resource-level scoping (see infra/nag.ts).
-      this.role.addToPolicy(
-        new iam.PolicyStatement({
-          sid: 'LambdaVpcNetworkInterfaces',
-          actions: [...VPC_ENI_ACTIONS],
-          resources: ['*'],
-        }),
-      );
-    }
-    const copies = props.copyFolders ?? [];
-    const afterBundling = (inputDir: string, outputDir: string): string[] =>
-      copies.flatMap((c) => [
-        `mkdir -p "${outputDir}/${c.to}"`,
-        `cp -R "${inputDir}/${c.from}/." "${outputDir}/${c.to}/"`,
-      ]);
+    this.role = this.createRole(props);
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       functionName: props.functionName,
       entry: props.entry,
@@ -123,33 +101,60 @@ export class PipelineFunction extends Construct {
         NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
         ...props.environment,
       },
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        target: ESBUILD_TARGET,
-        mainFields: ['module', 'main'],
-        banner: ESM_REQUIRE_BANNER,
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // The SDK is bundled: the versions the tests ran against, not whatever the runtime ships.
-        bundleAwsSDK: true,
-        // pg's optional native binding is never installed and never loaded.
-        externalModules: ['pg-native'],
-        metafile: props.bundleMetafile ?? false,
-        forceDockerBundling: false,
-        logLevel: nodejs.LogLevel.ERROR,
-        ...(copies.length > 0
-          ? {
-              commandHooks: {
-                beforeBundling: () => [],
-                beforeInstall: () => [],
-                afterBundling,
-              },
-            }
-          : {}),
-      },
+      bundling: bundlingOptions(props),
     });
   }
+
+  /** The function's own role: writes to its own log group, and manages its VPC interfaces if in a VPC. */
+  private createRole(props: PipelineFunctionProps): iam.Role {
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${props.functionName}: its own log group plus grants on what it uses`,
+    });
+    this.logGroup.grantWrite(role);
+    if (props.vpc) {
+      // Lambda attaches the function to the VPC through network interfaces it manages with this
+      // role. These are the EC2 actions of AWS's AWSLambdaVPCAccessExecutionRole without its
+      // logs:* on every log group; they do not support resource-level scoping (see infra/nag.ts).
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'LambdaVpcNetworkInterfaces',
+          actions: [...VPC_ENI_ACTIONS],
+          resources: ['*'],
+        }),
+      );
+    }
+    return role;
+  }
+}
+
+/** esbuild on the host, ESM, minified with external source maps, plus the folders read at run time. */
+function bundlingOptions(props: PipelineFunctionProps): nodejs.BundlingOptions {
+  const copies = props.copyFolders ?? [];
+  const afterBundling = (inputDir: string, outputDir: string): string[] =>
+    copies.flatMap((c) => [
+      `mkdir -p "${outputDir}/${c.to}"`,
+      `cp -R "${inputDir}/${c.from}/." "${outputDir}/${c.to}/"`,
+    ]);
+  return {
+    format: nodejs.OutputFormat.ESM,
+    target: ESBUILD_TARGET,
+    mainFields: ['module', 'main'],
+    banner: ESM_REQUIRE_BANNER,
+    minify: true,
+    sourceMap: true,
+    sourcesContent: false,
+    // The SDK is bundled: the versions the tests ran against, not whatever the runtime ships.
+    bundleAwsSDK: true,
+    // pg's optional native binding is never installed and never loaded.
+    externalModules: ['pg-native'],
+    metafile: props.bundleMetafile ?? false,
+    forceDockerBundling: false,
+    logLevel: nodejs.LogLevel.ERROR,
+    ...(copies.length > 0
+      ? { commandHooks: { beforeBundling: () => [], beforeInstall: () => [], afterBundling } }
+      : {}),
+  };
 }
 
 const RETENTIONS = Object.values(logs.RetentionDays).filter((v): v is number => typeof v === 'number' && v > 0);

@@ -83,22 +83,8 @@ export class SchemaMigrations extends Construct {
     for (const user of props.users) user.secret.grantRead(this.handler.function);
     db.allowFrom(this.handler.function, { direct: true });
 
-    // The provider framework sends the CloudFormation response and turns a crash or timeout of
-    // the handler into a FAILED response, instead of a stack waiting an hour for one.
-    const frameworkLogs = new logs.LogGroup(this, 'ProviderLogs', {
-      retention: retentionDays(props.logRetentionDays),
-      removalPolicy: props.removalPolicy,
-    });
-    this.providerRole = new iam.Role(this, 'ProviderRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'CDK provider framework for the schema migrations: invoke the handler, write its own logs',
-    });
-    frameworkLogs.grantWrite(this.providerRole);
-    const provider = new cr.Provider(this, 'Provider', {
-      onEventHandler: this.handler.function,
-      frameworkOnEventRole: this.providerRole,
-      logGroup: frameworkLogs,
-    });
+    const { provider, role } = this.createProvider(props);
+    this.providerRole = role;
     this.resource = new CustomResource(this, 'Schema', {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::IotFirstSchema',
@@ -107,5 +93,27 @@ export class SchemaMigrations extends Construct {
         Users: props.users.map((u) => ({ SecretArn: u.secret.secretArn, GroupRole: u.groupRole })),
       },
     });
+  }
+
+  /**
+   * The provider framework sends the CloudFormation response and turns a crash or timeout of the
+   * handler into a FAILED response, instead of a stack waiting an hour for one.
+   */
+  private createProvider(props: SchemaMigrationsProps): { provider: cr.Provider; role: iam.Role } {
+    const frameworkLogs = new logs.LogGroup(this, 'ProviderLogs', {
+      retention: retentionDays(props.logRetentionDays),
+      removalPolicy: props.removalPolicy,
+    });
+    const role = new iam.Role(this, 'ProviderRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'CDK provider framework for the schema migrations: invoke the handler, write its own logs',
+    });
+    frameworkLogs.grantWrite(role);
+    const provider = new cr.Provider(this, 'Provider', {
+      onEventHandler: this.handler.function,
+      frameworkOnEventRole: role,
+      logGroup: frameworkLogs,
+    });
+    return { provider, role };
   }
 }

@@ -6,7 +6,7 @@
  * `pgmigrations` table make a re-run (stack update, retried deploy) a no-op.
  *
  * It then creates one login user per function and makes it a member of the group role for the
- * function's duty (iot_ingest, iot_aggregation, iot_readonly, created by the migrations), so a
+ * function's duty (GROUP_ROLES in infra/database-roles.ts, created by the migrations), so a
  * compromised validator cannot, say, delete aggregations. Each user's password lives only in
  * its own Secrets Manager secret; this function reads it and sets it, and never logs it.
  *

@@ -16,7 +16,8 @@
  * One call at a time, as the stream writer recommends.
  */
 import { randomUUID } from 'node:crypto';
-import type { KinesisStreamWriter, OutgoingRecord } from '#adapters/kinesis/stream-writer.js';
+import type { KinesisStreamWriter } from '#adapters/kinesis/stream-writer.js';
+import type { OutgoingRecord } from '#domain/ports.js';
 import {
   assertSupportedTemplate,
   matchesTopicFilter,

@@ -9,7 +9,7 @@
  * - the error action's message (IoT's documented format), turned back into a stream record.
  */
 import { z } from 'zod';
-import type { StreamPosition } from './reading.js';
+import type { PositionedRecord } from './stream.js';
 
 /** True when `topic` (no wildcards) matches `filter` (MQTT 3.1.1 section 4.7). */
 export function matchesTopicFilter(filter: string, topic: string): boolean {
@@ -106,7 +106,7 @@ export function ruleErrorToRecord(
   message: RuleErrorMessage,
   rule: { readonly streamName: string; readonly partitionKey: string },
   receivedAt: Date,
-): { readonly data: Uint8Array; readonly position: StreamPosition } {
+): PositionedRecord {
   return {
     data: new Uint8Array(Buffer.from(message.base64OriginalPayload, 'base64')),
     position: {

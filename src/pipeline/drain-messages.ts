@@ -1,10 +1,10 @@
 /**
- * The DLQ drainer's use case. Two kinds of message arrive:
+ * The DLQ drainer's use case. Three kinds of message arrive:
  * - rejections sent by the validator (many per message): stored in sensor_errors as they are;
  * - a failed-batch notice from the Kinesis event source (a shard and a sequence range the
  *   validator gave up on): the range is read back from the stream and every record in it is
  *   landed as a reading or a rejection, exactly as the validator would have. Records the stream
- *   no longer holds become one PROCESSING_FAILURE row naming the range.
+ *   no longer holds become one PROCESSING_FAILURE row naming the range;
  * - a topic rule's error message (the MQTT door's forward into the stream failed): the
  *   original payload is landed as the validator would have landed it from the stream, with a
  *   position naming the rule and its trace id (src/domain/topic-rule.ts).
@@ -18,6 +18,7 @@ import { toStorableText } from '#domain/error-record.js';
 import { type FailureNotice, isFailureNotice, parseFailureNotice } from '#domain/failure-notice.js';
 import type { PipelineStore, StreamReader } from '#domain/ports.js';
 import type { ErrorRecord } from '#domain/reading.js';
+import type { PositionedRecord } from '#domain/stream.js';
 import {
   isRuleErrorMessage,
   parseRuleErrorMessage,
@@ -61,66 +62,142 @@ function sanitized(e: ErrorRecord): ErrorRecord {
   };
 }
 
-export async function drainMessages(messages: readonly QueueMessage[], deps: DrainDeps): Promise<DrainOutcome> {
-  const failed = new Set<string>();
-  const problems: string[] = [];
-  const rejections: { messageId: string; record: ErrorRecord }[] = [];
-  const notices: { messageId: string; notice: FailureNotice }[] = [];
-  const ruleErrors: { messageId: string; message: RuleErrorMessage }[] = [];
+/** Messages sorted by kind; the ones that are neither are already failed, with the reason. */
+interface Sorted {
+  readonly rejections: { messageId: string; record: ErrorRecord }[];
+  readonly notices: { messageId: string; notice: FailureNotice }[];
+  readonly ruleErrors: { messageId: string; message: RuleErrorMessage }[];
+}
 
+/** What fails where, gathered across the steps of one drain. */
+interface Failures {
+  readonly failed: Set<string>;
+  readonly problems: string[];
+}
+
+export async function drainMessages(messages: readonly QueueMessage[], deps: DrainDeps): Promise<DrainOutcome> {
+  const failures: Failures = { failed: new Set<string>(), problems: [] };
+  const { rejections, notices, ruleErrors } = sortMessages(messages, deps, failures);
+  const errorsFromRejections = await storeRejections(rejections, deps, failures);
+  const fromNotices = await landNotices(notices, deps, failures);
+  const fromRuleErrors = await landRuleErrors(ruleErrors, deps, failures);
+  return {
+    errorsLanded: errorsFromRejections + fromNotices.errors + fromRuleErrors.errors,
+    readingsLanded: fromNotices.readings + fromRuleErrors.readings,
+    noticesHandled: notices.length + ruleErrors.length,
+    failedMessageIds: messages.map((m) => m.messageId).filter((id) => failures.failed.has(id)),
+    problems: failures.problems,
+  };
+}
+
+function sortMessages(messages: readonly QueueMessage[], deps: DrainDeps, { failed, problems }: Failures): Sorted {
+  const sorted: Sorted = { rejections: [], notices: [], ruleErrors: [] };
   for (const message of messages) {
     try {
       const body: unknown = JSON.parse(message.body);
       if (isErrorMessage(body)) {
         for (const record of decodeErrorMessage(body))
-          rejections.push({ messageId: message.messageId, record: sanitized(record) });
+          sorted.rejections.push({ messageId: message.messageId, record: sanitized(record) });
       } else if (isFailureNotice(body))
-        notices.push({ messageId: message.messageId, notice: parseFailureNotice(body) });
+        sorted.notices.push({ messageId: message.messageId, notice: parseFailureNotice(body) });
       else if (isRuleErrorMessage(body) && deps.topicRule)
-        ruleErrors.push({ messageId: message.messageId, message: parseRuleErrorMessage(body) });
+        sorted.ruleErrors.push({ messageId: message.messageId, message: parseRuleErrorMessage(body) });
       else throw new Error('neither a rejection nor a failed-batch notice');
     } catch (error) {
       failed.add(message.messageId);
       problems.push(`message ${message.messageId} not understood: ${describeError(error)}`);
     }
   }
+  return sorted;
+}
 
-  let errorsLanded = 0;
-  let readingsLanded = 0;
-
-  if (rejections.length > 0) {
-    try {
-      const result = await deps.store.insertErrors(rejections.map((r) => r.record));
-      errorsLanded += result.inserted;
-      for (const { index, reason } of result.refused) {
-        const messageId = rejections[index]?.messageId ?? '';
-        failed.add(messageId);
-        problems.push(`message ${messageId} refused by the database: ${reason}`);
-      }
-    } catch (error) {
-      for (const r of rejections) failed.add(r.messageId);
-      problems.push(`database: ${describeError(error)}`);
+/** All rejections in one write; a message is failed when any of its rejections was not stored. */
+async function storeRejections(
+  rejections: Sorted['rejections'],
+  deps: DrainDeps,
+  { failed, problems }: Failures,
+): Promise<number> {
+  if (rejections.length === 0) return 0;
+  try {
+    const result = await deps.store.insertErrors(rejections.map((r) => r.record));
+    for (const { index, reason } of result.refused) {
+      const messageId = rejections[index]?.messageId ?? '';
+      failed.add(messageId);
+      problems.push(`message ${messageId} refused by the database: ${reason}`);
     }
+    return result.inserted;
+  } catch (error) {
+    for (const r of rejections) failed.add(r.messageId);
+    problems.push(`database: ${describeError(error)}`);
+    return 0;
   }
+}
 
+/** Each notice on its own, so one that cannot be landed does not hold back the others. */
+async function landNotices(
+  notices: Sorted['notices'],
+  deps: DrainDeps,
+  { failed, problems }: Failures,
+): Promise<{ readings: number; errors: number }> {
+  const landed = { readings: 0, errors: 0 };
   for (const { messageId, notice } of notices) {
     try {
-      const landed = await landNotice(notice, deps);
-      errorsLanded += landed.errors;
-      readingsLanded += landed.readings;
+      const one = await landNotice(notice, deps);
+      landed.errors += one.errors;
+      landed.readings += one.readings;
     } catch (error) {
       failed.add(messageId);
-      problems.push(
-        `notice ${messageId} (${notice.shardId} ${notice.startSequenceNumber}..${notice.endSequenceNumber}): ${describeError(error)}`,
-      );
+      const range = `${notice.shardId} ${notice.startSequenceNumber}..${notice.endSequenceNumber}`;
+      problems.push(`notice ${messageId} (${range}): ${describeError(error)}`);
     }
   }
+  return landed;
+}
 
+async function landNotice(notice: FailureNotice, deps: DrainDeps): Promise<{ readings: number; errors: number }> {
+  const now = (deps.now ?? (() => new Date()))();
+  const { records, complete } = await deps.streamReader.readRange(notice);
+  const missing = Math.max(0, notice.batchSize - records.length);
+  const lost = !complete || missing > 0 ? [lostRange(notice, Math.max(missing, 1), records.length, now)] : [];
+  return landRecords(records, deps, now, lost);
+}
+
+/** Records landed exactly as the validator would have: readings, rejections, plus `extra` error rows. */
+async function landRecords(
+  records: readonly PositionedRecord[],
+  deps: DrainDeps,
+  now: Date,
+  extra: readonly ErrorRecord[] = [],
+): Promise<{ readings: number; errors: number }> {
+  const batch = classifyBatch(records, { payloadCapBytes: deps.payloadCapBytes, now });
+  const written = await deps.store.insertReadings(batch.rows);
+  const stored = await deps.store.insertErrors([
+    ...batch.rejections,
+    ...batch.rejectionsFor(written.refused),
+    ...extra,
+  ]);
+  if (stored.refused.length > 0)
+    throw new Error(`database refused ${stored.refused.length} error row(s): ${stored.refused[0]?.reason}`);
+  return { readings: written.inserted, errors: stored.inserted };
+}
+
+/** Each message the topic rule could not forward, landed on its own. */
+async function landRuleErrors(
+  ruleErrors: Sorted['ruleErrors'],
+  deps: DrainDeps,
+  { failed, problems }: Failures,
+): Promise<{ readings: number; errors: number }> {
+  const landed = { readings: 0, errors: 0 };
   for (const { messageId, message } of ruleErrors) {
     try {
-      const landed = await landRuleError(message, deps);
-      errorsLanded += landed.errors;
-      readingsLanded += landed.readings;
+      const now = (deps.now ?? (() => new Date()))();
+      const rule = {
+        streamName: message.failures[0]?.failedResource ?? '',
+        partitionKey: deps.topicRule?.partitionKey ?? '',
+      };
+      const one = await landRecords([ruleErrorToRecord(message, rule, now)], deps, now);
+      landed.errors += one.errors;
+      landed.readings += one.readings;
     } catch (error) {
       failed.add(messageId);
       problems.push(
@@ -128,47 +205,7 @@ export async function drainMessages(messages: readonly QueueMessage[], deps: Dra
       );
     }
   }
-
-  return {
-    errorsLanded,
-    readingsLanded,
-    noticesHandled: notices.length + ruleErrors.length,
-    failedMessageIds: messages.map((m) => m.messageId).filter((id) => failed.has(id)),
-    problems,
-  };
-}
-
-async function landNotice(notice: FailureNotice, deps: DrainDeps): Promise<{ readings: number; errors: number }> {
-  const now = (deps.now ?? (() => new Date()))();
-  const { records, complete } = await deps.streamReader.readRange(notice);
-  const batch = classifyBatch(records, { payloadCapBytes: deps.payloadCapBytes, now });
-  const written = await deps.store.insertReadings(batch.rows);
-  const errors = [...batch.rejections, ...batch.rejectionsFor(written.refused)];
-  const missing = Math.max(0, notice.batchSize - records.length);
-  if (!complete || missing > 0) errors.push(lostRange(notice, Math.max(missing, 1), records.length, now));
-
-  const stored = await deps.store.insertErrors(errors);
-  if (stored.refused.length > 0)
-    throw new Error(`database refused ${stored.refused.length} error row(s): ${stored.refused[0]?.reason}`);
-  return { readings: written.inserted, errors: stored.inserted };
-}
-
-/** A message the topic rule could not forward, landed as the validator would have landed it. */
-async function landRuleError(
-  message: RuleErrorMessage,
-  deps: DrainDeps,
-): Promise<{ readings: number; errors: number }> {
-  const now = (deps.now ?? (() => new Date()))();
-  const rule = {
-    streamName: message.failures[0]?.failedResource ?? '',
-    partitionKey: deps.topicRule?.partitionKey ?? '',
-  };
-  const batch = classifyBatch([ruleErrorToRecord(message, rule, now)], { payloadCapBytes: deps.payloadCapBytes, now });
-  const written = await deps.store.insertReadings(batch.rows);
-  const stored = await deps.store.insertErrors([...batch.rejections, ...batch.rejectionsFor(written.refused)]);
-  if (stored.refused.length > 0)
-    throw new Error(`database refused ${stored.refused.length} error row(s): ${stored.refused[0]?.reason}`);
-  return { readings: written.inserted, errors: stored.inserted };
+  return landed;
 }
 
 /**

@@ -13,6 +13,7 @@ import type { IConstruct } from 'constructs';
 import { afterAll } from 'vitest';
 import { buildApp } from '#infra/build.js';
 import type { PipelineStack } from '#infra/pipeline-stack.js';
+import type { Topology } from '#topology.js';
 
 export interface Synthesized {
   readonly app: App;
@@ -32,6 +33,8 @@ export interface SynthOptions {
   /** Bundle the functions (slow, ~10 s); off gives placeholder assets for fast variants. */
   readonly bundle?: boolean;
   readonly bundleMetafile?: boolean;
+  /** A topology variant instead of the project's. */
+  readonly topology?: Topology;
 }
 
 /** Every assembly folder this test file made (a few MB each), removed when the file ends. */
@@ -51,7 +54,10 @@ export function synthesize(options: SynthOptions = {}): Synthesized {
       ...(options.bundle === false ? { 'aws:cdk:bundling-stacks': [] } : {}),
     },
   });
-  const stack = buildApp(app, { bundleMetafile: options.bundleMetafile ?? false });
+  const stack = buildApp(app, {
+    bundleMetafile: options.bundleMetafile ?? false,
+    ...(options.topology ? { topology: options.topology } : {}),
+  });
   const assembly = app.synth();
   const artifact = assembly.getStackByName(stack.stackName);
   const json = artifact.template as Synthesized['json'];

@@ -4,12 +4,14 @@
  * really blocks on a finding.
  */
 import { App } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '#infra/build.js';
-import { type FunctionId, topology } from '#topology.js';
+import { type FunctionId, type Topology, topology } from '#topology.js';
 import { acknowledgements, logicalId, nagFindings, resourcesOfType, synthesize } from './synth.js';
+import { assertTopologyParity } from './topology-parity.js';
 
 const ackIds = (app: App) => acknowledgements(app).map((a) => a.id.replace(/^Annotation::/, ''));
 
@@ -51,6 +53,39 @@ describe('deployment variants', () => {
     expect(nagFindings(s.app)).toEqual([]);
     const d = synthesize({ bundle: false, context: { target: 'aws' } });
     expect(ackIds(d.app)).not.toContain('AwsSolutions-RDS13');
+  }, 120_000);
+
+  it('checks parity against the topology it is given: new entries are checked, changed values are caught', () => {
+    const variant: Topology = {
+      ...topology,
+      sqsSources: topology.sqsSources.map((src) => ({ ...src, batchSize: src.batchSize + 1 })),
+      schedules: [...topology.schedules, { function: 'producer', everyMinutes: 10, description: 'variant schedule' }],
+    };
+    const s = synthesize({ bundle: false, context: { target: 'localstack' }, topology: variant });
+    expect(() => assertTopologyParity(s, variant)).not.toThrow();
+    expect(() => assertTopologyParity(s)).toThrow();
+    // A mapping the topology does not declare is reported, not ignored.
+    const lean: Topology = { ...variant, sqsSources: variant.sqsSources.slice(1) };
+    expect(() => assertTopologyParity(s, lean)).toThrow(/deeply equal \[\]/);
+  }, 120_000);
+
+  it('lets a later part add an alarm that notifies the alarm topic and shows on the dashboard', () => {
+    const topicArn = 'arn:aws:sns:eu-west-1:123456789012:ops';
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [], target: 'localstack', alarmTopicArn: topicArn } });
+    const stack = buildApp(app, { nag: false });
+    stack.monitoring.addAlarm('DoorAlarm', {
+      description: 'a door of its own',
+      metric: new cloudwatch.Metric({ namespace: 'IoTFirst', metricName: 'DoorFailures' }),
+      threshold: 1,
+    });
+    const template = app.synth().getStackByName(stack.stackName).template as {
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    };
+    const resources = Object.entries(template.Resources);
+    const [alarmId, alarm] = resources.find(([, r]) => r.Properties.MetricName === 'DoorFailures') ?? [];
+    expect(alarm?.Properties).toMatchObject({ AlarmActions: [topicArn], OKActions: [topicArn] });
+    const dashboard = resources.find(([, r]) => r.Type === 'AWS::CloudWatch::Dashboard')?.[1];
+    expect(JSON.stringify(dashboard?.Properties.DashboardBody)).toContain(alarmId);
   }, 120_000);
 
   it('refuses an unknown target instead of silently deploying the AWS variant', () => {

@@ -1,0 +1,86 @@
+/**
+ * What starts the functions: the topology's Kinesis and SQS event sources and its schedules.
+ *
+ * Each kind is one {@link Trigger} in {@link TRIGGERS}; a new door (a Kafka event source, an IoT
+ * topic rule, an API in front of a function) is one more entry, reading its own topology section.
+ * Everything a trigger creates starts only once the schema exists: the stack makes every event
+ * source mapping of every function, and whatever a trigger returns, wait for the migrations.
+ */
+import { Duration, type Stack } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { IConstruct } from 'constructs';
+import { type FunctionId, type QueueId, rateExpression, type Topology } from '#topology.js';
+import type { Monitoring } from './constructs/monitoring.js';
+import type { PipelineFunction } from './constructs/pipeline-function.js';
+import { pascal } from './names.js';
+import type { DeploymentSettings } from './settings.js';
+
+/** What a trigger may connect: the stack's shared resources and its functions. */
+export interface TriggerTargets {
+  /** Scope for constructs a trigger creates (the stack itself, so their logical ids stay short). */
+  readonly scope: Stack;
+  readonly topology: Topology;
+  /** Deployment settings, for a door that only exists when configured (say, a Kafka cluster). */
+  readonly settings: DeploymentSettings;
+  readonly stream: kinesis.IStream;
+  readonly queues: Readonly<Record<QueueId, sqs.IQueue>>;
+  readonly functions: Readonly<Record<FunctionId, PipelineFunction>>;
+  /** For a door's own alarms (Monitoring.addAlarm); they notify the same topic and show on the dashboard. */
+  readonly monitoring: Monitoring;
+}
+
+/**
+ * Connects one kind of source to the functions. Returns the constructs that must wait for the
+ * schema besides event source mappings (which the stack finds by itself).
+ */
+export type Trigger = (to: TriggerTargets) => readonly IConstruct[];
+
+const kinesisSources: Trigger = ({ topology, stream, queues, functions }) => {
+  for (const src of topology.kinesisSources) {
+    functions[src.function].function.addEventSource(
+      new sources.KinesisEventSource(stream, {
+        batchSize: src.batchSize,
+        maxBatchingWindow: Duration.seconds(src.maxBatchingWindowSeconds),
+        parallelizationFactor: src.parallelizationFactor,
+        bisectBatchOnError: src.bisectBatchOnError,
+        retryAttempts: src.retryAttempts,
+        maxRecordAge: Duration.seconds(src.maxRecordAgeSeconds),
+        reportBatchItemFailures: src.reportBatchItemFailures,
+        startingPosition: lambda.StartingPosition[src.startingPosition],
+        onFailure: new sources.SqsDlq(queues[src.onFailure]),
+      }),
+    );
+  }
+  return [];
+};
+
+const sqsSources: Trigger = ({ topology, queues, functions }) => {
+  for (const src of topology.sqsSources) {
+    functions[src.function].function.addEventSource(
+      new sources.SqsEventSource(queues[src.queue], {
+        batchSize: src.batchSize,
+        maxBatchingWindow: Duration.seconds(src.maxBatchingWindowSeconds),
+        reportBatchItemFailures: src.reportBatchItemFailures,
+      }),
+    );
+  }
+  return [];
+};
+
+const schedules: Trigger = ({ scope, topology, functions }) =>
+  topology.schedules.map(
+    (schedule, index) =>
+      new events.Rule(scope, `${pascal(schedule.function)}Schedule${index === 0 ? '' : index}`, {
+        schedule: events.Schedule.expression(rateExpression(schedule)),
+        description: schedule.description,
+        targets: [new targets.LambdaFunction(functions[schedule.function].function)],
+      }),
+  );
+
+/** Every kind of trigger the stack creates, in order. */
+export const TRIGGERS: readonly Trigger[] = [kinesisSources, sqsSources, schedules];

@@ -1,0 +1,138 @@
+/**
+ * What each topology function touches besides its event source, and how each kind of access
+ * becomes environment variables and IAM grants.
+ *
+ * Two tables, both additive:
+ * - {@link FUNCTION_WIRING}, one entry per function, typed by FunctionId: a function added to the
+ *   topology without an entry here fails to compile;
+ * - {@link WIRING_RULES}, one rule per kind of access (database, queues, stream, payload cap): a
+ *   new kind (say, publishing to an alert topic) is a new optional field on
+ *   {@link FunctionWiring} plus one rule, and leaves the other rules and the stack untouched.
+ */
+import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { FunctionId, QueueId, Topology } from '#topology.js';
+import type { PipelineDatabase } from './constructs/database.js';
+import type { MetricAlarmSpec } from './constructs/monitoring.js';
+import type { GroupRole } from './database-roles.js';
+
+/** What a function touches besides its event source (event sources grant their own reads). */
+export interface FunctionWiring {
+  /** Group role of the function's own database login user; omit if it never uses the database. */
+  readonly databaseRole?: GroupRole;
+  /** Queues it sends to, with the environment variable that carries the queue URL. */
+  readonly sendsTo?: readonly { readonly queue: QueueId; readonly env: string }[];
+  /** Environment variable that carries the stream name, for a function that writes to the stream. */
+  readonly writesStream?: string;
+  /** Reads records back from the stream by shard and sequence number (GetShardIterator/GetRecords). */
+  readonly readsStream?: boolean;
+  /** Needs PAYLOAD_CAP_BYTES (it classifies or stores raw record bytes). */
+  readonly payloadCap?: boolean;
+  /** Project folders the function reads at run time, copied into its bundle (see PipelineFunction). */
+  readonly copyFolders?: readonly { readonly from: string; readonly to: string }[];
+  /** Alarms on the function's own metrics (namespace IoTFirst, dimension service = `service`). */
+  readonly metricAlarms?: readonly MetricAlarmSpec[];
+}
+
+const WIRING = {
+  producer: { writesStream: 'STREAM_NAME' },
+  validator: { databaseRole: 'iot_ingest', sendsTo: [{ queue: 'errors', env: 'ERRORS_QUEUE_URL' }], payloadCap: true },
+  // Failure notices name a shard and a sequence range; the drainer reads those records back.
+  dlqDrainer: { databaseRole: 'iot_ingest', readsStream: true, payloadCap: true },
+  aggregator: { databaseRole: 'iot_aggregation' },
+  // The handler looks for the SodaCL files at $LAMBDA_TASK_ROOT/soda/checks.
+  dq: {
+    databaseRole: 'iot_dq',
+    copyFolders: [{ from: 'soda/checks', to: 'soda/checks' }],
+    metricAlarms: [
+      { service: 'dq', metric: 'DqChecksFailed', description: 'Data-quality checks failed (see dq_check_results)' },
+      { service: 'dq', metric: 'DqChecksErrored', description: 'Data-quality checks could not be evaluated' },
+    ],
+  },
+} satisfies Readonly<Record<string, FunctionWiring>>;
+
+/** How each topology function is wired; typed by FunctionId so none can be forgotten. */
+export const FUNCTION_WIRING: Readonly<Record<FunctionId, FunctionWiring>> = WIRING;
+
+/** PostgreSQL login user of a function: `iot_` plus its id in snake case (dlqDrainer → iot_dlq_drainer). */
+export function databaseUsername(id: string): string {
+  return `iot_${id.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+}
+
+/** The shared resources a rule may hand to a function. */
+export interface WiringTargets {
+  readonly topology: Topology;
+  readonly stream: kinesis.IStream;
+  readonly queues: Readonly<Record<QueueId, sqs.IQueue>>;
+  readonly database: PipelineDatabase;
+}
+
+/** One function's wiring entry with what was created for it before the function existed. */
+export interface FunctionAccess {
+  readonly wiring: FunctionWiring;
+  /** Secret of the function's login user, when its wiring has a database role. */
+  readonly userSecret?: secretsmanager.ISecret | undefined;
+}
+
+/**
+ * One kind of access: the environment it adds before the function is created, the grants it adds
+ * after. Rules run in table order, which is also the order of the variables and of the
+ * statements in the function's policy.
+ */
+export interface WiringRule {
+  environment(access: FunctionAccess, to: WiringTargets): Record<string, string>;
+  grant(access: FunctionAccess, fn: lambda.IFunction, to: WiringTargets): void;
+}
+
+const databaseAccess: WiringRule = {
+  environment: ({ userSecret }, { database }) =>
+    userSecret ? { DB_SECRET_ARN: userSecret.secretArn, ...database.connectionEnvironment() } : {},
+  grant: ({ userSecret }, fn, { database }) => {
+    if (!userSecret) return;
+    userSecret.grantRead(fn);
+    database.allowFrom(fn);
+  },
+};
+
+const queueSends: WiringRule = {
+  environment: ({ wiring }, { queues }) =>
+    Object.fromEntries((wiring.sendsTo ?? []).map((s) => [s.env, queues[s.queue].queueUrl])),
+  grant: ({ wiring }, fn, { queues }) => {
+    for (const s of wiring.sendsTo ?? []) queues[s.queue].grantSendMessages(fn);
+  },
+};
+
+const streamWrites: WiringRule = {
+  environment: ({ wiring }, { stream }) => (wiring.writesStream ? { [wiring.writesStream]: stream.streamName } : {}),
+  grant: ({ wiring }, fn, { stream }) => {
+    if (wiring.writesStream) stream.grantWrite(fn);
+  },
+};
+
+const streamReads: WiringRule = {
+  environment: () => ({}),
+  grant: ({ wiring }, fn, { stream }) => {
+    if (wiring.readsStream) stream.grantRead(fn);
+  },
+};
+
+const payloadCap: WiringRule = {
+  environment: ({ wiring }, { topology }): Record<string, string> =>
+    wiring.payloadCap ? { PAYLOAD_CAP_BYTES: String(topology.payloadCapBytes) } : {},
+  grant: () => {},
+};
+
+/** Every kind of access, in the order the stack applies them. */
+export const WIRING_RULES: readonly WiringRule[] = [databaseAccess, queueSends, streamWrites, streamReads, payloadCap];
+
+/** The environment a function's wiring asks for, from every rule in order. */
+export function wiringEnvironment(access: FunctionAccess, to: WiringTargets): Record<string, string> {
+  return Object.assign({}, ...WIRING_RULES.map((rule) => rule.environment(access, to)));
+}
+
+/** Adds every grant a function's wiring asks for. */
+export function grantWiring(access: FunctionAccess, fn: lambda.IFunction, to: WiringTargets): void {
+  for (const rule of WIRING_RULES) rule.grant(access, fn, to);
+}
