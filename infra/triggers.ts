@@ -17,6 +17,7 @@ import type { IConstruct } from 'constructs';
 import { type FunctionId, type QueueId, rateExpression, type Topology } from '#topology.js';
 import type { Monitoring } from './constructs/monitoring.js';
 import type { PipelineFunction } from './constructs/pipeline-function.js';
+import { iotDoor } from './iot-door.js';
 import { pascal } from './names.js';
 import type { DeploymentSettings } from './settings.js';
 
@@ -83,4 +84,4 @@ const schedules: Trigger = ({ scope, topology, functions }) =>
   );
 
 /** Every kind of trigger the stack creates, in order. */
-export const TRIGGERS: readonly Trigger[] = [kinesisSources, sqsSources, schedules];
+export const TRIGGERS: readonly Trigger[] = [kinesisSources, sqsSources, schedules, iotDoor];
