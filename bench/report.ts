@@ -9,6 +9,7 @@ import type { E2eResult } from './e2e.js';
 import type { IngestResult } from './ingest.js';
 import type { KafkaBenchResult } from './kafka.js';
 import type { MemoryResult } from './memory.js';
+import type { MqttResult } from './mqtt.js';
 
 export interface Machine {
   readonly cpuModel: string;
@@ -42,6 +43,7 @@ export interface BenchResults {
   readonly memory?: MemoryResult;
   readonly api?: ApiResult;
   readonly kafka?: KafkaBenchResult;
+  readonly mqtt?: MqttResult;
   readonly ratios: readonly Ratio[];
   readonly failures: readonly { readonly benchmark: string; readonly message: string }[];
 }
@@ -49,7 +51,9 @@ export interface BenchResults {
 /** Incremental runs count as proportional while a touched window costs at most this many full-run windows. */
 export const PROPORTIONAL_TOLERANCE = 1.5;
 
-export function ratios(r: Pick<BenchResults, 'ingest' | 'e2e' | 'aggregation' | 'memory' | 'api' | 'kafka'>): Ratio[] {
+export function ratios(
+  r: Pick<BenchResults, 'ingest' | 'e2e' | 'aggregation' | 'memory' | 'api' | 'kafka' | 'mqtt'>,
+): Ratio[] {
   const out: Ratio[] = [];
   if (r.api) out.push(...apiRatios(r.api));
   if (r.kafka)
@@ -96,6 +100,13 @@ export function ratios(r: Pick<BenchResults, 'ingest' | 'e2e' | 'aggregation' | 
       met: r.memory.maxRssPeakMb <= 256,
     });
   }
+  if (r.mqtt)
+    out.push({
+      name: `mqtt: ingress with ${r.mqtt.devices} devices ÷ direct PutRecords`,
+      value: r.mqtt.ratio,
+      target: '>= 0.5',
+      met: r.mqtt.ratio >= 0.5,
+    });
   return out;
 }
 
@@ -229,6 +240,28 @@ export function tableRows(r: BenchResults): string[][] {
     ]);
   }
   if (r.api) rows.push(...apiRows(r.api, find));
+  if (r.mqtt) {
+    const q = r.mqtt;
+    const ratio = find('mqtt');
+    rows.push([
+      `mqtt ingress, ${fmt(q.devices)} devices, ${fmt(q.messages)} readings (QoS 1)`,
+      `${fmt(q.mqtt.messagesPerSecond)} msg/s to PUBACK`,
+      `${fmt(q.direct.recordsPerSecond)} rec/s PutRecords`,
+      fmt(q.ratio),
+      ratio?.target ?? '',
+      verdict(ratio?.met),
+    ]);
+    const row = q.fixedLoad.publishToRowMs;
+    const ack = q.fixedLoad.publishToAckMs;
+    rows.push([
+      `  mqtt ${fmt(q.fixedLoad.offeredPerSecond)}/s: publish → row p50 / p99`,
+      `${fmt(row.p50)} / ${fmt(row.p99)} ms`,
+      `PUBACK ${fmt(ack.p50)} / ${fmt(ack.p99)} ms`,
+      '',
+      'info',
+      '',
+    ]);
+  }
   for (const f of r.failures) rows.push([`${f.benchmark}: FAILED`, f.message.slice(0, 80), '', '', '', '']);
   if (r.kafka) {
     const k = r.kafka;

@@ -25,10 +25,11 @@ import { benchE2e } from './e2e.js';
 import { benchIngest } from './ingest.js';
 import { benchKafka, KAFKA_BENCH_SETTINGS } from './kafka.js';
 import { benchMemory } from './memory.js';
+import { benchMqtt } from './mqtt.js';
 import { VALIDATOR_BATCH_SIZE } from './records.js';
 import { type BenchResults, ratios, renderMarkdown, renderTable, tableRows } from './report.js';
 
-export const BENCHMARKS = ['ingest', 'e2e', 'aggregation', 'memory', 'api', 'kafka'] as const;
+export const BENCHMARKS = ['ingest', 'e2e', 'aggregation', 'memory', 'api', 'kafka', 'mqtt'] as const;
 export type Benchmark = (typeof BENCHMARKS)[number];
 
 export interface BenchOptions {
@@ -61,6 +62,11 @@ export interface BenchOptions {
   readonly apiWriteBatches: number;
   /** Readings sent through the Kafka door (and straight into the stream, its baseline). */
   readonly kafkaRecords: number;
+  /** MQTT door: simulated devices, readings in the throughput phase, rate and length of the latency phase. */
+  readonly mqttDevices: number;
+  readonly mqttMessages: number;
+  readonly mqttRate: number;
+  readonly mqttSeconds: number;
   /** An existing PostgreSQL server's superuser URL; an embedded one is started otherwise. */
   readonly adminUrl?: string | undefined;
   /** Folder for child-process logs and the e2e stack's state. */
@@ -96,6 +102,10 @@ export const FULL: Omit<BenchOptions, 'logDir' | 'quiet' | 'adminUrl'> = {
   apiPollSeconds: 30,
   apiWriteBatches: 40,
   kafkaRecords: 50_000,
+  mqttDevices: 100,
+  mqttMessages: 20_000,
+  mqttRate: 500,
+  mqttSeconds: 20,
   quick: false,
 };
 
@@ -119,6 +129,8 @@ export const QUICK: typeof FULL = {
   apiPollSeconds: 5,
   apiWriteBatches: 20,
   kafkaRecords: 5_000,
+  mqttMessages: 3_000,
+  mqttSeconds: 5,
   quick: true,
 };
 
@@ -217,6 +229,16 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
         records: options.kafkaRecords,
         sensors: options.sensors,
         settings: KAFKA_BENCH_SETTINGS,
+        log,
+      });
+    });
+    await attempt('mqtt', async () => {
+      results.mqtt = await benchMqtt(server, {
+        devices: options.mqttDevices,
+        messages: options.mqttMessages,
+        rate: options.mqttRate,
+        seconds: options.mqttSeconds,
+        logDir: options.logDir,
         log,
       });
     });

@@ -18,6 +18,7 @@ import { type FunctionId, type QueueId, rateExpression, type Topology } from '#t
 import { KafkaBridgeSource, kafkaSourceFromContext } from './constructs/kafka-source.js';
 import type { Monitoring } from './constructs/monitoring.js';
 import type { PipelineFunction } from './constructs/pipeline-function.js';
+import { iotDoor } from './iot-door.js';
 import { pascal } from './names.js';
 import type { DeploymentSettings } from './settings.js';
 
@@ -99,4 +100,4 @@ const kafkaSources: Trigger = ({ scope, topology, queues, functions }) => {
   );
 };
 
-export const TRIGGERS: readonly Trigger[] = [kinesisSources, sqsSources, kafkaSources, schedules];
+export const TRIGGERS: readonly Trigger[] = [kinesisSources, sqsSources, kafkaSources, schedules, iotDoor];

@@ -21,6 +21,8 @@ export interface StartOptions {
     readonly kinesis: number;
     readonly sqs: number;
     readonly lambda: number;
+    /** The MQTT door's broker (TLS), runtime/mqtt. */
+    readonly mqtt: number;
   };
   /** Divides schedule periods: 6 runs the 1-minute aggregator every 10 s. */
   readonly scheduleSpeedUp: number;
@@ -29,7 +31,7 @@ export interface StartOptions {
   readonly help: boolean;
 }
 
-export const DEFAULT_PORTS = { postgres: 54329, kinesis: 4567, sqs: 4576, lambda: 9001 } as const;
+export const DEFAULT_PORTS = { postgres: 54329, kinesis: 4567, sqs: 4576, lambda: 9001, mqtt: 8883 } as const;
 const DEFAULT_RATE = 50;
 const DEFAULT_SENSORS = 50;
 /** The original's pace: one producer batch every 2 seconds. */
@@ -52,6 +54,7 @@ Lambda host running the real handlers. Prints "READY {json}" when ready (also wr
   --kinesis-port <n>     kinesalite port (default ${DEFAULT_PORTS.kinesis})
   --sqs-port <n>         fauxqs port (default ${DEFAULT_PORTS.sqs})
   --lambda-port <n>      Lambda Invoke API port (default ${DEFAULT_PORTS.lambda})
+  --mqtt-port <n>        MQTT broker port, TLS with device certificates (default ${DEFAULT_PORTS.mqtt})
   --state-dir <path>     state folder (default $IOT_FIRST_STATE_DIR, else .iot-first in the project)
   --listen-all           listen on every network interface (default: loopback only)
   --kafka <host:port,…>  consume a Kafka topic into the stream through the Kafka bridge
@@ -86,6 +89,7 @@ const START_FLAGS = {
   'kinesis-port': { type: 'string' },
   'sqs-port': { type: 'string' },
   'lambda-port': { type: 'string' },
+  'mqtt-port': { type: 'string' },
   'state-dir': { type: 'string' },
   'listen-all': { type: 'boolean' },
   kafka: { type: 'string' },
@@ -120,6 +124,7 @@ export function parseStartOptions(argv: readonly string[]): StartOptions {
       kinesis: integer('kinesis-port', v['kinesis-port'], DEFAULT_PORTS.kinesis, 0, 65535),
       sqs: integer('sqs-port', v['sqs-port'], DEFAULT_PORTS.sqs, 0, 65535),
       lambda: integer('lambda-port', v['lambda-port'], DEFAULT_PORTS.lambda, 0, 65535),
+      mqtt: integer('mqtt-port', v['mqtt-port'], DEFAULT_PORTS.mqtt, 0, 65535),
     },
     kafka: kafkaOption(v.kafka, v['kafka-topic']),
     help: v.help ?? false,

@@ -221,3 +221,54 @@ export function rateExpression(schedule: Pick<ScheduleSpec, 'everyMinutes'>): st
   const n = schedule.everyMinutes;
   return `rate(${n} ${n === 1 ? 'minute' : 'minutes'})`;
 }
+
+/**
+ * The MQTT door (issue 11, DESIGN.md section 10): devices publish to their own topic on AWS IoT
+ * Core (or the local broker), and one topic rule forwards every message on the filter into the
+ * stream with the device's identity as partition key. The CDK stack renders the rule and the
+ * IoT policy from this entry; the local broker and rule engine (runtime/mqtt) apply the same.
+ */
+export interface MqttDoorSpec {
+  /** The one topic a device may publish to; `{thing}` is its thing name (= sensor_id). */
+  readonly deviceTopic: string;
+  /** The rule's `FROM` filter: every device topic, nothing else. */
+  readonly topicFilter: string;
+  /** IoT rule names allow only `[a-zA-Z0-9_]`. */
+  readonly ruleName: string;
+  /** The IoT policy every device certificate is attached to (thing-name policy variables). */
+  readonly policyName: string;
+  /**
+   * IoT substitution template for the Kinesis partition key: `mqtt:` and the topic's identity
+   * level (src/domain/record-origin.ts parses it back). Level 3 because the policy lets a device
+   * publish only where level 3 is its own thing name.
+   */
+  readonly partitionKey: string;
+  /** Where a forward that failed goes (the rule's error action), so it still ends as a row. */
+  readonly errorDestination: QueueId;
+  /** AWS IoT Core's message size limit. */
+  readonly maxMessageBytes: number;
+  /** Connection attempts one device may make at once, then per second (IoT throttles these). */
+  readonly connectBurst: { readonly burst: number; readonly perSecond: number };
+}
+
+export const mqttDoor: MqttDoorSpec = {
+  deviceTopic: 'iot/sensors/{thing}/readings',
+  topicFilter: 'iot/sensors/+/readings',
+  ruleName: 'iot_sensor_readings_to_stream',
+  policyName: 'iot-first-device',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: an IoT substitution template, rendered by IoT (or runtime/mqtt)
+  partitionKey: 'mqtt:${topic(3)}',
+  errorDestination: 'failures',
+  maxMessageBytes: 128 * 1024,
+  connectBurst: { burst: 5, perSecond: 1 },
+};
+
+/** The topic rule's SQL (IoT SQL version 2016-03-23): every message on the filter, as it is. */
+export function mqttRuleSql(door: Pick<MqttDoorSpec, 'topicFilter'> = mqttDoor): string {
+  return `SELECT * FROM '${door.topicFilter}'`;
+}
+
+/** A device's own topic. */
+export function deviceTopicFor(thingName: string, door: Pick<MqttDoorSpec, 'deviceTopic'> = mqttDoor): string {
+  return door.deviceTopic.replace('{thing}', thingName);
+}

@@ -48,6 +48,10 @@ describe('npm run bench, smoke size', () => {
       apiWriteBatches: 2,
       kafkaRecords: 300,
       only: benchmarks,
+      mqttDevices: 5,
+      mqttMessages: 100,
+      mqttRate: 50,
+      mqttSeconds: 1,
       adminUrl: inject('pgAdminUrl'),
       logDir,
       quiet: true,
@@ -138,7 +142,7 @@ describe('npm run bench, smoke size', () => {
 
   it('reports every ratio, each with a finite value and a target, in JSON and in the table', () => {
     const names = results.ratios.map((r) => r.name);
-    expect(names).toHaveLength(kafkaSkip === undefined ? 10 : 9);
+    expect(names).toHaveLength(kafkaSkip === undefined ? 11 : 10);
     for (const prefix of [
       'api: fleet',
       'api: windows 24 h',
@@ -150,6 +154,7 @@ describe('npm run bench, smoke size', () => {
       'aggregation: incremental',
       'memory',
       ...(kafkaSkip === undefined ? ['kafka'] : []),
+      'mqtt',
     ]) {
       expect(names.some((n) => n.startsWith(prefix))).toBe(true);
     }
@@ -173,5 +178,15 @@ describe('npm run bench, smoke size', () => {
       expect(table).toContain(figure);
       expect(markdown).toContain(figure);
     }
+  });
+
+  it('mqtt: every published reading was acknowledged, the ratio and latencies are measured', () => {
+    const mqtt = results.mqtt;
+    if (!mqtt) throw new Error('no mqtt result');
+    expect(mqtt.mqtt.failed).toBe(0);
+    expect(mqtt.mqtt.messagesPerSecond).toBeGreaterThan(0);
+    expect(mqtt.direct.recordsPerSecond).toBeGreaterThan(0);
+    expect(mqtt.fixedLoad.publishToRowMs.samples).toBeGreaterThan(0);
+    expect(results.ratios.some((r) => r.name.startsWith('mqtt'))).toBe(true);
   });
 });
