@@ -4,8 +4,6 @@
  * created at the first start (shown once in the log, kept in `<state>/api-token` and put in the
  * READY line and endpoints.json as `apiToken`); and the alert notifier (ALERT lines in the status
  * output, `<state>/alerts.jsonl`, e-mail with an SMTP URL).
- *
- * Not registered in runtime/doors.ts yet: registering it is one entry there (plus its flags).
  */
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';

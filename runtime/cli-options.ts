@@ -23,7 +23,11 @@ export interface StartOptions {
     readonly lambda: number;
     /** The MQTT door's broker (TLS), runtime/mqtt. */
     readonly mqtt: number;
+    /** The query API and the dashboard (runtime/api-service.ts). */
+    readonly api: number;
   };
+  /** smtp://host:port: the local alert notifier also sends each alert by e-mail (`--smtp`). */
+  readonly smtpUrl: string | undefined;
   /** Divides schedule periods: 6 runs the 1-minute aggregator every 10 s. */
   readonly scheduleSpeedUp: number;
   /** Kafka bootstrap servers (`host:port,…`): consume their topic into the bridge (`--kafka`). */
@@ -31,7 +35,14 @@ export interface StartOptions {
   readonly help: boolean;
 }
 
-export const DEFAULT_PORTS = { postgres: 54329, kinesis: 4567, sqs: 4576, lambda: 9001, mqtt: 8883 } as const;
+export const DEFAULT_PORTS = {
+  postgres: 54329,
+  kinesis: 4567,
+  sqs: 4576,
+  lambda: 9001,
+  mqtt: 8883,
+  api: 8080,
+} as const;
 const DEFAULT_RATE = 50;
 const DEFAULT_SENSORS = 50;
 /** The original's pace: one producer batch every 2 seconds. */
@@ -55,6 +66,8 @@ Lambda host running the real handlers. Prints "READY {json}" when ready (also wr
   --sqs-port <n>         fauxqs port (default ${DEFAULT_PORTS.sqs})
   --lambda-port <n>      Lambda Invoke API port (default ${DEFAULT_PORTS.lambda})
   --mqtt-port <n>        MQTT broker port, TLS with device certificates (default ${DEFAULT_PORTS.mqtt})
+  --api-port <n>         query API and dashboard port (default ${DEFAULT_PORTS.api})
+  --smtp <url>           also e-mail each alert through this SMTP server (smtp://host:port)
   --state-dir <path>     state folder (default $IOT_FIRST_STATE_DIR, else .iot-first in the project)
   --listen-all           listen on every network interface (default: loopback only)
   --kafka <host:port,…>  consume a Kafka topic into the stream through the Kafka bridge
@@ -90,6 +103,8 @@ const START_FLAGS = {
   'sqs-port': { type: 'string' },
   'lambda-port': { type: 'string' },
   'mqtt-port': { type: 'string' },
+  'api-port': { type: 'string' },
+  smtp: { type: 'string' },
   'state-dir': { type: 'string' },
   'listen-all': { type: 'boolean' },
   kafka: { type: 'string' },
@@ -125,10 +140,19 @@ export function parseStartOptions(argv: readonly string[]): StartOptions {
       sqs: integer('sqs-port', v['sqs-port'], DEFAULT_PORTS.sqs, 0, 65535),
       lambda: integer('lambda-port', v['lambda-port'], DEFAULT_PORTS.lambda, 0, 65535),
       mqtt: integer('mqtt-port', v['mqtt-port'], DEFAULT_PORTS.mqtt, 0, 65535),
+      api: integer('api-port', v['api-port'], DEFAULT_PORTS.api, 0, 65535),
     },
+    smtpUrl: smtpOption(v.smtp),
     kafka: kafkaOption(v.kafka, v['kafka-topic']),
     help: v.help ?? false,
   };
+}
+
+function smtpOption(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^smtps?:\/\/[^\s/]+(:\d{1,5})?\/?$/.test(raw))
+    throw new UsageError(`--smtp must be an SMTP URL such as smtp://127.0.0.1:2525 (got "${raw}")`);
+  return raw;
 }
 
 const BOOTSTRAP = /^[A-Za-z0-9.-]+:\d{1,5}(,[A-Za-z0-9.-]+:\d{1,5})*$/;
