@@ -137,7 +137,7 @@ describe('aws target', () => {
       DeletionProtection: false,
       BackupRetentionPeriod: 7,
       MultiAZ: false,
-      EnableCloudwatchLogsExports: ['postgresql'],
+      EnableCloudwatchLogsExports: ['postgresql', 'upgrade'],
     });
     s.template.hasResourceProperties('AWS::RDS::DBParameterGroup', { Parameters: { 'rds.force_ssl': '1' } });
     const endpoints = resourcesOfType(s, 'AWS::EC2::VPCEndpoint').map(([, p]) => JSON.stringify(p.ServiceName));
