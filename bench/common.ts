@@ -142,7 +142,7 @@ export function median(values: readonly number[]): number {
   );
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export { sleep } from '#adapters/retry.js';
 
 /** Rounds for display and JSON: rates to integers, ratios and milliseconds to 3 significant places. */
 export function round(value: number, digits = 3): number {

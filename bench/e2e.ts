@@ -28,11 +28,12 @@ import {
   PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
 import pg from 'pg';
+import { exponentialDelayMs } from '#adapters/retry.js';
 import type { SimulatedRecord } from '#domain/fleet.js';
 import { type RunningStack, startStack } from '#runtime/stack.js';
 import { topology } from '#topology.js';
 import { type BenchServer, PROJECT_ROOT, percentile, round, sleep } from './common.js';
-import { recordSet } from './records.js';
+import { type RecordSet, recordSet } from './records.js';
 
 export interface E2eOptions {
   readonly rate: number;
@@ -178,7 +179,7 @@ async function put(kinesis: KinesisClient, streamName: string, records: readonly
     );
     const results = out.Records ?? [];
     pending = pending.filter((_, i) => results[i]?.ErrorCode !== undefined);
-    if (pending.length > 0) await sleep(50 * 2 ** attempt);
+    if (pending.length > 0) await sleep(exponentialDelayMs(attempt, { baseMs: 50, maxMs: Number.POSITIVE_INFINITY }));
   }
 }
 
@@ -203,7 +204,7 @@ async function until(
 }
 
 /** The emulator's own drain rate: every shard read from the start, in parallel, as fast as it serves. */
-async function drain(kinesis: KinesisClient, streamName: string): Promise<{ records: number; ms: number }> {
+async function rawDrain(kinesis: KinesisClient, streamName: string): Promise<{ records: number; ms: number }> {
   const shards = (await kinesis.send(new ListShardsCommand({ StreamName: streamName }))).Shards ?? [];
   const started = performance.now();
   const counts = await Promise.all(
@@ -231,17 +232,78 @@ async function drain(kinesis: KinesisClient, streamName: string): Promise<{ reco
   return { records: counts.reduce((a, b) => a + b, 0), ms: performance.now() - started };
 }
 
+/** What every phase of one run shares: the stack, the database, the probe and the running totals. */
+interface E2eRun {
+  readonly stack: RunningStack;
+  readonly db: pg.Pool;
+  readonly probe: VisibilityProbe;
+  readonly streamName: string;
+  readonly settleMs: number;
+  readonly log: (line: string) => void;
+  /** Rows the database must hold once everything put so far has landed. */
+  readonly expected: { valid: number; rejected: number };
+}
+
+/** When a phase's rows became visible (undefined: not within the wait) and its latencies. */
+interface Landing {
+  readonly readingsAt: number | undefined;
+  readonly errorsAt: number | undefined;
+  readonly latency: Latency;
+}
+
 export async function benchE2e(server: BenchServer, options: E2eOptions): Promise<E2eResult> {
-  const { log } = options;
-  const settleMs = options.settleTimeoutMs ?? 180_000;
   const source = topology.kinesisSources.find((s) => s.function === 'validator');
   if (!source) throw new Error('the topology has no Kinesis source for the validator');
+  const { stack, databaseUrl } = await startE2eStack(server, options);
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const run: E2eRun = {
+    stack,
+    db,
+    probe: new VisibilityProbe(db),
+    streamName: stack.endpoints.streamName,
+    settleMs: options.settleTimeoutMs ?? 180_000,
+    log: options.log,
+    expected: { valid: 0, rejected: 0 },
+  };
+  try {
+    await warmUp(run, options);
+    const fixedLoad = {
+      offeredPerSecond: options.rate,
+      p99TargetMs: 2 * source.maxBatchingWindowSeconds * 1000 + 250,
+      ...(await fixedLoadPhase(run, options)),
+    };
+    const saturation = await saturationPhase(run, options);
+    const hostStats = stack.host.status();
+    const { drain, drainRate } = await drainBaseline(run);
+    return {
+      shards: topology.stream.shardCount,
+      batchSize: source.batchSize,
+      batchingWindowMs: source.maxBatchingWindowSeconds * 1000,
+      parallelizationFactor: source.parallelizationFactor,
+      fixedLoad,
+      saturation,
+      drain,
+      ratio: round(saturation.throughputPerSecond / drainRate),
+      hostStats,
+    };
+  } finally {
+    await run.probe.stop();
+    await stack.stop();
+    await db.end().catch(() => undefined);
+  }
+}
+
+/** The embedded stack as `npm start` runs it, on a database of this run, schedules off. */
+async function startE2eStack(
+  server: BenchServer,
+  options: E2eOptions,
+): Promise<{ stack: RunningStack; databaseUrl: string }> {
   const databaseUrl = await server.createDatabase('e2e');
   const stateDir = path.join(options.logDir, `e2e-${Date.now().toString(36)}`);
   mkdirSync(stateDir, { recursive: true });
   const hostLog = path.join(stateDir, 'host.log');
-  log(`e2e: starting the embedded stack (logs in ${stateDir})`);
-  const stack: RunningStack = await startStack({
+  options.log(`e2e: starting the embedded stack (logs in ${stateDir})`);
+  const stack = await startStack({
     projectRoot: PROJECT_ROOT,
     stateDir,
     databaseUrl,
@@ -252,125 +314,107 @@ export async function benchE2e(server: BenchServer, options: E2eOptions): Promis
       : {}),
     log: (line) => appendFileSync(hostLog, `${line}\n`),
   });
-  const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-  const probe = new VisibilityProbe(db);
-  const streamName = stack.endpoints.streamName;
-  let validSoFar = 0;
-  let rejectedSoFar = 0;
-  try {
-    const warm = recordSet({ count: options.warmupRecords, seed: 20, sensors: options.sensors, positionOffset: 0 });
-    log(`e2e: warm-up, ${warm.records.length} records (cold starts happen here)`);
-    for (let i = 0; i < warm.records.length; i += PUT_CHUNK)
-      await put(stack.kinesis, streamName, warm.records.slice(i, i + PUT_CHUNK));
-    validSoFar += warm.expected.valid;
-    rejectedSoFar += warm.records.length - warm.expected.valid;
-    if ((await until(db, 'sensor_readings', validSoFar, settleMs)) === undefined)
-      throw new Error('e2e: warm-up readings never all landed');
-    await until(db, 'sensor_errors', rejectedSoFar, settleMs);
-    probe.take();
+  return { stack, databaseUrl };
+}
 
-    // Fixed offered load.
-    const steadySet = recordSet({
-      count: Math.round(options.rate * options.seconds),
-      seed: 21,
-      sensors: options.sensors,
-      positionOffset: 0,
+/** Waits until everything put so far has landed; the set's rows are added to the totals first. */
+async function awaitLanding(run: E2eRun, set: RecordSet): Promise<Landing> {
+  run.expected.valid += set.expected.valid;
+  run.expected.rejected += set.records.length - set.expected.valid;
+  const readingsAt = await until(run.db, 'sensor_readings', run.expected.valid, run.settleMs);
+  const errorsAt = await until(run.db, 'sensor_errors', run.expected.rejected, run.settleMs);
+  return { readingsAt, errorsAt, latency: run.probe.take() };
+}
+
+/** A phase's figures, every time measured from its first put (`t0`). */
+function phaseResult(set: RecordSet, t0: number, lastPut: number, landing: Landing): PhaseResult {
+  const records = set.records.length;
+  return {
+    records,
+    validRows: set.expected.valid,
+    throughputPerSecond: landing.readingsAt === undefined ? 0 : round((records / (landing.readingsAt - t0)) * 1000),
+    putPerSecond: round((records / Math.max(1, lastPut - t0)) * 1000),
+    latencyMs: landing.latency,
+    allLandedSeconds: landing.errorsAt === undefined ? null : round((landing.errorsAt - t0) / 1000),
+    caughtUp: landing.readingsAt !== undefined,
+  };
+}
+
+/** Cold starts happen here, outside every measured phase. */
+async function warmUp(run: E2eRun, options: E2eOptions): Promise<void> {
+  const warm = recordSet({ count: options.warmupRecords, seed: 20, sensors: options.sensors, positionOffset: 0 });
+  run.log(`e2e: warm-up, ${warm.records.length} records (cold starts happen here)`);
+  for (let i = 0; i < warm.records.length; i += PUT_CHUNK)
+    await put(run.stack.kinesis, run.streamName, warm.records.slice(i, i + PUT_CHUNK));
+  const landing = await awaitLanding(run, warm);
+  if (landing.readingsAt === undefined) throw new Error('e2e: warm-up readings never all landed');
+}
+
+/** Fixed offered load: `rate` readings/s, one PutRecords every 100 ms, every 5th valid one watched. */
+async function fixedLoadPhase(run: E2eRun, options: E2eOptions): Promise<PhaseResult> {
+  const set = recordSet({
+    count: Math.round(options.rate * options.seconds),
+    seed: 21,
+    sensors: options.sensors,
+    positionOffset: 0,
+  });
+  run.log(`e2e: ${options.rate} readings/s for ${options.seconds} s`);
+  const perTick = Math.max(1, Math.round(options.rate / 10));
+  const t0 = performance.now();
+  let lastPut = t0;
+  for (let tick = 0, i = 0; i < set.records.length; tick++, i += perTick) {
+    const due = t0 + tick * 100;
+    const now = performance.now();
+    if (due > now) await sleep(due - now);
+    const slice = set.records.slice(i, i + perTick);
+    const putAt = performance.now();
+    slice.forEach((r, k) => {
+      if (r.expected === 'valid' && (i + k) % 5 === 0) run.probe.watch(r.readingId, putAt);
     });
-    log(`e2e: ${options.rate} readings/s for ${options.seconds} s`);
-    const perTick = Math.max(1, Math.round(options.rate / 10));
-    const t0 = performance.now();
-    let lastPut = t0;
-    for (let tick = 0, i = 0; i < steadySet.records.length; tick++, i += perTick) {
-      const due = t0 + tick * 100;
-      const now = performance.now();
-      if (due > now) await sleep(due - now);
-      const slice = steadySet.records.slice(i, i + perTick);
-      const putAt = performance.now();
-      slice.forEach((r, k) => {
-        if (r.expected === 'valid' && (i + k) % 5 === 0) probe.watch(r.readingId, putAt);
-      });
-      await put(stack.kinesis, streamName, slice);
-      lastPut = performance.now();
-    }
-    validSoFar += steadySet.expected.valid;
-    rejectedSoFar += steadySet.records.length - steadySet.expected.valid;
-    const steadyDone = await until(db, 'sensor_readings', validSoFar, settleMs);
-    const steadyErrors = await until(db, 'sensor_errors', rejectedSoFar, settleMs);
-    const steadyLatency = probe.take();
-    const fixedLoad = {
-      offeredPerSecond: options.rate,
-      p99TargetMs: 2 * source.maxBatchingWindowSeconds * 1000 + 250,
-      records: steadySet.records.length,
-      validRows: steadySet.expected.valid,
-      throughputPerSecond: steadyDone === undefined ? 0 : round((steadySet.records.length / (steadyDone - t0)) * 1000),
-      putPerSecond: round((steadySet.records.length / Math.max(1, lastPut - t0)) * 1000),
-      latencyMs: steadyLatency,
-      allLandedSeconds: steadyErrors === undefined ? null : round((steadyErrors - t0) / 1000),
-      caughtUp: steadyDone !== undefined,
-    };
-
-    // Saturation.
-    const satSet = recordSet({
-      count: options.saturationRecords,
-      seed: 22,
-      sensors: options.sensors,
-      positionOffset: 0,
-    });
-    log(`e2e: saturation, ${satSet.records.length} records as fast as the emulator takes them`);
-    const s0 = performance.now();
-    const chunks: SimulatedRecord[][] = [];
-    for (let i = 0; i < satSet.records.length; i += PUT_CHUNK) chunks.push(satSet.records.slice(i, i + PUT_CHUNK));
-    let next = 0;
-    const sampleEvery = Math.max(2, Math.round(satSet.records.length / 2_000));
-    await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        while (next < chunks.length) {
-          const index = next++;
-          const chunk = chunks[index] as SimulatedRecord[];
-          const putAt = performance.now();
-          chunk.forEach((r, k) => {
-            if (r.expected === 'valid' && (index * PUT_CHUNK + k) % sampleEvery === 0) probe.watch(r.readingId, putAt);
-          });
-          await put(stack.kinesis, streamName, chunk);
-        }
-      }),
-    );
-    const satPut = performance.now();
-    validSoFar += satSet.expected.valid;
-    rejectedSoFar += satSet.records.length - satSet.expected.valid;
-    const satDone = await until(db, 'sensor_readings', validSoFar, settleMs);
-    const satErrors = await until(db, 'sensor_errors', rejectedSoFar, settleMs);
-    const satLatency = probe.take();
-    const saturation: PhaseResult = {
-      records: satSet.records.length,
-      validRows: satSet.expected.valid,
-      throughputPerSecond: satDone === undefined ? 0 : round((satSet.records.length / (satDone - s0)) * 1000),
-      putPerSecond: round((satSet.records.length / Math.max(1, satPut - s0)) * 1000),
-      latencyMs: satLatency,
-      allLandedSeconds: satErrors === undefined ? null : round((satErrors - s0) / 1000),
-      caughtUp: satDone !== undefined,
-    };
-    const hostStats = stack.host.status();
-
-    log('e2e: drain baseline (raw GetRecords over the same stream, host idle)');
-    const runs: { records: number; ms: number }[] = [];
-    for (let r = 0; r < 3; r++) runs.push(await drain(stack.kinesis, streamName));
-    const rates = runs.map((r) => (r.records / r.ms) * 1000).sort((a, b) => a - b);
-    const drainRate = rates[Math.floor(rates.length / 2)] ?? Number.NaN;
-    return {
-      shards: topology.stream.shardCount,
-      batchSize: source.batchSize,
-      batchingWindowMs: source.maxBatchingWindowSeconds * 1000,
-      parallelizationFactor: source.parallelizationFactor,
-      fixedLoad,
-      saturation,
-      drain: { records: runs[0]?.records ?? 0, recordsPerSecond: round(drainRate), runs: rates.map((x) => round(x)) },
-      ratio: round(saturation.throughputPerSecond / drainRate),
-      hostStats,
-    };
-  } finally {
-    await probe.stop();
-    await stack.stop();
-    await db.end().catch(() => undefined);
+    await put(run.stack.kinesis, run.streamName, slice);
+    lastPut = performance.now();
   }
+  return phaseResult(set, t0, lastPut, await awaitLanding(run, set));
+}
+
+/** Saturation: the set put by four concurrent writers as fast as the emulator takes it. */
+async function saturationPhase(run: E2eRun, options: E2eOptions): Promise<PhaseResult> {
+  const set = recordSet({ count: options.saturationRecords, seed: 22, sensors: options.sensors, positionOffset: 0 });
+  run.log(`e2e: saturation, ${set.records.length} records as fast as the emulator takes them`);
+  const t0 = performance.now();
+  const chunks: SimulatedRecord[][] = [];
+  for (let i = 0; i < set.records.length; i += PUT_CHUNK) chunks.push(set.records.slice(i, i + PUT_CHUNK));
+  let next = 0;
+  const sampleEvery = Math.max(2, Math.round(set.records.length / 2_000));
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < chunks.length) {
+        const index = next++;
+        const chunk = chunks[index] as SimulatedRecord[];
+        const putAt = performance.now();
+        chunk.forEach((r, k) => {
+          if (r.expected === 'valid' && (index * PUT_CHUNK + k) % sampleEvery === 0)
+            run.probe.watch(r.readingId, putAt);
+        });
+        await put(run.stack.kinesis, run.streamName, chunk);
+      }
+    }),
+  );
+  const lastPut = performance.now();
+  return phaseResult(set, t0, lastPut, await awaitLanding(run, set));
+}
+
+/** The baseline: raw GetRecords over the same stream with the host idle, median of three. */
+async function drainBaseline(run: E2eRun): Promise<{ drain: E2eResult['drain']; drainRate: number }> {
+  run.log('e2e: drain baseline (raw GetRecords over the same stream, host idle)');
+  const runs: { records: number; ms: number }[] = [];
+  for (let r = 0; r < 3; r++) runs.push(await rawDrain(run.stack.kinesis, run.streamName));
+  const rates = runs.map((r) => (r.records / r.ms) * 1000).sort((a, b) => a - b);
+  const drainRate = rates[Math.floor(rates.length / 2)] ?? Number.NaN;
+  const drain = {
+    records: runs[0]?.records ?? 0,
+    recordsPerSecond: round(drainRate),
+    runs: rates.map((x) => round(x)),
+  };
+  return { drain, drainRate };
 }

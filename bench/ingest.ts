@@ -23,7 +23,6 @@
  * the scale of the difference.
  */
 
-import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -31,7 +30,7 @@ import { CreateQueueCommand, ReceiveMessageCommand, type SQSClient } from '@aws-
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { createSqsClient } from '#adapters/aws/clients.js';
-import { toStreamRecord } from '#adapters/lambda/kinesis-event.js';
+import { toPositionedRecord } from '#adapters/lambda/kinesis-event.js';
 import { decodeErrorMessage } from '#domain/error-message.js';
 import type { ReadingRow } from '#domain/reading.js';
 import { classifyBatch } from '#pipeline/classify-batch.js';
@@ -141,7 +140,7 @@ export function prepare(
   const set = recordSet(spec);
   const events = kinesisEvents(set, spec, batchSize);
   const batches = events.map((event) => {
-    const { rows } = classifyBatch(event.Records.map(toStreamRecord), {
+    const { rows } = classifyBatch(event.Records.map(toPositionedRecord), {
       payloadCapBytes: topology.payloadCapBytes,
       now: new Date(),
     });
@@ -208,22 +207,30 @@ async function countRows(client: pg.Client): Promise<number> {
   return Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM sensor_readings')).rows[0]?.n ?? 0);
 }
 
+/** The parts one ingest run holds open: the subject's database and queue, and the baselines' clients. */
+interface IngestParts {
+  readonly subjectUrl: string;
+  readonly sqs: Awaited<ReturnType<typeof startSqsEmulator>>;
+  readonly sqsClient: SQSClient;
+  readonly queueUrl: string;
+  readonly copyClient: pg.Client;
+  readonly unnestClient: pg.Client;
+  readonly rowClient: pg.Client;
+}
+
+/** Time spent per path over the measured batches. */
+interface Timings {
+  readonly subjectMs: number[];
+  copyMs: number;
+  unnestMs: number;
+  failures: number;
+}
+
 export async function benchIngest(server: BenchServer, options: IngestOptions): Promise<IngestResult> {
-  const { log } = options;
   const batchSize = options.batchSize ?? VALIDATOR_BATCH_SIZE;
-  const [subjectUrl, copyUrl, unnestUrl, rowUrl] = await Promise.all(
-    ['ingest_subject', 'ingest_copy', 'ingest_unnest', 'ingest_row'].map((label) => server.createDatabase(label)),
-  );
-  const sqs = await startSqsEmulator({ port: 0, region: REGION });
-  const sqsClient = createSqsClient({ region: REGION, endpoint: sqs.url });
-  const clients = [copyUrl, unnestUrl, rowUrl].map((url) => new pg.Client({ connectionString: url }));
+  const parts = await openIngestParts(server);
   let worker: WorkerProcess | undefined;
   try {
-    const queueUrl =
-      (await sqsClient.send(new CreateQueueCommand({ QueueName: topology.queues.errors.name }))).QueueUrl ?? '';
-    await Promise.all(clients.map((c) => c.connect()));
-    const [copyClient, unnestClient, rowClient] = clients as [pg.Client, pg.Client, pg.Client];
-
     const warmupSpec: RecordSetSpec = {
       count: options.warmupRecords,
       seed: 11,
@@ -236,12 +243,12 @@ export async function benchIngest(server: BenchServer, options: IngestOptions): 
       sensors: options.sensors,
       positionOffset: 100_000_000,
     };
-    log(
+    options.log(
       `ingest: generating ${options.records} records (+${options.warmupRecords} warm-up) with the producer's fault mix`,
     );
     worker = new WorkerProcess(
       { mode: 'ingest', batchSize, warmup: warmupSpec, measured: measuredSpec },
-      { databaseUrl: subjectUrl as string, errorsQueueUrl: queueUrl, sqsEndpoint: sqs.url },
+      { databaseUrl: parts.subjectUrl, errorsQueueUrl: parts.queueUrl, sqsEndpoint: parts.sqs.url },
       path.join(options.logDir, 'ingest-validator.log'),
       options.cpuProfileDir,
     );
@@ -252,60 +259,17 @@ export async function benchIngest(server: BenchServer, options: IngestOptions): 
     if (hello.type !== 'ready' || hello.measuredBatches !== measured.length)
       throw new Error('validator worker did not start as expected');
 
-    log(`ingest: warm-up, ${warmup.length} batches through every path`);
-    for (const [i, batch] of warmup.entries()) {
-      await runSubject(worker, 'warmup', i);
-      await copyBatch(copyClient, batch.copy);
-      await unnestBatch(unnestClient, batch);
-    }
-    await rowClient.query({
-      name: 'bench_row',
-      text: SINGLE_INSERT,
-      values: readingCells(warmup[0]?.rows[0] as ReadingRow),
-    });
-
-    log(`ingest: ${measured.length} batches of ${batchSize}, handler and COPY alternating`);
-    const subjectMs: number[] = [];
-    let copyMs = 0;
-    let unnestMs = 0;
-    let failures = 0;
-    for (const [i, batch] of measured.entries()) {
-      const subject = async (): Promise<void> => {
-        const r = await runSubject(worker as WorkerProcess, 'measured', i);
-        subjectMs.push(r.ms);
-        failures += r.failures;
-      };
-      const copy = async (): Promise<void> => {
-        copyMs += await timeIt(() => copyBatch(copyClient, batch.copy));
-      };
-      // Flip the order every batch so neither path always runs first (right after the unnest).
-      if (i % 2 === 0) {
-        await subject();
-        await copy();
-      } else {
-        await copy();
-        await subject();
-      }
-      unnestMs += await timeIt(() => unnestBatch(unnestClient, batch));
-    }
-
+    options.log(`ingest: warm-up, ${warmup.length} batches through every path`);
+    await warmUpEveryPath(worker, warmup, parts);
+    options.log(`ingest: ${measured.length} batches of ${batchSize}, handler and COPY alternating`);
+    const timings = await measureAlternating(worker, measured, parts);
     const sample = measured.flatMap((b) => b.rows).slice(0, options.rowByRowSample);
-    log(`ingest: row-by-row INSERT of a ${sample.length}-row sample`);
+    options.log(`ingest: row-by-row INSERT of a ${sample.length}-row sample`);
     const rowMs = await timeIt(async () => {
       for (const row of sample)
-        await rowClient.query({ name: 'bench_row', text: SINGLE_INSERT, values: readingCells(row) });
+        await parts.rowClient.query({ name: 'bench_row', text: SINGLE_INSERT, values: readingCells(row) });
     });
-
-    const totalSubjectMs = subjectMs.reduce((a, b) => a + b, 0);
     const validRows = measured.reduce((n, b) => n + b.rows.length, 0);
-    const subjectClient = new pg.Client({ connectionString: subjectUrl });
-    await subjectClient.connect();
-    const subjectRows = await countRows(subjectClient).finally(() => subjectClient.end());
-    const copyRows = await countRows(copyClient);
-    const queued = await countQueuedRejections(sqsClient, queueUrl);
-    const sorted = [...subjectMs].sort((a, b) => a - b);
-    const pick = (p: number): number =>
-      sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
     return {
       records: options.records,
       validRows,
@@ -313,33 +277,121 @@ export async function benchIngest(server: BenchServer, options: IngestOptions): 
       batches: measured.length,
       batchSize,
       faultMix: expected,
-      subject: {
-        ms: round(totalSubjectMs),
-        recordsPerSecond: round((options.records / totalSubjectMs) * 1000),
-        validRowsPerSecond: round((validRows / totalSubjectMs) * 1000),
-        batchMsP50: round(pick(50)),
-        batchMsP99: round(pick(99)),
-        itemFailures: failures,
-      },
-      copyBaseline: {
-        ms: round(copyMs),
-        rowsPerSecond: round((validRows / copyMs) * 1000),
-        recordsPerSecondEquivalent: round((options.records / copyMs) * 1000),
-      },
-      unnestBaseline: { ms: round(unnestMs), rowsPerSecond: round((validRows / unnestMs) * 1000) },
+      ...rates(options.records, validRows, timings),
       rowByRow: { rows: sample.length, ms: round(rowMs), rowsPerSecond: round((sample.length / rowMs) * 1000) },
-      ratio: round(copyMs / totalSubjectMs),
-      check: { subjectRows, copyRows, queuedErrors: queued.rejections, queuedMessages: queued.messages },
+      check: await checkLanded(parts),
     };
   } finally {
     await worker?.stop();
-    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
-    sqsClient.destroy();
-    await sqs.stop();
+    await closeIngestParts(parts);
   }
 }
 
-/** Where logs of child processes go when the caller gives no folder. */
-export function defaultLogDir(): string {
-  return path.join(os.tmpdir(), 'iot-first-bench-logs');
+/** A database per path, so no path's writes slow another's, and the errors queue. */
+async function openIngestParts(server: BenchServer): Promise<IngestParts> {
+  const [subjectUrl, copyUrl, unnestUrl, rowUrl] = (await Promise.all(
+    ['ingest_subject', 'ingest_copy', 'ingest_unnest', 'ingest_row'].map((label) => server.createDatabase(label)),
+  )) as [string, string, string, string];
+  const sqs = await startSqsEmulator({ port: 0, region: REGION });
+  const sqsClient = createSqsClient({ region: REGION, endpoint: sqs.url });
+  const [copyClient, unnestClient, rowClient] = [copyUrl, unnestUrl, rowUrl].map(
+    (url) => new pg.Client({ connectionString: url }),
+  ) as [pg.Client, pg.Client, pg.Client];
+  const parts = { subjectUrl, sqs, sqsClient, queueUrl: '', copyClient, unnestClient, rowClient };
+  try {
+    const queue = await sqsClient.send(new CreateQueueCommand({ QueueName: topology.queues.errors.name }));
+    await Promise.all([copyClient, unnestClient, rowClient].map((c) => c.connect()));
+    return { ...parts, queueUrl: queue.QueueUrl ?? '' };
+  } catch (error) {
+    await closeIngestParts(parts);
+    throw error;
+  }
+}
+
+async function closeIngestParts(parts: IngestParts): Promise<void> {
+  await Promise.all([parts.copyClient, parts.unnestClient, parts.rowClient].map((c) => c.end().catch(() => undefined)));
+  parts.sqsClient.destroy();
+  await parts.sqs.stop();
+}
+
+/** Every path once over the warm-up batches, and the row-by-row statement prepared. */
+async function warmUpEveryPath(worker: WorkerProcess, warmup: readonly PreparedBatch[], parts: IngestParts) {
+  for (const [i, batch] of warmup.entries()) {
+    await runSubject(worker, 'warmup', i);
+    await copyBatch(parts.copyClient, batch.copy);
+    await unnestBatch(parts.unnestClient, batch);
+  }
+  await parts.rowClient.query({
+    name: 'bench_row',
+    text: SINGLE_INSERT,
+    values: readingCells(warmup[0]?.rows[0] as ReadingRow),
+  });
+}
+
+/** The measured batches through the handler, COPY and unnest, the first two in alternating order. */
+async function measureAlternating(
+  worker: WorkerProcess,
+  measured: readonly PreparedBatch[],
+  parts: IngestParts,
+): Promise<Timings> {
+  const timings: Timings = { subjectMs: [], copyMs: 0, unnestMs: 0, failures: 0 };
+  for (const [i, batch] of measured.entries()) {
+    const subject = async (): Promise<void> => {
+      const r = await runSubject(worker, 'measured', i);
+      timings.subjectMs.push(r.ms);
+      timings.failures += r.failures;
+    };
+    const copy = async (): Promise<void> => {
+      timings.copyMs += await timeIt(() => copyBatch(parts.copyClient, batch.copy));
+    };
+    // Flip the order every batch so neither path always runs first (right after the unnest).
+    if (i % 2 === 0) {
+      await subject();
+      await copy();
+    } else {
+      await copy();
+      await subject();
+    }
+    timings.unnestMs += await timeIt(() => unnestBatch(parts.unnestClient, batch));
+  }
+  return timings;
+}
+
+/** The handler's rate and the baselines', and the ratio the report leads with. */
+function rates(
+  records: number,
+  validRows: number,
+  t: Timings,
+): Pick<IngestResult, 'subject' | 'copyBaseline' | 'unnestBaseline' | 'ratio'> {
+  const totalSubjectMs = t.subjectMs.reduce((a, b) => a + b, 0);
+  const sorted = [...t.subjectMs].sort((a, b) => a - b);
+  const pick = (p: number): number =>
+    sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+  return {
+    subject: {
+      ms: round(totalSubjectMs),
+      recordsPerSecond: round((records / totalSubjectMs) * 1000),
+      validRowsPerSecond: round((validRows / totalSubjectMs) * 1000),
+      batchMsP50: round(pick(50)),
+      batchMsP99: round(pick(99)),
+      itemFailures: t.failures,
+    },
+    copyBaseline: {
+      ms: round(t.copyMs),
+      rowsPerSecond: round((validRows / t.copyMs) * 1000),
+      recordsPerSecondEquivalent: round((records / t.copyMs) * 1000),
+    },
+    unnestBaseline: { ms: round(t.unnestMs), rowsPerSecond: round((validRows / t.unnestMs) * 1000) },
+    ratio: round(t.copyMs / totalSubjectMs),
+  };
+}
+
+/** What landed where, warm-up included: every record must be a row or a queued rejection. */
+async function checkLanded(parts: IngestParts): Promise<IngestResult['check']> {
+  const subjectClient = new pg.Client({ connectionString: parts.subjectUrl });
+  await subjectClient.connect();
+  const subjectRows = await countRows(subjectClient).finally(() => subjectClient.end());
+  const copyRows = await countRows(parts.copyClient);
+  const queued = await countQueuedRejections(parts.sqsClient, parts.queueUrl);
+  return { subjectRows, copyRows, queuedErrors: queued.rejections, queuedMessages: queued.messages };
 }

@@ -9,7 +9,8 @@
  */
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { type OutcomeCounts, type SimulatedRecord, simulate } from '#domain/fleet.js';
-import { type StreamRecord as HostStreamRecord, kinesisEvent } from '#runtime/host/events.js';
+import type { StreamRecord } from '#domain/stream.js';
+import { kinesisEvent } from '#runtime/host/events.js';
 import { topology } from '#topology.js';
 
 export const REGION = 'us-east-1';
@@ -51,7 +52,7 @@ export function recordSet(spec: RecordSetSpec): RecordSet {
  * Stream position of record `index` of a set: batches alternate between the two shards of the
  * topology, sequence numbers increase, as the host would deliver them.
  */
-function hostRecord(record: SimulatedRecord, index: number, batchSize: number, offset: number): HostStreamRecord {
+function hostRecord(record: SimulatedRecord, index: number, batchSize: number, offset: number): StreamRecord {
   const batch = Math.floor(index / batchSize);
   return {
     shardId: `shardId-00000000000${batch % 2}`,

@@ -1,7 +1,7 @@
 /**
  * The benchmark's results: one JSON document per run (bench/results/, git-ignored) and a table
  * for the terminal. Every ratio is computed from figures measured in the same run; targets are
- * reported, never asserted (DESIGN.md section 7).
+ * reported, never asserted (docs/DESIGN.md section 7).
  */
 import type { AggregationResult } from './aggregation.js';
 import type { E2eResult } from './e2e.js';

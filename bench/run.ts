@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: ingest, end to end, aggregation and memory, each against a baseline measured
- * side by side in the same run (DESIGN.md section 7), because these machines are shared and
+ * side by side in the same run (docs/DESIGN.md section 7), because these machines are shared and
  * noisy and only ratios travel between runs.
  *
  * Usage: npm run bench -- [--quick] [--only ingest,e2e,aggregation,memory] [--records N]

@@ -4,6 +4,7 @@
  *   -V, --verbose        print each check's SQL and parameters
  *   --json               machine-readable output
  *   -v, --variable N=V   scan variable (repeatable); NOW=2026-01-01T00:00:00Z fixes freshness' now
+ *   --state-dir DIR      the running stack to check (else IOT_FIRST_STATE_DIR, else .iot-first)
  *   -d, -c               accepted for command-line compatibility with `soda scan`; the
  *                        connection comes from DATABASE_URL, else the running `npm start` stack
  *
@@ -14,6 +15,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { databaseUrlOf, resolveStateDir, STATE_DIR_ENV } from '#runtime/state-dir.js';
 import { loadCheckFiles } from './check-files.js';
 import { pgExecutor } from './pg-executor.js';
 import { renderJson, renderText } from './report.js';
@@ -24,9 +26,12 @@ interface CliArgs {
   json: boolean;
   variables: Record<string, string>;
   files: string[];
+  /** The running stack's state folder (runtime/state-dir.ts). */
+  stateDir?: string;
 }
 
-const USAGE = 'usage: npm run dq -- [-V|--verbose] [--json] [-v NAME=VALUE]... [check files or folders]';
+const USAGE =
+  'usage: npm run dq -- [-V|--verbose] [--json] [-v NAME=VALUE]... [--state-dir DIR] [check files or folders]';
 
 export function parseArgs(argv: readonly string[]): CliArgs | string {
   const args: CliArgs = { verbose: false, json: false, variables: {}, files: [] };
@@ -40,6 +45,10 @@ export function parseArgs(argv: readonly string[]): CliArgs | string {
       const m = kv === undefined ? null : /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(kv);
       if (!m) return `-v needs NAME=VALUE\n${USAGE}`;
       args.variables[m[1]!] = m[2]!;
+    } else if (a === '--state-dir') {
+      const dir = argv[++i];
+      if (!dir) return `--state-dir needs a folder\n${USAGE}`;
+      args.stateDir = dir;
     } else if (a === '-d' || a === '-c' || a === '--data-source' || a === '--configuration') i++;
     else if (a.startsWith('-')) return `unknown option ${a}\n${USAGE}`;
     else args.files.push(a);
@@ -49,9 +58,17 @@ export function parseArgs(argv: readonly string[]): CliArgs | string {
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** DATABASE_URL, else the `databaseUrl` that `npm start` writes to .iot-first/endpoints.json. */
-export async function resolveDatabaseUrl(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<string> {
+/**
+ * DATABASE_URL, else the running stack named by `--state-dir` or IOT_FIRST_STATE_DIR
+ * (runtime/state-dir.ts), else the `databaseUrl` that `npm start` writes to .iot-first/endpoints.json.
+ */
+export async function resolveDatabaseUrl(
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+  stateDir?: string,
+): Promise<string> {
   if (env.DATABASE_URL) return env.DATABASE_URL;
+  if (stateDir || env[STATE_DIR_ENV]) return databaseUrlOf(resolveStateDir(stateDir, env), env);
   for (const dir of [cwd, PROJECT_ROOT]) {
     const file = path.join(dir, '.iot-first', 'endpoints.json');
     let text: string;
@@ -80,7 +97,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   let client: pg.Client | undefined;
   try {
     const files = await loadCheckFiles(args.files);
-    const url = await resolveDatabaseUrl();
+    const url = await resolveDatabaseUrl(process.env, process.cwd(), args.stateDir);
     client = new pg.Client({ connectionString: url, application_name: 'iot-first-dq' });
     await client.connect();
     const scan = await runScan({ files, executor: pgExecutor(client), variables: args.variables });

@@ -13,6 +13,8 @@ export interface StartOptions {
   readonly seed: number | undefined;
   readonly fresh: boolean;
   readonly quiet: boolean;
+  /** Listen on every interface instead of loopback only (`--listen-all`). */
+  readonly listenAll: boolean;
   readonly stateDir: string | undefined;
   readonly ports: {
     readonly postgres: number;
@@ -26,8 +28,8 @@ export interface StartOptions {
 }
 
 export const DEFAULT_PORTS = { postgres: 54329, kinesis: 4567, sqs: 4576, lambda: 9001 } as const;
-export const DEFAULT_RATE = 50;
-export const DEFAULT_SENSORS = 50;
+const DEFAULT_RATE = 50;
+const DEFAULT_SENSORS = 50;
 /** The original's pace: one producer batch every 2 seconds. */
 export const PRODUCER_PERIOD_MS = 2_000;
 
@@ -48,7 +50,8 @@ Lambda host running the real handlers. Prints "READY {json}" when ready (also wr
   --kinesis-port <n>     kinesalite port (default ${DEFAULT_PORTS.kinesis})
   --sqs-port <n>         fauxqs port (default ${DEFAULT_PORTS.sqs})
   --lambda-port <n>      Lambda Invoke API port (default ${DEFAULT_PORTS.lambda})
-  --state-dir <path>     state folder (default .iot-first in the project)
+  --state-dir <path>     state folder (default $IOT_FIRST_STATE_DIR, else .iot-first in the project)
+  --listen-all           listen on every network interface (default: loopback only)
   -h, --help             this text
 
 Environment: DATABASE_URL uses an existing PostgreSQL; KINESIS_ENDPOINT and SQS_ENDPOINT use
@@ -80,6 +83,7 @@ const START_FLAGS = {
   'sqs-port': { type: 'string' },
   'lambda-port': { type: 'string' },
   'state-dir': { type: 'string' },
+  'listen-all': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -102,6 +106,7 @@ export function parseStartOptions(argv: readonly string[]): StartOptions {
     seed: v.seed === undefined ? undefined : integer('seed', v.seed, 0, 0, 2 ** 32 - 1),
     fresh: v.fresh ?? false,
     quiet: v.quiet ?? false,
+    listenAll: v['listen-all'] ?? false,
     stateDir: v['state-dir'],
     scheduleSpeedUp: integer('schedule-speedup', v['schedule-speedup'], 1, 1, 600),
     ports: {

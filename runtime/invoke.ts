@@ -3,17 +3,15 @@
  * stack through its Lambda Invoke API with the real `@aws-sdk/client-lambda`, exactly as one
  * would invoke the deployed function, and prints the handler's answer.
  *
- * The endpoint comes from `--endpoint`, `LAMBDA_ENDPOINT`, or `.iot-first/endpoints.json`
- * written by `npm start`. Exit status: 0 on success, 1 on a function error, 2 on misuse.
+ * The endpoint comes from `--endpoint`, `LAMBDA_ENDPOINT`, or the running stack's
+ * `endpoints.json` (runtime/state-dir.ts: `--state-dir`, `IOT_FIRST_STATE_DIR`, `.iot-first`).
+ * Exit status: 0 on success, 1 on a function error, 2 on misuse.
  */
 
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { readRunningEndpoints } from './endpoints-file.js';
+import { readRunningEndpoints, resolveStateDir } from './state-dir.js';
 
-const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const USAGE = `Usage: npm run invoke -- <function> ['{"json":"payload"}'] [--endpoint URL] [--state-dir DIR] [--log]
   <function>  producer | validator | dlqDrainer | aggregator, or a deployed name (iot-producer)
   example:    npm run invoke -- producer '{"count":1000}'`;
@@ -45,10 +43,7 @@ async function main(): Promise<number> {
     process.stderr.write(`invoke: the payload is not valid JSON: ${payload}\n`);
     return 2;
   }
-  const endpoint =
-    values.endpoint ??
-    process.env.LAMBDA_ENDPOINT ??
-    endpointFrom(values['state-dir'] ?? path.join(PROJECT_ROOT, '.iot-first'));
+  const endpoint = values.endpoint ?? process.env.LAMBDA_ENDPOINT ?? endpointFrom(resolveStateDir(values['state-dir']));
   const client = new LambdaClient({
     region: process.env.AWS_REGION ?? 'us-east-1',
     endpoint,

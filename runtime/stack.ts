@@ -15,14 +15,16 @@ import { CreateStreamCommand, DescribeStreamSummaryCommand, type KinesisClient }
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { createKinesisClient, createSqsClient } from '#adapters/aws/clients.js';
+import { sleep } from '#adapters/retry.js';
 import { migrate } from '#db/migrate.js';
 import { topology as defaultTopology, type QueueId, type Topology } from '#topology.js';
-import { leveldownAvailable, startKinesalite, startSqsEmulator } from './embedded/emulators.js';
+import { LOOPBACK, leveldownAvailable, startKinesalite, startSqsEmulator } from './embedded/emulators.js';
 import { ensureDatabase, postgresDataDir, startEmbeddedPostgres } from './embedded/postgres.js';
 import { replayJournal, SqsJournal } from './embedded/sqs-journal.js';
 import { freePort } from './free-port.js';
 import { PostgresCheckpointStore } from './host/checkpoints.js';
 import { LambdaHost, type LambdaHostOptions } from './host/lambda-host.js';
+import type { ServiceContext, StackService, StartedService } from './service.js';
 
 export interface Endpoints {
   readonly kinesisEndpoint: string;
@@ -63,6 +65,10 @@ export interface StackOptions {
    */
   readonly persistSqs?: boolean;
   readonly scheduleSpeedUp?: number;
+  /** Address every server listens on: loopback unless `npm start --listen-all`. */
+  readonly listenHost?: string;
+  /** Services started after the core stack, in order (the doors; see service.ts). */
+  readonly services?: readonly StackService[];
   readonly host?: Pick<LambdaHostOptions, 'enable' | 'pollIntervalMs' | 'retryDelayMs'>;
   /** Extra variables for every function (after the stack's own). */
   readonly environment?: Readonly<Record<string, string>>;
@@ -71,6 +77,8 @@ export interface StackOptions {
 
 export interface RunningStack {
   readonly endpoints: Endpoints;
+  /** The services of `StackOptions.services`, started. */
+  readonly services: readonly StartedService[];
   readonly host: LambdaHost;
   readonly topology: Topology;
   readonly kinesis: KinesisClient;
@@ -114,7 +122,7 @@ async function stopOrphanedPostgres(dataDir: string, log: (line: string) => void
   if (!Number.isInteger(pid) || pid <= 0 || !alive()) return;
   log(`stopping PostgreSQL (pid ${pid}) left running by a previous run on ${dataDir}`);
   process.kill(pid, 'SIGINT');
-  for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 100 && alive(); i++) await sleep(100);
   if (alive())
     throw new StartupError(
       `PostgreSQL (pid ${pid}) from a previous run on ${dataDir} did not stop; stop it and try again`,
@@ -122,7 +130,7 @@ async function stopOrphanedPostgres(dataDir: string, log: (line: string) => void
 }
 
 /** Fails fast with a clear message when a fixed port is already taken. */
-export async function assertPortFree(port: number, what: string): Promise<void> {
+async function assertPortFree(port: number, what: string): Promise<void> {
   if (port === 0) return;
   await new Promise<void>((resolve, reject) => {
     const server = net.createServer();
@@ -152,7 +160,9 @@ async function checkDatabase(url: string): Promise<void> {
     await client.connect();
     await client.query('SELECT 1');
   } catch (error) {
-    throw new StartupError(`cannot connect to DATABASE_URL (${describeUrl(url)}): ${(error as Error).message}`);
+    throw new StartupError(`cannot connect to DATABASE_URL (${describeUrl(url)}): ${(error as Error).message}`, {
+      cause: error,
+    });
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -167,7 +177,7 @@ async function ensureStream(kinesis: KinesisClient, name: string, shardCount: nu
   for (let i = 0; i < 100; i++) {
     const out = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }));
     if (out.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   throw new StartupError(`stream ${name} did not become ACTIVE`);
 }
@@ -206,142 +216,265 @@ export async function ensureQueues(sqs: SQSClient, topology: Topology): Promise<
   return urls as Record<QueueId, string>;
 }
 
+/** The parts started so far, stopped in reverse order by a failed start or by `stop()`. */
+class Cleanups {
+  private readonly steps: Array<() => Promise<unknown>> = [];
+  add(step: () => Promise<unknown>): void {
+    this.steps.push(step);
+  }
+  async run(): Promise<void> {
+    for (const step of this.steps.reverse()) await step().catch(() => undefined);
+    this.steps.length = 0;
+  }
+}
+
+/** What every step of a start sees: the options with their defaults, and the cleanups. */
+interface StartContext {
+  readonly options: StackOptions;
+  readonly topology: Topology;
+  readonly region: string;
+  readonly listenHost: string;
+  readonly logDir: string;
+  readonly log: (line: string) => void;
+  readonly cleanups: Cleanups;
+}
+
+/** Before anything starts: orphans stopped, `--fresh` applied, every fixed port checked free. */
+async function prepare({ options, log }: StartContext): Promise<void> {
+  if (!options.databaseUrl) await stopOrphanedPostgres(postgresDataDir(options.stateDir), log);
+  if (options.fresh) {
+    await rm(path.join(options.stateDir, 'kinesis'), { recursive: true, force: true });
+    await rm(sqsJournalFile(options.stateDir), { force: true });
+    if (!options.databaseUrl) await rm(postgresDataDir(options.stateDir), { recursive: true, force: true });
+  }
+  // Ports first, so a taken port is reported before anything starts.
+  if (!options.databaseUrl) await assertPortFree(options.ports.postgres, 'PostgreSQL');
+  if (!options.kinesisEndpoint) await assertPortFree(options.ports.kinesis, 'Kinesis (kinesalite)');
+  if (!options.sqsEndpoint) await assertPortFree(options.ports.sqs, 'SQS (fauxqs)');
+  await assertPortFree(options.ports.lambda, 'the Lambda Invoke API');
+}
+
+/** `DATABASE_URL` checked, or the embedded server started; then the migrations. Returns the URL. */
+async function startDatabase(ctx: StartContext): Promise<string> {
+  const { options, cleanups, log } = ctx;
+  let databaseUrl: string;
+  if (options.databaseUrl) {
+    await checkDatabase(options.databaseUrl);
+    databaseUrl = options.databaseUrl;
+  } else {
+    const pgLog = path.join(ctx.logDir, 'postgres.log');
+    const server = await startEmbeddedPostgres({
+      stateDir: options.stateDir,
+      // PostgreSQL cannot bind port 0 itself: ask the OS for a free one.
+      port: options.ports.postgres === 0 ? await freePort() : options.ports.postgres,
+      listenHost: ctx.listenHost,
+      persistent: true,
+      onLog: (line) => appendFileSync(pgLog, `${line}\n`),
+    }).catch((error: Error) => {
+      throw new StartupError(error.message, { cause: error });
+    });
+    cleanups.add(() => server.stop());
+    await ensureDatabase(server.adminUrl, EMBEDDED_DATABASE);
+    databaseUrl = server.urlFor(EMBEDDED_DATABASE);
+  }
+  const applied = await migrate({ database: databaseUrl });
+  if (applied.length > 0) log(`migrations applied: ${applied.join(', ')}`);
+  return databaseUrl;
+}
+
+/** The given Kinesis endpoint, or kinesalite started (persisted when asked and leveldown loads). */
+async function startKinesis(ctx: StartContext): Promise<string> {
+  const { options } = ctx;
+  if (options.kinesisEndpoint) return options.kinesisEndpoint;
+  const persist = (options.persistKinesis ?? false) && leveldownAvailable();
+  const emulator = await startKinesalite({
+    port: options.ports.kinesis,
+    host: ctx.listenHost,
+    dataDir: persist ? path.join(options.stateDir, 'kinesis') : undefined,
+  });
+  ctx.cleanups.add(() => emulator.stop());
+  return emulator.url;
+}
+
+/** The given SQS endpoint, or fauxqs started (with its journal when asked). */
+async function startSqs(ctx: StartContext): Promise<{ url: string; journal: SqsJournal | undefined }> {
+  const { options, cleanups } = ctx;
+  if (options.sqsEndpoint) return { url: options.sqsEndpoint, journal: undefined };
+  let journal: SqsJournal | undefined;
+  if (options.persistSqs) {
+    const opened = SqsJournal.open({ file: sqsJournalFile(options.stateDir), log: ctx.log });
+    journal = opened;
+    // Closed by the emulator's stop; this covers a failure before the emulator is up.
+    cleanups.add(async () => opened.close());
+  }
+  const emulator = await startSqsEmulator({
+    port: options.ports.sqs,
+    host: ctx.listenHost,
+    region: ctx.region,
+    journal,
+  });
+  cleanups.add(() => emulator.stop());
+  return { url: emulator.url, journal };
+}
+
+/** The stream and queues of the topology, and what the last run left queued re-sent. */
+async function provision(
+  ctx: StartContext,
+  clients: { kinesis: KinesisClient; sqs: SQSClient },
+  endpoints: { kinesis: string; sqs: string },
+  journal: SqsJournal | undefined,
+): Promise<Record<QueueId, string>> {
+  const { topology, log } = ctx;
+  await ensureStream(clients.kinesis, topology.stream.name, topology.stream.shardCount).catch((error: Error) => {
+    throw new StartupError(`cannot create the stream at ${endpoints.kinesis}: ${error.message}`, { cause: error });
+  });
+  const queueUrls = await ensureQueues(clients.sqs, topology).catch((error: Error) => {
+    throw new StartupError(`cannot create the queues at ${endpoints.sqs}: ${error.message}`, { cause: error });
+  });
+  // Before the host polls: messages accepted by the last run and not yet drained go back in.
+  if (journal && journal.recovered.outstanding > 0) {
+    const { replayed, kept } = await replayJournal(journal, clients.sqs, log);
+    log(
+      `sqs journal: ${replayed} message(s) outstanding at the last stop re-sent to their queues${kept > 0 ? `, ${kept} kept for a later start` : ''}`,
+    );
+  }
+  return queueUrls;
+}
+
+/** The environment every function gets from the stack (before `StackOptions.environment`). */
+function functionEnvironment(
+  topology: Topology,
+  databaseUrl: string,
+  queueUrls: Readonly<Record<QueueId, string>>,
+  endpoints: { kinesis: string; sqs: string },
+): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    STREAM_NAME: topology.stream.name,
+    ERRORS_QUEUE_URL: queueUrls.errors,
+    KINESIS_ENDPOINT: endpoints.kinesis,
+    SQS_ENDPOINT: endpoints.sqs,
+    PAYLOAD_CAP_BYTES: String(topology.payloadCapBytes),
+    POWERTOOLS_METRICS_NAMESPACE: 'IoTFirst',
+  };
+}
+
+/** The checkpoint store and the Lambda host with every function, source and schedule. */
+async function startHost(
+  ctx: StartContext,
+  databaseUrl: string,
+  clients: { kinesis: KinesisClient; sqs: SQSClient },
+  queueUrls: Record<QueueId, string>,
+  endpoints: { kinesis: string; sqs: string },
+): Promise<LambdaHost> {
+  const { options, cleanups } = ctx;
+  const checkpoints = await PostgresCheckpointStore.open(databaseUrl);
+  cleanups.add(() => checkpoints.close());
+  if (options.fresh && options.databaseUrl) await checkpoints.clear();
+  const host = await LambdaHost.start({
+    topology: ctx.topology,
+    projectRoot: options.projectRoot,
+    region: ctx.region,
+    logDir: ctx.logDir,
+    environment: { ...functionEnvironment(ctx.topology, databaseUrl, queueUrls, endpoints), ...options.environment },
+    kinesis: clients.kinesis,
+    sqs: clients.sqs,
+    queueUrls,
+    checkpoints,
+    lambdaPort: options.ports.lambda,
+    listenHost: ctx.listenHost,
+    scheduleSpeedUp: options.scheduleSpeedUp ?? 1,
+    ...options.host,
+    log: ctx.log,
+  });
+  cleanups.add(() => host.stop());
+  return host;
+}
+
+/** The extra services (doors), in order, each after the core stack is up. */
+async function startServices(
+  ctx: StartContext,
+  base: Omit<ServiceContext, 'log' | 'listenHost' | 'stateDir' | 'logDir' | 'region' | 'topology'>,
+): Promise<StartedService[]> {
+  const started: StartedService[] = [];
+  for (const service of ctx.options.services ?? []) {
+    const running = await service
+      .start({
+        ...base,
+        topology: ctx.topology,
+        region: ctx.region,
+        stateDir: ctx.options.stateDir,
+        logDir: ctx.logDir,
+        listenHost: ctx.listenHost,
+        log: ctx.log,
+      })
+      .catch((error: Error) => {
+        throw new StartupError(`cannot start ${service.name}: ${error.message}`, { cause: error });
+      });
+    ctx.cleanups.add(() => running.stop());
+    started.push(running);
+  }
+  return started;
+}
+
 export async function startStack(options: StackOptions): Promise<RunningStack> {
-  const topology = options.topology ?? defaultTopology;
-  const region = options.region ?? 'us-east-1';
   const logDir = path.join(options.stateDir, 'logs');
   mkdirSync(logDir, { recursive: true });
-  const log = options.log ?? (() => undefined);
-  const cleanups: Array<() => Promise<unknown>> = [];
-  const stopAll = async (): Promise<void> => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-    cleanups.length = 0;
+  const ctx: StartContext = {
+    options,
+    topology: options.topology ?? defaultTopology,
+    region: options.region ?? 'us-east-1',
+    listenHost: options.listenHost ?? LOOPBACK,
+    logDir,
+    log: options.log ?? (() => undefined),
+    cleanups: new Cleanups(),
   };
-
   try {
-    if (!options.databaseUrl) await stopOrphanedPostgres(postgresDataDir(options.stateDir), log);
-    if (options.fresh) {
-      await rm(path.join(options.stateDir, 'kinesis'), { recursive: true, force: true });
-      await rm(sqsJournalFile(options.stateDir), { force: true });
-      if (!options.databaseUrl) await rm(postgresDataDir(options.stateDir), { recursive: true, force: true });
-    }
-    // Ports first, so a taken port is reported before anything starts.
-    if (!options.databaseUrl) await assertPortFree(options.ports.postgres, 'PostgreSQL');
-    if (!options.kinesisEndpoint) await assertPortFree(options.ports.kinesis, 'Kinesis (kinesalite)');
-    if (!options.sqsEndpoint) await assertPortFree(options.ports.sqs, 'SQS (fauxqs)');
-    await assertPortFree(options.ports.lambda, 'the Lambda Invoke API');
-
-    let databaseUrl: string;
-    if (options.databaseUrl) {
-      await checkDatabase(options.databaseUrl);
-      databaseUrl = options.databaseUrl;
-    } else {
-      const pgLog = path.join(logDir, 'postgres.log');
-      const server = await startEmbeddedPostgres({
-        stateDir: options.stateDir,
-        // PostgreSQL cannot bind port 0 itself: ask the OS for a free one.
-        port: options.ports.postgres === 0 ? await freePort() : options.ports.postgres,
-        persistent: true,
-        onLog: (line) => appendFileSync(pgLog, `${line}\n`),
-      }).catch((error: Error) => {
-        throw new StartupError(error.message);
-      });
-      cleanups.push(() => server.stop());
-      await ensureDatabase(server.adminUrl, EMBEDDED_DATABASE);
-      databaseUrl = server.urlFor(EMBEDDED_DATABASE);
-    }
-    const applied = await migrate({ database: databaseUrl });
-    if (applied.length > 0) log(`migrations applied: ${applied.join(', ')}`);
-
-    let kinesisEndpoint = options.kinesisEndpoint;
-    if (!kinesisEndpoint) {
-      const persist = (options.persistKinesis ?? false) && leveldownAvailable();
-      const emulator = await startKinesalite({
-        port: options.ports.kinesis,
-        dataDir: persist ? path.join(options.stateDir, 'kinesis') : undefined,
-      });
-      cleanups.push(() => emulator.stop());
-      kinesisEndpoint = emulator.url;
-    }
-    let sqsEndpoint = options.sqsEndpoint;
-    let journal: SqsJournal | undefined;
-    if (!sqsEndpoint) {
-      if (options.persistSqs) {
-        journal = SqsJournal.open({ file: sqsJournalFile(options.stateDir), log });
-        const opened = journal;
-        // Closed by the emulator's stop; this covers a failure before the emulator is up.
-        cleanups.push(async () => opened.close());
-      }
-      const emulator = await startSqsEmulator({ port: options.ports.sqs, region, journal });
-      cleanups.push(() => emulator.stop());
-      sqsEndpoint = emulator.url;
-    }
-
-    const kinesis = createKinesisClient({ region, endpoint: kinesisEndpoint });
-    const sqs = createSqsClient({ region, endpoint: sqsEndpoint });
-    cleanups.push(async () => {
-      kinesis.destroy();
-      sqs.destroy();
+    await prepare(ctx);
+    const databaseUrl = await startDatabase(ctx);
+    const kinesisEndpoint = await startKinesis(ctx);
+    const { url: sqsEndpoint, journal } = await startSqs(ctx);
+    const clients = {
+      kinesis: createKinesisClient({ region: ctx.region, endpoint: kinesisEndpoint }),
+      sqs: createSqsClient({ region: ctx.region, endpoint: sqsEndpoint }),
+    };
+    ctx.cleanups.add(async () => {
+      clients.kinesis.destroy();
+      clients.sqs.destroy();
     });
-    await ensureStream(kinesis, topology.stream.name, topology.stream.shardCount).catch((error: Error) => {
-      throw new StartupError(`cannot create the stream at ${kinesisEndpoint}: ${error.message}`);
-    });
-    const queueUrls = await ensureQueues(sqs, topology).catch((error: Error) => {
-      throw new StartupError(`cannot create the queues at ${sqsEndpoint}: ${error.message}`);
-    });
-    // Before the host polls: messages accepted by the last run and not yet drained go back in.
-    if (journal && journal.recovered.outstanding > 0) {
-      const { replayed, kept } = await replayJournal(journal, sqs, log);
-      log(
-        `sqs journal: ${replayed} message(s) outstanding at the last stop re-sent to their queues${kept > 0 ? `, ${kept} kept for a later start` : ''}`,
-      );
-    }
-
-    const checkpoints = await PostgresCheckpointStore.open(databaseUrl);
-    cleanups.push(() => checkpoints.close());
-    if (options.fresh && options.databaseUrl) await checkpoints.clear();
-
-    const host = await LambdaHost.start({
-      topology,
-      projectRoot: options.projectRoot,
-      region,
-      logDir,
-      environment: {
-        DATABASE_URL: databaseUrl,
-        STREAM_NAME: topology.stream.name,
-        ERRORS_QUEUE_URL: queueUrls.errors,
-        FAILURES_QUEUE_URL: queueUrls.failures,
-        KINESIS_ENDPOINT: kinesisEndpoint,
-        SQS_ENDPOINT: sqsEndpoint,
-        PAYLOAD_CAP_BYTES: String(topology.payloadCapBytes),
-        POWERTOOLS_METRICS_NAMESPACE: 'IoTFirst',
-        ...options.environment,
-      },
-      kinesis,
-      sqs,
-      queueUrls,
-      checkpoints,
-      lambdaPort: options.ports.lambda,
-      scheduleSpeedUp: options.scheduleSpeedUp ?? 1,
-      ...options.host,
-      log,
-    });
-    cleanups.push(() => host.stop());
-
+    const urls = { kinesis: kinesisEndpoint, sqs: sqsEndpoint };
+    const queueUrls = await provision(ctx, clients, urls, journal);
+    const host = await startHost(ctx, databaseUrl, clients, queueUrls, urls);
     const endpoints: Endpoints = {
       kinesisEndpoint,
       sqsEndpoint,
       lambdaEndpoint: host.lambdaEndpoint,
       databaseUrl,
-      streamName: topology.stream.name,
+      streamName: ctx.topology.stream.name,
       errorsQueueUrl: queueUrls.errors,
       failuresQueueUrl: queueUrls.failures,
-      region,
+      region: ctx.region,
     };
-    return { endpoints, host, topology, kinesis, sqs, stop: stopAll };
+    const services = await startServices(ctx, { endpoints, host, ...clients });
+    return {
+      endpoints,
+      services,
+      host,
+      topology: ctx.topology,
+      ...clients,
+      stop: () => ctx.cleanups.run(),
+    };
   } catch (error) {
-    await stopAll();
+    await ctx.cleanups.run();
     if (error instanceof StartupError) throw error;
-    throw new StartupError((error as Error).message);
+    throw new StartupError((error as Error).message, { cause: error });
   }
+}
+
+/**
+ * The `READY` line's and `endpoints.json`'s document: the core endpoints and every service's
+ * entries (a service's entries never replace a core one).
+ */
+export function readyDocument(stack: Pick<RunningStack, 'endpoints' | 'services'>): Record<string, string> {
+  return Object.assign({}, ...stack.services.map((s) => s.endpoints), stack.endpoints);
 }

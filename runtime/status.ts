@@ -90,7 +90,7 @@ export function snapshot(input: {
   readonly previous?: { at: number; received: number; landed: number } | undefined;
 }): { snapshot: StatusSnapshot; counters: { at: number; received: number; landed: number } } {
   const landed = input.totals.readings + Object.values(input.totals.errors).reduce((a, b) => a + b, 0);
-  const received = input.host.kinesis.received;
+  const received = input.host.sources.kinesis?.received ?? 0;
   const prev = input.previous;
   const seconds = prev ? Math.max(0.001, (input.now - prev.at) / 1000) : 1;
   const run = input.host.lastScheduleRuns.aggregator;

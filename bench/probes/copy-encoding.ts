@@ -7,7 +7,7 @@
  *
  * Usage: npx tsx bench/probes/copy-encoding.ts [records]
  */
-import { toStreamRecord } from '#adapters/lambda/kinesis-event.js';
+import { toPositionedRecord } from '#adapters/lambda/kinesis-event.js';
 import type { ReadingRow } from '#domain/reading.js';
 import { classifyBatch } from '#pipeline/classify-batch.js';
 import { topology } from '#topology.js';
@@ -32,7 +32,7 @@ const records = Number(process.argv[2] ?? 50_000);
 const spec: RecordSetSpec = { count: records, seed: 12, sensors: 1_000, positionOffset: 0 };
 const now = new Date();
 const batches = kinesisEvents(recordSet(spec), spec, VALIDATOR_BATCH_SIZE).map(
-  (e) => classifyBatch(e.Records.map(toStreamRecord), { payloadCapBytes: topology.payloadCapBytes, now }).rows,
+  (e) => classifyBatch(e.Records.map(toPositionedRecord), { payloadCapBytes: topology.payloadCapBytes, now }).rows,
 );
 for (const rows of batches) if (copyText(rows) !== copyTextFast(rows)) throw new Error('encoders disagree');
 const rowsTotal = batches.reduce((n, b) => n + b.length, 0);

@@ -25,7 +25,7 @@ import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { createSqsClient } from '#adapters/aws/clients.js';
-import { toStreamRecord } from '#adapters/lambda/kinesis-event.js';
+import { toPositionedRecord } from '#adapters/lambda/kinesis-event.js';
 import { PostgresPipelineStore } from '#adapters/postgres/pipeline-store.js';
 import { SqsErrorQueue } from '#adapters/sqs/error-queue.js';
 import { packErrorMessages } from '#domain/error-message.js';
@@ -72,7 +72,7 @@ const time = async (key: keyof typeof totals, work: () => Promise<unknown>): Pro
 };
 const copyClient = await copyPool.connect();
 for (const [i, event] of events.entries()) {
-  const stream = event.Records.map(toStreamRecord);
+  const stream = event.Records.map(toPositionedRecord);
   const opts = { payloadCapBytes: topology.payloadCapBytes, now: new Date() };
   const batch = classifyBatch(stream, opts);
   const text = copyText(batch.rows);

@@ -3,13 +3,13 @@
  * received readings since the last run (late ones included) and returns a summary. The
  * correctness argument lives in src/adapters/postgres/aggregation-store.ts.
  */
-import type { Context, ScheduledEvent } from 'aws-lambda';
+import type { ScheduledEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { PostgresAggregationStore } from '#adapters/postgres/aggregation-store.js';
 import { databaseSourceFromEnv, sharedPool } from '#adapters/postgres/pool.js';
 import { readConfig, settings } from '#config/env.js';
-import { createTelemetry, MetricUnit } from '#observability/telemetry.js';
-import { type AggregationSummary, aggregateMarkedWindows } from '#pipeline/aggregate-windows.js';
+import { instrumentedHandler } from '#observability/handler.js';
+import { aggregateMarkedWindows } from '#pipeline/aggregate-windows.js';
 
 const config = readConfig(
   'aggregator',
@@ -21,27 +21,22 @@ const config = readConfig(
 );
 databaseSourceFromEnv(); // fail the cold start when no database is configured
 
-const { logger, metrics } = createTelemetry('aggregator');
-
-export const handler = async (
-  event: Partial<ScheduledEvent> | undefined,
-  context: Context,
-): Promise<AggregationSummary> => {
-  logger.appendKeys({ correlation_id: event?.id ?? context.awsRequestId, request_id: context.awsRequestId });
-  try {
+export const handler = instrumentedHandler('aggregator', {
+  correlationId: (event: Partial<ScheduledEvent> | undefined) => event?.id,
+  run: async (_event, { logger, count, context }) => {
     const started = Date.now();
     const summary = await aggregateMarkedWindows(new PostgresAggregationStore(await sharedPool()), {
       chunkSize: config.AGGREGATION_CHUNK_WINDOWS,
-      remainingMs: () => context.getRemainingTimeInMillis(),
+      remainingMs: () => context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY, // no deadline when called directly
       reserveMs: config.AGGREGATION_RESERVE_MS,
     });
-    metrics.addMetric('WindowsRecomputed', MetricUnit.Count, summary.windowsRecomputed);
-    metrics.addMetric('ReadingsCovered', MetricUnit.Count, summary.readingsCovered);
-    metrics.addMetric('AggregationBacklogLeft', MetricUnit.Count, summary.backlogLeft ? 1 : 0);
+    const { windowsRecomputed, readingsCovered, backlogLeft } = summary;
+    count({
+      WindowsRecomputed: windowsRecomputed,
+      ReadingsCovered: readingsCovered,
+      AggregationBacklogLeft: +backlogLeft,
+    });
     logger.info('windows recomputed', { ...summary, durationMs: Date.now() - started });
     return summary;
-  } finally {
-    metrics.publishStoredMetrics();
-    logger.removeKeys(['correlation_id', 'request_id']);
-  }
-};
+  },
+});

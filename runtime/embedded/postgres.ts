@@ -44,6 +44,8 @@ export interface EmbeddedPostgresOptions {
   /** Folder that owns this server's state; the data directory is derived from it. */
   readonly stateDir: string;
   readonly port: number;
+  /** Address to listen on (`listen_addresses`); loopback by default. */
+  readonly listenHost?: string;
   /** Keep the data when stopped (npm start) or delete it (tests). */
   readonly persistent: boolean;
   /** Receives the server's log lines, for a log file; they are kept for error messages anyway. */
@@ -80,7 +82,7 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /**
- * Starts (initialising on first use) a PostgreSQL server on 127.0.0.1:`port`.
+ * Starts (initialising on first use) a PostgreSQL server on 127.0.0.1:`port` (or `listenHost`).
  * Rejects with the server's own last log lines when it cannot start (port taken, bad data dir).
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
@@ -102,7 +104,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     persistent: options.persistent,
     createPostgresUser: process.getuid?.() === 0,
     authMethod: 'scram-sha-256',
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    postgresFlags: ['-c', `listen_addresses=${options.listenHost ?? '127.0.0.1'}`, '-c', 'max_connections=200'],
     onLog,
     onError: (error: unknown) => onLog(String(error)),
   });
@@ -123,7 +125,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     ]);
     const detail = logTail.filter((l) => /FATAL|ERROR|could not|failed|in use/i.test(l)).slice(-3);
     const reason = detail.length > 0 ? detail.join(' | ') : error instanceof Error ? error.message : 'exited early';
-    throw new Error(`PostgreSQL could not start on 127.0.0.1:${options.port} (data: ${dataDir}): ${reason}`);
+    throw new Error(`PostgreSQL could not start on 127.0.0.1:${options.port} (data: ${dataDir}): ${reason}`, {
+      cause: error,
+    });
   }
 
   const tracked = server as unknown as { process?: { kill(signal: NodeJS.Signals): boolean } };

@@ -3,7 +3,7 @@
  * restarts, crashes and `kill -9`.
  *
  * Why: the validator acknowledges a Kinesis record as soon as its rejection message is accepted
- * by SQS (DESIGN.md section 5). With an in-memory queue, a stop or crash before the drainer has
+ * by SQS (docs/DESIGN.md section 5). With an in-memory queue, a stop or crash before the drainer has
  * landed that message in `sensor_errors` would lose the record for good. fauxqs 2.x persists
  * queues, but needs Node 22.5 (`node:sqlite`); the project must keep working on Node 20.
  *
@@ -56,7 +56,7 @@ export interface JournaledMessage {
   readonly attributes?: Readonly<Record<string, JournalAttribute>>;
 }
 
-/** The SQS events of fauxqs' spy (`SqsSpyMessage` in fauxqs/dist/spy.d.ts) the journal reads. */
+/** The SQS events of fauxqs' spy (`SqsSpyMessage`, declared in the fauxqs package's dist/spy.d.ts) the journal reads. */
 export interface SqsQueueEvent {
   readonly service: string;
   readonly queueName?: string;

@@ -94,20 +94,3 @@ export class PostgresCheckpointStore implements CheckpointStore {
     await this.pool.end();
   }
 }
-
-/** In-memory store for unit tests of the checkpointing logic. */
-export class MemoryCheckpointStore implements CheckpointStore {
-  readonly values = new Map<string, string>();
-  private id(key: CheckpointKey): string {
-    return [key.streamName, key.streamCreatedAt, key.shardId, key.functionName].join('|');
-  }
-  async load(key: CheckpointKey): Promise<string | undefined> {
-    return this.values.get(this.id(key));
-  }
-  async save(key: CheckpointKey, sequenceNumber: string): Promise<void> {
-    const current = this.values.get(this.id(key));
-    if (current === undefined || BigInt(current) < BigInt(sequenceNumber))
-      this.values.set(this.id(key), sequenceNumber);
-  }
-  async close(): Promise<void> {}
-}

@@ -5,25 +5,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { KinesisStreamEvent, KinesisStreamRecord, ScheduledEvent, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { StreamRecord } from '#domain/stream.js';
 
-export const LOCAL_ACCOUNT = '000000000000';
+const LOCAL_ACCOUNT = '000000000000';
 
 export function streamArn(region: string, streamName: string): string {
   return `arn:aws:kinesis:${region}:${LOCAL_ACCOUNT}:stream/${streamName}`;
 }
 
-export function queueArn(region: string, queueName: string): string {
+function queueArn(region: string, queueName: string): string {
   return `arn:aws:sqs:${region}:${LOCAL_ACCOUNT}:${queueName}`;
-}
-
-/** A record as read from the stream by the poller. */
-export interface StreamRecord {
-  readonly shardId: string;
-  readonly sequenceNumber: string;
-  readonly partitionKey: string;
-  readonly data: Uint8Array;
-  /** Epoch milliseconds. */
-  readonly approximateArrivalMs: number;
 }
 
 export function kinesisEvent(

@@ -1,22 +1,17 @@
 /**
- * The Kinesis event source mapping of the embedded host, with AWS's semantics:
- *
- * - every shard is polled (GetRecords), records are batched up to `batchSize` or until the
- *   batching window since the oldest waiting record has passed;
- * - `parallelizationFactor` batches per shard run at once; records are assigned to a lane by a
- *   hash of their partition key, so order is kept per key (per sensor), as on AWS;
- * - partial batch responses: the records before the lowest failed sequence number are done,
- *   the batch is retried from that record;
- * - bisect on error: a failed batch is split in two and each half retried in order; splitting
- *   does not use up a retry attempt, so a poison record is isolated even with few retries;
- * - `retryAttempts` and `maxRecordAgeSeconds`: records given up on are acknowledged only after
- *   a notice naming their shard and sequence range is durable in the on-failure queue;
- * - checkpoints are durable (see checkpoints.ts) and only cover a fully acknowledged prefix.
+ * The Kinesis event source mapping of the embedded host: the I/O around kinesis-policy.ts,
+ * which decides (and documents) AWS's semantics: lanes per partition key, batch size, record
+ * age, partial batch responses, bisect on error, retry limits. This module polls every shard
+ * (GetRecords), batches a lane's records up to `batchSize` or until the batching window since
+ * the oldest waiting record has passed, invokes, and carries out the policy's decision. Records
+ * given up on are acknowledged only after a notice naming their shard and sequence range is
+ * durable in the on-failure queue; checkpoints are durable (checkpoints.ts) and only cover a
+ * fully acknowledged prefix (shard-tracker.ts).
  *
  * Stopping: no new batches start, retries in progress are abandoned (their records are not
  * acknowledged, so they are delivered again after a restart), batches in flight finish.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
@@ -26,19 +21,15 @@ import {
   type Shard,
 } from '@aws-sdk/client-kinesis';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { exponentialDelayMs, sleep } from '#adapters/retry.js';
+import type { StreamRecord } from '#domain/stream.js';
 import type { KinesisSourceSpec } from '#topology.js';
-import { readBatchResponse } from './batch-response.js';
 import type { CheckpointKey, CheckpointStore } from './checkpoints.js';
-import { type FailureCondition, kinesisEvent, kinesisFailureNotice, type StreamRecord } from './events.js';
+import type { EventSource, EventSourceContext, EventSourceKind, Invoker, ShardStatus } from './event-source.js';
+import { type FailureCondition, kinesisEvent, kinesisFailureNotice } from './events.js';
+import { batchLength, batchOutcome, decide, defaultRetryDelayMs, expiredPrefix, laneFor } from './kinesis-policy.js';
 import type { InvocationOutcome } from './protocol.js';
 import { ShardTracker } from './shard-tracker.js';
-
-/** What an event source needs from a function. */
-export interface Invoker {
-  readonly functionName: string;
-  readonly functionArn: string;
-  invoke(event: unknown): Promise<InvocationOutcome>;
-}
 
 export interface KinesisSourceOptions {
   readonly spec: KinesisSourceSpec;
@@ -56,45 +47,16 @@ export interface KinesisSourceOptions {
   readonly log?: (message: string) => void;
 }
 
-export interface ShardStatus {
-  readonly shardId: string;
-  readonly millisBehindLatest: number;
-  readonly outstanding: number;
-  readonly checkpoint: string | undefined;
-}
-
-/** Lane of a partition key: a stable hash, so one key always lands in the same lane. */
-export function laneFor(partitionKey: string, lanes: number): number {
-  if (lanes <= 1) return 0;
-  return createHash('md5').update(partitionKey).digest().readUInt32BE(0) % lanes;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Lambda's synchronous invocation payload limit; the event source cuts batches to fit it. */
-export const MAX_EVENT_BYTES = 6 * 1024 * 1024;
-/** JSON around one record's data in a KinesisStreamEvent (ARNs, ids, field names), generously. */
-const RECORD_OVERHEAD_BYTES = 600;
-
-/**
- * How many of the waiting records form the next batch: at most `batchSize`, and no more than
- * fit in a 6 MB event (base64 data plus the record's envelope). Always at least one record.
- */
-export function batchLength(waiting: readonly Pick<StreamRecord, 'data'>[], batchSize: number): number {
-  let bytes = 0;
-  let n = 0;
-  for (const record of waiting) {
-    if (n >= batchSize) break;
-    bytes += Math.ceil(record.data.length / 3) * 4 + RECORD_OVERHEAD_BYTES;
-    if (n > 0 && bytes > MAX_EVENT_BYTES) break;
-    n++;
-  }
-  return Math.max(1, n);
-}
+/** Delays between sends of an on-failure notice: it must become durable before the ack. */
+const NOTICE_RETRY = { baseMs: 200, maxMs: 5_000 } as const;
+/** Delays between the (at most 5) tries of one checkpoint write. */
+const CHECKPOINT_RETRY = { baseMs: 200, maxMs: 1_600 } as const;
 
 class Stopped extends Error {}
 
-export class KinesisEventSource {
+export class KinesisEventSource implements EventSource {
+  readonly kind = 'kinesis';
+  readonly intake = true;
   readonly stats = {
     received: 0,
     acknowledged: 0,
@@ -141,7 +103,7 @@ export class KinesisEventSource {
     };
   }
 
-  status(): ShardStatus[] {
+  positions(): ShardStatus[] {
     return [...this.shards.values()].map((p) => p.status());
   }
 
@@ -181,7 +143,7 @@ export class KinesisEventSource {
       } catch (error) {
         if (this.stopping) throw new Stopped();
         this.options.log?.(`kinesis: on-failure queue unavailable (${(error as Error).message}); retrying`);
-        await sleep(Math.min(5_000, 200 * 2 ** attempt));
+        await sleep(exponentialDelayMs(attempt, NOTICE_RETRY));
       }
     }
   }
@@ -216,7 +178,7 @@ class Lane {
     await this.running;
   }
 
-  private async sleep(ms: number): Promise<void> {
+  private async waitOrKick(ms: number): Promise<void> {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.wake = undefined;
@@ -236,12 +198,12 @@ class Lane {
     while (!this.shard.source.isStopping) {
       const first = this.queue[0];
       if (!first) {
-        await this.sleep(1_000);
+        await this.waitOrKick(1_000);
         continue;
       }
       const waited = Date.now() - first.enqueuedAt;
       if (this.queue.length < spec.batchSize && waited < windowMs) {
-        await this.sleep(windowMs - waited);
+        await this.waitOrKick(windowMs - waited);
         continue;
       }
       const batch = this.queue
@@ -384,7 +346,7 @@ class ShardPoller {
           return;
         } catch (error) {
           this.source.options.log?.(`kinesis: checkpoint write failed (${(error as Error).message})`);
-          await sleep(200 * attempt);
+          await sleep(exponentialDelayMs(attempt - 1, CHECKPOINT_RETRY));
         }
       }
     });
@@ -393,69 +355,83 @@ class ShardPoller {
   /**
    * Delivers `records` (consecutive records of one lane) until each is acknowledged, given up
    * on, or the host stops. `attempts` counts the failed invocations of these records so far.
+   * What to do after each step is kinesis-policy.ts's decision; this method only carries it out.
    */
   async process(records: readonly StreamRecord[], attempts: number): Promise<void> {
     const { spec, target, region, streamName } = this.source.options;
-    const retryDelay = this.source.options.retryDelayMs ?? ((n: number) => Math.min(5_000, 100 * 2 ** (n - 1)));
+    const retryDelay = this.source.options.retryDelayMs ?? defaultRetryDelayMs;
     let current = records;
     let tries = attempts;
     let invokeCount = attempts;
     let last: InvocationOutcome | undefined;
     while (current.length > 0) {
       if (this.source.isStopping && tries > 0) throw new Stopped();
-      if (spec.maxRecordAgeSeconds >= 0) {
-        const cutoff = Date.now() - spec.maxRecordAgeSeconds * 1000;
-        let k = 0;
-        while (k < current.length && (current[k] as StreamRecord).approximateArrivalMs < cutoff) k++;
-        if (k > 0) {
-          const expired = current.slice(0, k);
-          await this.source.sendNotice(expired, 'RecordAgeExceeded', invokeCount, last);
-          this.acknowledge(expired);
-          current = current.slice(k);
-          continue;
-        }
+      const expired = expiredPrefix(current, spec, Date.now());
+      if (expired > 0) {
+        await this.giveUp(current.slice(0, expired), 'RecordAgeExceeded', invokeCount, last);
+        current = current.slice(expired);
+        continue;
       }
-      const outcome = await target.invoke(
-        kinesisEvent(current, { region, streamName, functionName: target.functionName }),
-      );
+      last = await target.invoke(kinesisEvent(current, { region, streamName, functionName: target.functionName }));
       this.source.stats.invocations++;
       invokeCount++;
-      last = outcome;
-      let failedWhole = !outcome.ok;
-      if (outcome.ok) {
-        const verdict = spec.reportBatchItemFailures
-          ? readBatchResponse(
-              outcome.payload,
-              current.map((r) => r.sequenceNumber),
-            )
-          : { kind: 'success' as const };
-        if (verdict.kind === 'success') {
-          this.acknowledge(current);
-          return;
-        }
-        if (verdict.kind === 'partial') {
-          // Resume at the lowest failed sequence number; everything before it is done.
-          const lowest = verdict.failed[0] ?? 0;
-          this.acknowledge(current.slice(0, lowest));
-          current = current.slice(lowest);
-        } else {
-          failedWhole = true;
-        }
-      }
-      this.source.stats.failedInvocations++;
-      if (failedWhole && spec.bisectBatchOnError && current.length > 1) {
-        const mid = Math.ceil(current.length / 2);
-        await this.process(current.slice(0, mid), tries);
-        await this.process(current.slice(mid), tries);
+      const outcome = batchOutcome(
+        last,
+        current.map((r) => r.sequenceNumber),
+        spec,
+      );
+      const decision = decide(outcome, current.length, tries, spec);
+      if (decision.action === 'done') {
+        this.acknowledge(current);
         return;
       }
-      tries++;
-      if (spec.retryAttempts >= 0 && tries > spec.retryAttempts) {
-        await this.source.sendNotice(current, 'RetryAttemptsExhausted', invokeCount, last);
-        this.acknowledge(current);
+      this.source.stats.failedInvocations++;
+      if (decision.action === 'bisect') {
+        await this.process(current.slice(0, decision.at), decision.attempts);
+        await this.process(current.slice(decision.at), decision.attempts);
+        return;
+      }
+      this.acknowledge(current.slice(0, decision.acknowledge));
+      current = current.slice(decision.acknowledge);
+      tries = decision.attempts;
+      if (decision.action === 'give-up') {
+        await this.giveUp(current, decision.condition, invokeCount, last);
         return;
       }
       await sleep(retryDelay(tries));
     }
   }
+
+  /** On-failure notice first, acknowledgement after: a record is never dropped unrecorded. */
+  private async giveUp(
+    records: readonly StreamRecord[],
+    condition: FailureCondition,
+    invokeCount: number,
+    last: InvocationOutcome | undefined,
+  ): Promise<void> {
+    await this.source.sendNotice(records, condition, invokeCount, last);
+    this.acknowledge(records);
+  }
 }
+
+/** The topology's Kinesis event source mappings, for the host (event-source.ts). */
+export const kinesisSources: EventSourceKind = {
+  kind: 'kinesis',
+  create: (context: EventSourceContext) =>
+    context.topology.kinesisSources.map(
+      (spec) =>
+        new KinesisEventSource({
+          spec,
+          streamName: context.topology.stream.name,
+          region: context.region,
+          kinesis: context.kinesis,
+          sqs: context.sqs,
+          onFailureQueueUrl: context.queueUrls[spec.onFailure],
+          target: context.target(spec.function),
+          checkpoints: context.checkpoints,
+          ...(context.pollIntervalMs !== undefined ? { pollIntervalMs: context.pollIntervalMs } : {}),
+          ...(context.retryDelayMs ? { retryDelayMs: context.retryDelayMs } : {}),
+          ...(context.log ? { log: context.log } : {}),
+        }),
+    ),
+};

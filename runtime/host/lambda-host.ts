@@ -7,14 +7,26 @@
 import path from 'node:path';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { FunctionId, QueueId, Topology } from '#topology.js';
+import type { FunctionId, FunctionSpec, QueueId, Topology } from '#topology.js';
 import type { CheckpointStore } from './checkpoints.js';
+import type { EventSource, EventSourceContext, EventSourceKind, ShardStatus } from './event-source.js';
 import { FunctionRuntime } from './function-runtime.js';
-import { type InvokeServer, startInvokeServer } from './invoke-server.js';
-import { KinesisEventSource, type ShardStatus } from './kinesis-source.js';
+import {
+  type FunctionConfiguration,
+  type InvokeServer,
+  type InvokeTarget,
+  startInvokeServer,
+} from './invoke-server.js';
+import { kinesisSources } from './kinesis-source.js';
 import type { InvocationOutcome } from './protocol.js';
 import { type ScheduleRun, Scheduler } from './scheduler.js';
-import { SqsEventSource } from './sqs-source.js';
+import { sqsSources } from './sqs-source.js';
+
+/**
+ * The event source kinds the host runs, in start order. A new kind (Kafka, say) is a module
+ * exporting an `EventSourceKind` (event-source.ts) and one entry here.
+ */
+const EVENT_SOURCE_KINDS: readonly EventSourceKind[] = [kinesisSources, sqsSources];
 
 export interface LambdaHostOptions {
   readonly topology: Topology;
@@ -29,12 +41,17 @@ export interface LambdaHostOptions {
   readonly sqs: SQSClient;
   readonly queueUrls: Readonly<Record<QueueId, string>>;
   readonly checkpoints: CheckpointStore;
-  /** Port of the Invoke API; 0 asks the OS. */
+  /** Port of the Lambda API; 0 asks the OS. */
   readonly lambdaPort: number;
+  /** Address the Lambda API listens on (loopback unless `npm start --listen-all`). */
+  readonly listenHost?: string;
   /** Divides schedule periods (demos); 1 is real time. */
   readonly scheduleSpeedUp?: number;
-  /** Which parts to run; all by default. Tests switch parts off to look at one at a time. */
-  readonly enable?: { readonly kinesis?: boolean; readonly sqs?: boolean; readonly schedules?: boolean };
+  /**
+   * Which parts to run, by event source kind (`kinesis`, `sqs`, …) or `schedules`; all by
+   * default. Tests switch parts off to look at one at a time.
+   */
+  readonly enable?: Readonly<Record<string, boolean | undefined>>;
   readonly pollIntervalMs?: number;
   readonly retryDelayMs?: (attempt: number) => number;
   readonly log?: (message: string) => void;
@@ -42,8 +59,8 @@ export interface LambdaHostOptions {
 
 export interface HostStatus {
   readonly shards: ShardStatus[];
-  readonly kinesis: KinesisEventSource['stats'];
-  readonly sqs: Record<string, SqsEventSource['stats']>;
+  /** Counters of the event sources, summed per kind (`kinesis`, `sqs`, …). */
+  readonly sources: Readonly<Record<string, Readonly<Record<string, number>>>>;
   readonly functions: Record<string, FunctionRuntime['stats'] & { containers: number }>;
   readonly lastScheduleRuns: Record<string, ScheduleRun>;
 }
@@ -68,17 +85,40 @@ function lambdaEnvironment(functionName: string, memoryMb: number, region: strin
   };
 }
 
+/** A function's configuration as the Lambda API reports it (GetFunction, ListFunctions). */
+function functionConfiguration(
+  spec: FunctionSpec,
+  functionArn: string,
+  environment: Readonly<Record<string, string>>,
+): FunctionConfiguration {
+  return {
+    FunctionName: spec.name,
+    FunctionArn: functionArn,
+    Runtime: 'nodejs24.x',
+    Handler: 'index.handler',
+    Description: spec.description,
+    Timeout: spec.timeoutSeconds,
+    MemorySize: spec.memoryMb,
+    Version: '$LATEST',
+    PackageType: 'Zip',
+    Architectures: ['arm64'],
+    State: 'Active',
+    LastUpdateStatus: 'Successful',
+    Environment: { Variables: environment },
+  };
+}
+
 export class LambdaHost {
   readonly functions = new Map<FunctionId, FunctionRuntime>();
-  private readonly byName = new Map<string, { id: FunctionId; runtime: FunctionRuntime; logFile: string }>();
-  private readonly kinesisSources: KinesisEventSource[] = [];
-  private readonly sqsSources = new Map<string, SqsEventSource>();
+  private readonly byName = new Map<string, InvokeTarget & { runtime: FunctionRuntime }>();
+  private readonly targets: InvokeTarget[] = [];
+  private readonly sources: EventSource[] = [];
   private scheduler: Scheduler | undefined;
   private server: InvokeServer | undefined;
 
   private constructor(private readonly options: LambdaHostOptions) {
     const { topology } = options;
-    for (const [id, spec] of Object.entries(topology.functions) as [FunctionId, Topology['functions'][FunctionId]][]) {
+    for (const [id, spec] of Object.entries(topology.functions) as [FunctionId, FunctionSpec][]) {
       const logFile = path.join(options.logDir, `${spec.name}.log`);
       const runtime = new FunctionRuntime({
         functionName: spec.name,
@@ -90,13 +130,21 @@ export class LambdaHost {
         logFile,
         cwd: options.projectRoot,
       });
+      const target = {
+        runtime,
+        functionArn: runtime.functionArn,
+        logFile,
+        configuration: functionConfiguration(spec, runtime.functionArn, options.environment),
+        invoke: (event: unknown) => runtime.invoke(event),
+      };
       this.functions.set(id, runtime);
-      this.byName.set(spec.name, { id, runtime, logFile });
-      this.byName.set(id, { id, runtime, logFile });
+      this.targets.push(target);
+      this.byName.set(spec.name, target);
+      this.byName.set(id, target);
     }
   }
 
-  /** Starts the Invoke API, the event sources and the schedules. */
+  /** Starts the Lambda API, the event sources and the schedules. */
   static async start(options: LambdaHostOptions): Promise<LambdaHost> {
     const host = new LambdaHost(options);
     try {
@@ -110,69 +158,52 @@ export class LambdaHost {
 
   private async startParts(): Promise<void> {
     const o = this.options;
-    const { topology } = o;
     this.server = await startInvokeServer({
       port: o.lambdaPort,
+      ...(o.listenHost ? { host: o.listenHost } : {}),
       region: o.region,
-      resolve: (name) => {
-        const f = this.byName.get(name);
-        return (
-          f && {
-            functionArn: f.runtime.functionArn,
-            logFile: f.logFile,
-            invoke: (event: unknown) => f.runtime.invoke(event),
-          }
-        );
-      },
+      functions: { resolve: (name) => this.byName.get(name), list: () => this.targets },
     });
-    if (o.enable?.kinesis !== false) {
-      for (const spec of topology.kinesisSources) {
-        const source = new KinesisEventSource({
-          spec,
-          streamName: topology.stream.name,
-          region: o.region,
-          kinesis: o.kinesis,
-          sqs: o.sqs,
-          onFailureQueueUrl: o.queueUrls[spec.onFailure],
-          target: this.runtime(spec.function),
-          checkpoints: o.checkpoints,
-          ...(o.pollIntervalMs !== undefined ? { pollIntervalMs: o.pollIntervalMs } : {}),
-          ...(o.retryDelayMs ? { retryDelayMs: o.retryDelayMs } : {}),
-          ...(o.log ? { log: o.log } : {}),
-        });
-        this.kinesisSources.push(source);
+    await this.startEventSources();
+    if (o.enable?.schedules !== false) this.startSchedules();
+  }
+
+  private async startEventSources(): Promise<void> {
+    const o = this.options;
+    const context: EventSourceContext = {
+      topology: o.topology,
+      region: o.region,
+      kinesis: o.kinesis,
+      sqs: o.sqs,
+      queueUrls: o.queueUrls,
+      checkpoints: o.checkpoints,
+      ...(o.pollIntervalMs !== undefined ? { pollIntervalMs: o.pollIntervalMs } : {}),
+      ...(o.retryDelayMs ? { retryDelayMs: o.retryDelayMs } : {}),
+      ...(o.log ? { log: o.log } : {}),
+      target: (id) => this.runtime(id),
+    };
+    for (const kind of EVENT_SOURCE_KINDS) {
+      if (o.enable?.[kind.kind] === false) continue;
+      for (const source of kind.create(context)) {
+        this.sources.push(source);
         await source.start();
       }
     }
-    if (o.enable?.sqs !== false) {
-      for (const spec of topology.sqsSources) {
-        const queue = topology.queues[spec.queue];
-        const source = new SqsEventSource({
-          spec,
-          queueUrl: o.queueUrls[spec.queue],
-          queueName: queue.name,
-          region: o.region,
-          sqs: o.sqs,
-          target: this.runtime(spec.function),
-          ...(o.log ? { log: o.log } : {}),
-        });
-        this.sqsSources.set(queue.name, source);
-        source.start();
-      }
-    }
-    if (o.enable?.schedules !== false) {
-      this.scheduler = new Scheduler(
-        topology.schedules.map((spec) => ({
-          spec,
-          target: this.runtime(spec.function),
-          ruleName: `${topology.functions[spec.function].name}-schedule`,
-        })),
-        o.region,
-        o.scheduleSpeedUp ?? 1,
-        o.log,
-      );
-      this.scheduler.start();
-    }
+  }
+
+  private startSchedules(): void {
+    const o = this.options;
+    this.scheduler = new Scheduler(
+      o.topology.schedules.map((spec) => ({
+        spec,
+        target: this.runtime(spec.function),
+        ruleName: `${o.topology.functions[spec.function].name}-schedule`,
+      })),
+      o.region,
+      o.scheduleSpeedUp ?? 1,
+      o.log,
+    );
+    this.scheduler.start();
   }
 
   private runtime(id: FunctionId): FunctionRuntime {
@@ -196,46 +227,35 @@ export class LambdaHost {
   status(): HostStatus {
     const functions: HostStatus['functions'] = {};
     for (const [id, r] of this.functions) functions[id] = { ...r.stats, containers: r.containers };
-    const sqs: HostStatus['sqs'] = {};
-    for (const [name, s] of this.sqsSources) sqs[name] = { ...s.stats };
-    const kinesis = {
-      received: 0,
-      acknowledged: 0,
-      invocations: 0,
-      failedInvocations: 0,
-      noticesSent: 0,
-      recordsGivenUp: 0,
-    };
-    for (const s of this.kinesisSources)
-      for (const k of Object.keys(kinesis) as (keyof typeof kinesis)[]) kinesis[k] += s.stats[k];
+    const sources: Record<string, Record<string, number>> = {};
+    for (const source of this.sources) {
+      const sum = sources[source.kind] ?? {};
+      for (const [key, value] of Object.entries(source.stats)) sum[key] = (sum[key] ?? 0) + value;
+      sources[source.kind] = sum;
+    }
     return {
-      shards: this.kinesisSources.flatMap((s) => s.status()),
-      kinesis,
-      sqs,
+      shards: this.sources.flatMap((s) => s.positions?.() ?? []),
+      sources,
       functions,
       lastScheduleRuns: Object.fromEntries(this.scheduler?.lastRuns ?? []),
     };
   }
 
   /**
-   * First half of a graceful stop: stop reading the stream and firing schedules, and let the
-   * batches in flight finish and checkpoint. The SQS event sources keep running, so the drainer
+   * First half of a graceful stop: stop reading the streams and firing schedules, and let the
+   * batches in flight finish and checkpoint. The queue sources keep running, so the drainer
    * can still empty the queues those batches filled. `stop()` afterwards stops the rest.
    */
   async stopIntake(): Promise<void> {
-    await Promise.all([...this.kinesisSources.map((s) => s.stop()), this.scheduler?.stop()]);
+    await Promise.all([...this.sources.filter((s) => s.intake).map((s) => s.stop()), this.scheduler?.stop()]);
   }
 
   /**
    * Graceful stop: stop polling and schedules, let in-flight batches finish and checkpoint,
-   * then retire the containers and close the Invoke API.
+   * then retire the containers and close the Lambda API.
    */
   async stop(): Promise<void> {
-    await Promise.all([
-      ...this.kinesisSources.map((s) => s.stop()),
-      ...[...this.sqsSources.values()].map((s) => s.stop()),
-      this.scheduler?.stop(),
-    ]);
+    await Promise.all([...this.sources.map((s) => s.stop()), this.scheduler?.stop()]);
     await Promise.all([...this.functions.values()].map((f) => f.stop()));
     await this.server?.close();
   }

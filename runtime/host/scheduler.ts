@@ -4,8 +4,8 @@
  * safe to overlap, the aggregator is). `speedUp` divides the period, for demos.
  */
 import type { ScheduleSpec } from '#topology.js';
+import type { Invoker } from './event-source.js';
 import { scheduledEvent } from './events.js';
-import type { Invoker } from './kinesis-source.js';
 import type { InvocationOutcome } from './protocol.js';
 
 export interface ScheduleRun {

@@ -7,10 +7,11 @@
  * Redrive is the queue's job on AWS too, so the host does not re-implement it.
  */
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { sleep } from '#adapters/retry.js';
 import type { SqsSourceSpec } from '#topology.js';
 import { readBatchResponse } from './batch-response.js';
+import type { EventSource, EventSourceContext, EventSourceKind, Invoker } from './event-source.js';
 import { sqsEvent } from './events.js';
-import type { Invoker } from './kinesis-source.js';
 
 export interface SqsSourceOptions {
   readonly spec: SqsSourceSpec;
@@ -21,19 +22,19 @@ export interface SqsSourceOptions {
   readonly target: Invoker;
   /** Concurrent pollers (Lambda starts with several and scales with the backlog). */
   readonly pollers?: number;
-  readonly log?: (message: string) => void;
+  readonly log?: ((message: string) => void) | undefined;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-export class SqsEventSource {
+export class SqsEventSource implements EventSource {
+  readonly kind = 'sqs';
+  readonly intake = false;
   readonly stats = { received: 0, deleted: 0, invocations: 0, failedInvocations: 0 };
   private stopping = false;
   private loops: Promise<void>[] = [];
 
   constructor(readonly options: SqsSourceOptions) {}
 
-  start(): void {
+  async start(): Promise<void> {
     const n = Math.max(1, this.options.pollers ?? 5);
     this.loops = Array.from({ length: n }, () => this.loop());
   }
@@ -127,3 +128,22 @@ export class SqsEventSource {
     }
   }
 }
+
+/** The topology's SQS event source mappings, for the host (event-source.ts). */
+export const sqsSources: EventSourceKind = {
+  kind: 'sqs',
+  create: (context: EventSourceContext) =>
+    context.topology.sqsSources.map((spec) => {
+      const { region, sqs, log, queueUrls, topology } = context;
+      const queueName = topology.queues[spec.queue].name;
+      return new SqsEventSource({
+        spec,
+        region,
+        sqs,
+        log,
+        queueName,
+        queueUrl: queueUrls[spec.queue],
+        target: context.target(spec.function),
+      });
+    }),
+};

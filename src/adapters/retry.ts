@@ -1,16 +1,28 @@
 /**
- * Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff and
- * Jitter"): retries of many clients spread out instead of arriving together.
+ * The repository's one retry vocabulary: an exponential delay (capped), the same with full
+ * jitter (AWS Architecture Blog, "Exponential Backoff and Jitter", so retries of many clients
+ * spread out instead of arriving together), one `sleep`, and a batch re-sender built on them.
+ * Every retry loop (adapters, the local Lambda host, the benchmarks) takes its delays from here.
  */
-export interface BackoffOptions {
-  readonly attempts: number;
+export interface ExponentialDelay {
+  /** Delay of attempt 0; each later attempt doubles it. */
   readonly baseMs: number;
+  /** Ceiling of the delay. */
   readonly maxMs: number;
 }
 
-export function backoffDelayMs(attempt: number, options: BackoffOptions, random: () => number = Math.random): number {
-  const ceiling = Math.min(options.maxMs, options.baseMs * 2 ** attempt);
-  return Math.floor(random() * ceiling);
+export interface BackoffOptions extends ExponentialDelay {
+  readonly attempts: number;
+}
+
+/** `baseMs * 2^attempt`, capped at `maxMs` (attempt 0 waits `baseMs`). */
+export function exponentialDelayMs(attempt: number, delay: ExponentialDelay): number {
+  return Math.min(delay.maxMs, delay.baseMs * 2 ** Math.max(0, attempt));
+}
+
+/** A uniformly random delay below the exponential one (full jitter). */
+export function backoffDelayMs(attempt: number, options: ExponentialDelay, random: () => number = Math.random): number {
+  return Math.floor(random() * exponentialDelayMs(attempt, options));
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

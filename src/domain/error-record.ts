@@ -2,7 +2,8 @@
  * Construction of rejection records. A rejection keeps the exact bytes (up to the payload cap)
  * so it can be inspected or replayed; readable text is derived from them when stored.
  */
-import { type ErrorRecord, type ErrorType, isStorableText, type StreamPosition } from './reading.js';
+import { type ErrorRecord, type ErrorType, isStorableText } from './reading.js';
+import type { StreamPosition } from './stream.js';
 
 const MAX_MESSAGE_CHARS = 2_000;
 const MAX_SENSOR_ID_CHARS = 128;

@@ -244,7 +244,7 @@ export function countOutcomes(records: readonly Pick<SimulatedRecord, 'expected'
   return counts;
 }
 
-/** Field order of DESIGN.md section 3, so the bytes read like the contract. */
+/** Field order of docs/DESIGN.md section 3, so the bytes read like the contract. */
 interface WireReading {
   reading_id: string;
   sensor_id: string;
@@ -312,7 +312,7 @@ function malformedJson(faker: Faker, reading: WireReading): Uint8Array {
   }
 }
 
-/** Each variant breaks exactly one schema rule of DESIGN.md section 3 while staying valid JSON. */
+/** Each variant breaks exactly one schema rule of docs/DESIGN.md section 3 while staying valid JSON. */
 function schemaViolation(faker: Faker, reading: WireReading): WireReading {
   const variant = faker.helpers.arrayElement([
     'value-as-string',

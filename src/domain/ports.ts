@@ -2,7 +2,8 @@
  * The ports the pipeline's use cases need. Adapters in src/adapters implement them with
  * PostgreSQL, SQS and Kinesis; the domain never imports those libraries.
  */
-import type { ErrorRecord, ReadingRow, StreamPosition } from './reading.js';
+import type { ErrorRecord, ReadingRow } from './reading.js';
+import type { PositionedRecord } from './stream.js';
 
 export interface RefusedReading {
   readonly row: ReadingRow;
@@ -51,9 +52,37 @@ export interface StreamReader {
     readonly startSequenceNumber: string;
     readonly endSequenceNumber: string;
   }): Promise<{
-    readonly records: readonly { readonly data: Uint8Array; readonly position: StreamPosition }[];
+    readonly records: readonly PositionedRecord[];
     readonly complete: boolean;
   }>;
+}
+
+export interface OutgoingRecord {
+  readonly partitionKey: string;
+  readonly data: Uint8Array;
+}
+
+export interface FailedRecord<T extends OutgoingRecord> {
+  readonly record: T;
+  /** The entry's last ErrorCode, or the name of the error the whole call threw. */
+  readonly errorCode: string;
+  readonly errorMessage: string;
+}
+
+export interface WriteResult<T extends OutgoingRecord> {
+  readonly sent: number;
+  readonly failed: readonly FailedRecord<T>[];
+  /** Write calls made, retries included: how hard the stream pushed back. */
+  readonly calls: number;
+}
+
+/** Writes records to the stream, for the producer. */
+export interface StreamWriter {
+  /**
+   * Writes every record, retrying only the ones the stream refused, so none lands twice.
+   * Resolves (never rejects for a refused record) with the records that still failed.
+   */
+  write<T extends OutgoingRecord>(records: readonly T[]): Promise<WriteResult<T>>;
 }
 
 export interface WindowRecomputation {

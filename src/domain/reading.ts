@@ -1,5 +1,5 @@
 /**
- * The reading contract (DESIGN.md section 3): what a sensor sends, what a stored reading and a
+ * The reading contract (docs/DESIGN.md section 3): what a sensor sends, what a stored reading and a
  * stored rejection look like. Pure types and schema; no I/O.
  *
  * The schema is deliberately at least as strict as PostgreSQL: anything it accepts must be
@@ -8,6 +8,7 @@
  * numbers and a finite range width, and timestamps PostgreSQL parses the same way.
  */
 import { z } from 'zod';
+import type { StreamPosition } from './stream.js';
 
 export const SENSOR_TYPES = ['temperature', 'humidity', 'pressure'] as const;
 export type SensorType = (typeof SENSOR_TYPES)[number];
@@ -28,15 +29,6 @@ export const ERROR_TYPES = [...VALIDATION_ERROR_TYPES, 'PROCESSING_FAILURE'] as 
 export type ErrorType = (typeof ERROR_TYPES)[number];
 
 export const DEFAULT_PAYLOAD_CAP_BYTES = 64 * 1024;
-
-/** Where a record sat in the stream: the seed's Kafka topic/partition/offset/timestamp. */
-export interface StreamPosition {
-  readonly streamName: string;
-  readonly shardId: string;
-  readonly sequenceNumber: string;
-  readonly partitionKey: string;
-  readonly arrivalTime: Date;
-}
 
 /** A valid, normalized reading, ready to store. */
 export interface ReadingRow {

@@ -1,11 +1,13 @@
 /**
- * Validation of one stream record, in exactly the order of DESIGN.md section 3: the first rule
+ * Validation of one stream record, in exactly the order of docs/DESIGN.md section 3: the first rule
  * that matches decides the error type. Total: any byte sequence at all yields one
  * classification, never an exception, so a hostile record cannot fail its batch.
  */
+
 import { buildErrorRecord } from './error-record.js';
 import { normalize } from './normalization.js';
-import { type ErrorRecord, type ErrorType, type ReadingRow, readingSchema, type StreamPosition } from './reading.js';
+import { type ErrorRecord, type ErrorType, type ReadingRow, readingSchema, type SensorReading } from './reading.js';
+import type { StreamPosition } from './stream.js';
 
 export type Classification =
   | { readonly kind: 'reading'; readonly row: ReadingRow }
@@ -24,13 +26,18 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The first rule a record broke, and how. */
+interface Broken {
+  readonly errorType: ErrorType;
+  readonly message: string;
+}
+
 export function classifyRecord(data: Uint8Array, position: StreamPosition, options: ClassifyOptions): Classification {
-  let parsed: Record<string, unknown> | undefined;
-  const reject = (errorType: ErrorType, errorMessage: string): Classification => ({
+  const reject = (broken: Broken, parsed?: Record<string, unknown>): Classification => ({
     kind: 'error',
     error: buildErrorRecord({
-      errorType,
-      errorMessage,
+      errorType: broken.errorType,
+      errorMessage: broken.message,
       data,
       payloadCapBytes: options.payloadCapBytes,
       position,
@@ -38,66 +45,81 @@ export function classifyRecord(data: Uint8Array, position: StreamPosition, optio
       errorTime: options.now,
     }),
   });
-
   if (data.length > options.payloadCapBytes) {
-    return reject('PAYLOAD_TOO_LARGE', `record is ${data.length} bytes; the cap is ${options.payloadCapBytes}`);
+    return reject({
+      errorType: 'PAYLOAD_TOO_LARGE',
+      message: `record is ${data.length} bytes; the cap is ${options.payloadCapBytes}`,
+    });
   }
+  const json = decodeObject(data);
+  if ('errorType' in json) return reject(json);
+  const result = readingSchema.safeParse(json.object);
+  if (!result.success)
+    return reject({ errorType: 'SCHEMA_ERROR', message: describeIssues(result.error.issues) }, json.object);
+  const broken = brokenValueRule(result.data);
+  if (broken) return reject(broken, json.object);
+  // brokenValueRule has rejected a null value.
+  return { kind: 'reading', row: toRow(result.data, result.data.value as number, position, options.now) };
+}
 
+/** UTF-8, then JSON, then an object: each step's failure is a JSON_PARSE_ERROR. */
+function decodeObject(data: Uint8Array): { readonly object: Record<string, unknown> } | Broken {
   let text: string;
   try {
     text = strictDecoder.decode(data);
   } catch {
-    return reject('JSON_PARSE_ERROR', 'not valid UTF-8');
+    return { errorType: 'JSON_PARSE_ERROR', message: 'not valid UTF-8' };
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
     // SyntaxError for malformed JSON; RangeError when nesting exhausts the parser's stack.
-    return reject('JSON_PARSE_ERROR', error instanceof Error ? `${error.name}: ${error.message}` : 'not valid JSON');
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : 'not valid JSON';
+    return { errorType: 'JSON_PARSE_ERROR', message };
   }
-  if (!isPlainObject(json)) {
-    return reject(
-      'JSON_PARSE_ERROR',
-      `expected a JSON object, got ${Array.isArray(json) ? 'an array' : json === null ? 'null' : typeof json}`,
-    );
-  }
-  parsed = json;
+  if (isPlainObject(json)) return { object: json };
+  const got = Array.isArray(json) ? 'an array' : json === null ? 'null' : typeof json;
+  return { errorType: 'JSON_PARSE_ERROR', message: `expected a JSON object, got ${got}` };
+}
 
-  const result = readingSchema.safeParse(json);
-  if (!result.success) {
-    const issues = result.error.issues;
-    const described = issues
-      .slice(0, MAX_ISSUES_IN_MESSAGE)
-      .map((issue) => `${issue.path.join('.') || '(record)'}: ${issue.message}`);
-    if (issues.length > MAX_ISSUES_IN_MESSAGE) described.push(`and ${issues.length - MAX_ISSUES_IN_MESSAGE} more`);
-    return reject('SCHEMA_ERROR', described.join('; '));
-  }
-  const reading = result.data;
+function describeIssues(
+  issues: readonly { readonly path: readonly PropertyKey[]; readonly message: string }[],
+): string {
+  const described = issues
+    .slice(0, MAX_ISSUES_IN_MESSAGE)
+    .map((issue) => `${issue.path.map(String).join('.') || '(record)'}: ${issue.message}`);
+  if (issues.length > MAX_ISSUES_IN_MESSAGE) described.push(`and ${issues.length - MAX_ISSUES_IN_MESSAGE} more`);
+  return described.join('; ');
+}
 
+/** The rules after the schema, in their order: status, then null, then the range. */
+function brokenValueRule(reading: SensorReading): Broken | undefined {
   if (reading.status !== 'active')
-    return reject('INACTIVE_SENSOR', `sensor status is "${reading.status}", not "active"`);
-  if (reading.value === null) return reject('NULL_VALUE', 'value is null');
-  if (reading.value < reading.min) return reject('BELOW_MIN', `value ${reading.value} is below min ${reading.min}`);
-  if (reading.value > reading.max) return reject('ABOVE_MAX', `value ${reading.value} is above max ${reading.max}`);
+    return { errorType: 'INACTIVE_SENSOR', message: `sensor status is "${reading.status}", not "active"` };
+  if (reading.value === null) return { errorType: 'NULL_VALUE', message: 'value is null' };
+  if (reading.value < reading.min)
+    return { errorType: 'BELOW_MIN', message: `value ${reading.value} is below min ${reading.min}` };
+  if (reading.value > reading.max)
+    return { errorType: 'ABOVE_MAX', message: `value ${reading.value} is above max ${reading.max}` };
+  return undefined;
+}
 
+function toRow(reading: SensorReading, value: number, position: StreamPosition, now: Date): ReadingRow {
   return {
-    kind: 'reading',
-    row: {
-      readingId: reading.reading_id ?? null,
-      sensorId: reading.sensor_id,
-      sensorType: reading.sensor_type,
-      value: reading.value,
-      unit: reading.unit,
-      manufacturer: reading.manufacturer,
-      model: reading.model,
-      min: reading.min,
-      max: reading.max,
-      status: reading.status,
-      eventTime: reading.timestamp,
-      ...normalize(reading.value, reading.min, reading.max),
-      processingTime: options.now,
-      position,
-    },
+    readingId: reading.reading_id ?? null,
+    sensorId: reading.sensor_id,
+    sensorType: reading.sensor_type,
+    value,
+    unit: reading.unit,
+    manufacturer: reading.manufacturer,
+    model: reading.model,
+    min: reading.min,
+    max: reading.max,
+    status: reading.status,
+    eventTime: reading.timestamp,
+    ...normalize(value, reading.min, reading.max),
+    processingTime: now,
+    position,
   };
 }

@@ -5,13 +5,9 @@
  */
 import { buildErrorRecord } from '#domain/error-record.js';
 import type { RefusedReading } from '#domain/ports.js';
-import type { ErrorRecord, ReadingRow, StreamPosition } from '#domain/reading.js';
+import type { ErrorRecord, ReadingRow } from '#domain/reading.js';
+import type { PositionedRecord } from '#domain/stream.js';
 import { classifyRecord } from '#domain/validation.js';
-
-export interface StreamRecord {
-  readonly data: Uint8Array;
-  readonly position: StreamPosition;
-}
 
 export interface ClassifiedBatch {
   readonly rows: ReadingRow[];
@@ -24,7 +20,7 @@ export interface ClassifiedBatch {
 }
 
 export function classifyBatch(
-  records: readonly StreamRecord[],
+  records: readonly PositionedRecord[],
   options: { readonly payloadCapBytes: number; readonly now: Date },
 ): ClassifiedBatch {
   const rows: ReadingRow[] = [];

@@ -47,65 +47,92 @@ function sanitized(e: ErrorRecord): ErrorRecord {
   };
 }
 
-export async function drainMessages(messages: readonly QueueMessage[], deps: DrainDeps): Promise<DrainOutcome> {
-  const failed = new Set<string>();
-  const problems: string[] = [];
-  const rejections: { messageId: string; record: ErrorRecord }[] = [];
-  const notices: { messageId: string; notice: FailureNotice }[] = [];
+/** Messages sorted by kind; the ones that are neither are already failed, with the reason. */
+interface Sorted {
+  readonly rejections: { messageId: string; record: ErrorRecord }[];
+  readonly notices: { messageId: string; notice: FailureNotice }[];
+}
 
+/** What fails where, gathered across the steps of one drain. */
+interface Failures {
+  readonly failed: Set<string>;
+  readonly problems: string[];
+}
+
+export async function drainMessages(messages: readonly QueueMessage[], deps: DrainDeps): Promise<DrainOutcome> {
+  const failures: Failures = { failed: new Set<string>(), problems: [] };
+  const { rejections, notices } = sortMessages(messages, failures);
+  const errorsFromRejections = await storeRejections(rejections, deps, failures);
+  const fromNotices = await landNotices(notices, deps, failures);
+  return {
+    errorsLanded: errorsFromRejections + fromNotices.errors,
+    readingsLanded: fromNotices.readings,
+    noticesHandled: notices.length,
+    failedMessageIds: messages.map((m) => m.messageId).filter((id) => failures.failed.has(id)),
+    problems: failures.problems,
+  };
+}
+
+function sortMessages(messages: readonly QueueMessage[], { failed, problems }: Failures): Sorted {
+  const sorted: Sorted = { rejections: [], notices: [] };
   for (const message of messages) {
     try {
       const body: unknown = JSON.parse(message.body);
       if (isErrorMessage(body)) {
         for (const record of decodeErrorMessage(body))
-          rejections.push({ messageId: message.messageId, record: sanitized(record) });
+          sorted.rejections.push({ messageId: message.messageId, record: sanitized(record) });
       } else if (isFailureNotice(body))
-        notices.push({ messageId: message.messageId, notice: parseFailureNotice(body) });
+        sorted.notices.push({ messageId: message.messageId, notice: parseFailureNotice(body) });
       else throw new Error('neither a rejection nor a failed-batch notice');
     } catch (error) {
       failed.add(message.messageId);
       problems.push(`message ${message.messageId} not understood: ${describeError(error)}`);
     }
   }
+  return sorted;
+}
 
-  let errorsLanded = 0;
-  let readingsLanded = 0;
-
-  if (rejections.length > 0) {
-    try {
-      const result = await deps.store.insertErrors(rejections.map((r) => r.record));
-      errorsLanded += result.inserted;
-      for (const { index, reason } of result.refused) {
-        const messageId = rejections[index]?.messageId ?? '';
-        failed.add(messageId);
-        problems.push(`message ${messageId} refused by the database: ${reason}`);
-      }
-    } catch (error) {
-      for (const r of rejections) failed.add(r.messageId);
-      problems.push(`database: ${describeError(error)}`);
+/** All rejections in one write; a message is failed when any of its rejections was not stored. */
+async function storeRejections(
+  rejections: Sorted['rejections'],
+  deps: DrainDeps,
+  { failed, problems }: Failures,
+): Promise<number> {
+  if (rejections.length === 0) return 0;
+  try {
+    const result = await deps.store.insertErrors(rejections.map((r) => r.record));
+    for (const { index, reason } of result.refused) {
+      const messageId = rejections[index]?.messageId ?? '';
+      failed.add(messageId);
+      problems.push(`message ${messageId} refused by the database: ${reason}`);
     }
+    return result.inserted;
+  } catch (error) {
+    for (const r of rejections) failed.add(r.messageId);
+    problems.push(`database: ${describeError(error)}`);
+    return 0;
   }
+}
 
+/** Each notice on its own, so one that cannot be landed does not hold back the others. */
+async function landNotices(
+  notices: Sorted['notices'],
+  deps: DrainDeps,
+  { failed, problems }: Failures,
+): Promise<{ readings: number; errors: number }> {
+  const landed = { readings: 0, errors: 0 };
   for (const { messageId, notice } of notices) {
     try {
-      const landed = await landNotice(notice, deps);
-      errorsLanded += landed.errors;
-      readingsLanded += landed.readings;
+      const one = await landNotice(notice, deps);
+      landed.errors += one.errors;
+      landed.readings += one.readings;
     } catch (error) {
       failed.add(messageId);
-      problems.push(
-        `notice ${messageId} (${notice.shardId} ${notice.startSequenceNumber}..${notice.endSequenceNumber}): ${describeError(error)}`,
-      );
+      const range = `${notice.shardId} ${notice.startSequenceNumber}..${notice.endSequenceNumber}`;
+      problems.push(`notice ${messageId} (${range}): ${describeError(error)}`);
     }
   }
-
-  return {
-    errorsLanded,
-    readingsLanded,
-    noticesHandled: notices.length,
-    failedMessageIds: messages.map((m) => m.messageId).filter((id) => failed.has(id)),
-    problems,
-  };
+  return landed;
 }
 
 async function landNotice(notice: FailureNotice, deps: DrainDeps): Promise<{ readings: number; errors: number }> {

@@ -9,10 +9,9 @@
  */
 import type { ErrorQueue, PipelineStore } from '#domain/ports.js';
 import type { ErrorRecord, ErrorType } from '#domain/reading.js';
-import { classifyBatch, type StreamRecord } from './classify-batch.js';
+import type { PositionedRecord } from '#domain/stream.js';
+import { classifyBatch } from './classify-batch.js';
 import { describeError } from './describe-error.js';
-
-export type { StreamRecord } from './classify-batch.js';
 
 export interface ValidateBatchDeps {
   readonly store: PipelineStore;
@@ -33,7 +32,10 @@ export interface BatchOutcome {
   readonly problems: readonly string[];
 }
 
-export async function validateBatch(records: readonly StreamRecord[], deps: ValidateBatchDeps): Promise<BatchOutcome> {
+export async function validateBatch(
+  records: readonly PositionedRecord[],
+  deps: ValidateBatchDeps,
+): Promise<BatchOutcome> {
   const now = (deps.now ?? (() => new Date()))();
   const batch = classifyBatch(records, { payloadCapBytes: deps.payloadCapBytes, now });
   const { rows } = batch;

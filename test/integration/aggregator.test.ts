@@ -2,9 +2,11 @@
  * The aggregator against real PostgreSQL: window statistics, late readings, idempotence, and
  * readings committed concurrently with a run.
  */
+
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PostgresPipelineStore } from '#adapters/postgres/pipeline-store.js';
+import { sleep } from '#adapters/retry.js';
 import type { ReadingRow } from '#domain/reading.js';
 import { classifyRecord } from '#domain/validation.js';
 import type { AggregationSummary } from '#pipeline/aggregate-windows.js';
@@ -101,7 +103,7 @@ describe('aggregator', () => {
       // The trigger's upsert now holds the committed mark for s1 12:00 locked until COMMIT.
       await insertInOpenTransaction(writer, row('s1', '2026-11-26T12:00:20Z', 30));
       const run = aggregate();
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       await writer.query('COMMIT');
       expect(await run).toMatchObject({ windowsRecomputed: 1, readingsCovered: 2 });
     } finally {

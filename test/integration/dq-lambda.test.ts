@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_CHECKS_DIR } from '#dq/check-files.js';
+import { resolveChecksDir } from '#lambdas/dq/scan-io.js';
 import { createTestDatabase } from '../support/database.js';
 import { lambdaContext } from '../support/factories.js';
 
@@ -108,11 +109,11 @@ describe('lambdas/dq', () => {
   it('finds the check files: DQ_CHECKS_DIR, then the bundle copy under LAMBDA_TASK_ROOT, then soda/checks', async () => {
     const root = await mkdtemp(path.join(os.tmpdir(), 'dq-task-root-'));
     try {
-      expect(handlerModule.resolveChecksDir({ DQ_CHECKS_DIR: '/x' })).toBe('/x');
-      expect(handlerModule.resolveChecksDir({ LAMBDA_TASK_ROOT: root })).toBe(DEFAULT_CHECKS_DIR);
+      expect(resolveChecksDir({ DQ_CHECKS_DIR: '/x' })).toBe('/x');
+      expect(resolveChecksDir({ LAMBDA_TASK_ROOT: root })).toBe(DEFAULT_CHECKS_DIR);
       await mkdir(path.join(root, 'soda', 'checks'), { recursive: true });
-      expect(handlerModule.resolveChecksDir({ LAMBDA_TASK_ROOT: root })).toBe(path.join(root, 'soda', 'checks'));
-      expect(handlerModule.resolveChecksDir({})).toBe(DEFAULT_CHECKS_DIR);
+      expect(resolveChecksDir({ LAMBDA_TASK_ROOT: root })).toBe(path.join(root, 'soda', 'checks'));
+      expect(resolveChecksDir({})).toBe(DEFAULT_CHECKS_DIR);
     } finally {
       await rm(root, { recursive: true, force: true });
     }

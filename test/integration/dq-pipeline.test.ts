@@ -16,11 +16,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresAggregationStore } from '#adapters/postgres/aggregation-store.js';
 import { PostgresPipelineStore } from '#adapters/postgres/pipeline-store.js';
 import { simulate } from '#domain/fleet.js';
+import type { PositionedRecord } from '#domain/stream.js';
 import { DEFAULT_CHECKS_DIR, loadCheckFiles } from '#dq/check-files.js';
 import { pgExecutor } from '#dq/pg-executor.js';
 import { runScan, type ScanResult } from '#dq/runner.js';
 import { aggregateMarkedWindows } from '#pipeline/aggregate-windows.js';
-import { classifyBatch, type StreamRecord } from '#pipeline/classify-batch.js';
+import { classifyBatch } from '#pipeline/classify-batch.js';
 import { topology } from '#topology.js';
 import { createTestDatabase } from '../support/database.js';
 
@@ -43,7 +44,7 @@ async function pipelineDatabase(): Promise<pg.Pool> {
     startTime: new Date(now.getTime() - 3 * 60_000),
     intervalMs: 2_000,
   });
-  const records: StreamRecord[] = sim.records.map((r, i) => ({
+  const records: PositionedRecord[] = sim.records.map((r, i) => ({
     data: r.data,
     position: {
       streamName: topology.stream.name,

@@ -19,6 +19,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createKinesisClient } from '#adapters/aws/clients.js';
+import { sleep } from '#adapters/retry.js';
 import { countOutcomes, type ExpectedOutcome, simulate } from '#domain/fleet.js';
 import { DEFAULT_PAYLOAD_CAP_BYTES } from '#domain/reading.js';
 import { classifyRecord } from '#domain/validation.js';
@@ -64,7 +65,7 @@ async function createStream(shardCount = 2): Promise<string> {
   for (let i = 0; i < 100; i++) {
     const { StreamDescriptionSummary } = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }));
     if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return name;
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
   throw new Error(`stream ${name} never became ACTIVE`);
 }

@@ -4,25 +4,50 @@
  * Lambda's environment). The function is a fixture that echoes its event and context.
  */
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { InvokeCommand, LambdaClient, ResourceNotFoundException } from '@aws-sdk/client-lambda';
+import {
+  GetFunctionCommand,
+  InvokeCommand,
+  LambdaClient,
+  ListFunctionsCommand,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { endpointsFile, STATE_DIR_ENV } from '#runtime/state-dir.js';
 import { copyTopology, PROJECT_ROOT, startTestStack, type TestStack, withFixtures } from '../support/runtime-stack.js';
 
-/** Runs `npm run invoke`'s script (runtime/invoke.ts) and collects its output. */
-function invokeCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  const child = spawn(process.execPath, ['--import', tsx, path.join(PROJECT_ROOT, 'runtime/invoke.ts'), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+type Run = { code: number | null; stdout: string; stderr: string };
+
+/** Runs a command and collects its output. */
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+/** Runs one of the project's command-line scripts (`npm run invoke`, `npm run psql`, …). */
+function script(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+  return run(process.execPath, ['--import', TSX, path.join(PROJECT_ROOT, file), ...args], env);
+}
+
+const invokeCli = (args: string[], env?: NodeJS.ProcessEnv): Promise<Run> => script('runtime/invoke.ts', args, env);
+
+/** The real AWS CLI, when installed (`.ci/run` has it; elsewhere its tests say why they skip). */
+const AWS_CLI = spawnSync('aws', ['--version']).status === 0;
+const PSQL = spawnSync('psql', ['--version']).status === 0;
+if (!AWS_CLI || !PSQL) {
+  const missing = [!AWS_CLI && 'the AWS CLI (aws)', !PSQL && 'psql'].filter(Boolean).join(' and ');
+  if (process.env.CI === 'true') throw new Error(`${missing} must be installed under CI`);
+  console.warn(`runtime-invoke-api: ${missing} not installed; the tests that drive them are skipped`);
 }
 
 let stack: TestStack;
@@ -126,5 +151,88 @@ describe('Lambda Invoke API', () => {
     expect(JSON.parse(failed.stdout)).toMatchObject({ errorType: 'TypeError', errorMessage: 'no' });
     const bad = await invokeCli(['producer', '{not json', '--endpoint', stack.endpoints.lambdaEndpoint]);
     expect(bad.code).toBe(2);
+  });
+
+  it('answers ListFunctions (paged) and GetFunction as AWS does, for the SDK', async () => {
+    const names: string[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await lambda.send(new ListFunctionsCommand({ MaxItems: 3, ...(marker ? { Marker: marker } : {}) }));
+      expect((page.Functions ?? []).length).toBeLessThanOrEqual(3);
+      names.push(...(page.Functions ?? []).map((f) => f.FunctionName ?? ''));
+      marker = page.NextMarker;
+    } while (marker);
+    expect(names.sort()).toEqual(
+      Object.values(stack.topology.functions)
+        .map((f) => f.name)
+        .sort(),
+    );
+    const producer = stack.topology.functions.producer;
+    const byArn = await lambda.send(
+      new GetFunctionCommand({ FunctionName: `arn:aws:lambda:us-east-1:000000000000:function:${producer.name}` }),
+    );
+    expect(byArn.Configuration).toMatchObject({
+      FunctionName: producer.name,
+      Timeout: 2,
+      MemorySize: producer.memoryMb,
+      Description: producer.description,
+    });
+    expect(byArn.Configuration?.Environment?.Variables?.STREAM_NAME).toBe(stack.endpoints.streamName);
+    await expect(lambda.send(new GetFunctionCommand({ FunctionName: 'no-such-function' }))).rejects.toBeInstanceOf(
+      ResourceNotFoundException,
+    );
+  });
+
+  it.skipIf(!AWS_CLI)(
+    'answers `aws lambda list-functions` and `get-function` (skipped without the AWS CLI)',
+    async () => {
+      const env = {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: 'x',
+        AWS_SECRET_ACCESS_KEY: 'x',
+        AWS_DEFAULT_REGION: 'us-east-1',
+      };
+      const endpoint = ['--endpoint-url', stack.endpoints.lambdaEndpoint, '--output', 'json'];
+      const list = await run('aws', ['lambda', 'list-functions', ...endpoint], env);
+      expect(list.stderr).toBe('');
+      const listed = JSON.parse(list.stdout) as { Functions: { FunctionName: string }[] };
+      expect(listed.Functions.map((f) => f.FunctionName).sort()).toEqual(
+        Object.values(stack.topology.functions)
+          .map((f) => f.name)
+          .sort(),
+      );
+      const get = await run('aws', ['lambda', 'get-function', '--function-name', 'producer', ...endpoint], env);
+      expect(JSON.parse(get.stdout)).toMatchObject({
+        Configuration: { FunctionName: stack.topology.functions.producer.name },
+      });
+      const missing = await run('aws', ['lambda', 'get-function', '--function-name', 'nope', ...endpoint], env);
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toContain('ResourceNotFoundException');
+    },
+  );
+
+  it('finds the stack from --state-dir or IOT_FIRST_STATE_DIR, flag first (invoke, dq, psql)', async () => {
+    await writeFile(endpointsFile(stack.stateDir), JSON.stringify(stack.endpoints));
+    const { LAMBDA_ENDPOINT: _l, DATABASE_URL: _d, ...clean } = process.env;
+    const byFlag = await invokeCli(['producer', '{"count":1}', '--state-dir', stack.stateDir], {
+      ...clean,
+      [STATE_DIR_ENV]: '/nonexistent',
+    });
+    expect(byFlag.code).toBe(0);
+    const byEnv = await invokeCli(['producer', '{"count":2}'], { ...clean, [STATE_DIR_ENV]: stack.stateDir });
+    expect(byEnv.code).toBe(0);
+    expect(JSON.parse(byEnv.stdout)).toMatchObject({ event: { count: 2 } });
+    const none = await invokeCli(['producer', '{}'], { ...clean, [STATE_DIR_ENV]: '/nonexistent' });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('/nonexistent/endpoints.json');
+    const dq = await script('dq/cli.ts', ['--state-dir', stack.stateDir, 'test/fixtures/dq/ok.yml'], {
+      ...clean,
+      [STATE_DIR_ENV]: '/nonexistent',
+    });
+    expect(dq.stderr).toBe('');
+    expect(dq.code).toBe(0);
+    if (!PSQL) return;
+    const psql = await script('runtime/psql.ts', ['--state-dir', stack.stateDir, '-tAc', 'SELECT 40 + 2'], clean);
+    expect(psql.stdout.trim()).toBe('42');
   });
 });

@@ -4,8 +4,10 @@
  * delivery. Each test fixes one AWS semantic and reads the outcome from the database and the
  * on-failure queue, never from the host's internals.
  */
+
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sleep } from '#adapters/retry.js';
 import type { KinesisFailureNotice } from '#runtime/host/events.js';
 import {
   copyTopology,
@@ -198,7 +200,7 @@ describe('Kinesis event source', () => {
       30_000,
       'deliveries',
     );
-    await new Promise((r) => setTimeout(r, 300)); // would reveal any extra redelivery
+    await sleep(300); // would reveal any extra redelivery
     const calls = invocations(await deliveries(stack));
     expect(calls).toEqual([seq, seq.slice(5)]);
     expect(rows.length).toBe(15);

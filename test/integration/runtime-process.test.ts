@@ -18,6 +18,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSqsClient } from '#adapters/aws/clients.js';
+import { sleep } from '#adapters/retry.js';
 import { type RunningEmulator, startKinesalite, startSqsEmulator } from '#runtime/embedded/emulators.js';
 import { ensureQueues } from '#runtime/stack.js';
 import { createTestDatabase } from '../support/database.js';
@@ -103,7 +104,7 @@ describe('npm start process', () => {
     const second = serve(['--state-dir', stateDir], env);
     await second.ready;
     await waitFor(landed, (n) => n >= N, 120_000, 'every reading after the restart');
-    await new Promise((r) => setTimeout(r, 1_000));
+    await sleep(1_000);
     expect(await landed()).toBe(N);
     expect(await count(db, 'SELECT count(*) AS n FROM sensor_readings')).toBe(produced.expected.valid);
     const byType = await db.query<{ error_type: string; n: string }>(

@@ -25,6 +25,10 @@ beforeAll(async () => {
     label: 'rt_sqs',
     host: { enable: { kinesis: false, schedules: false } },
   });
+  // A cold start (tsx compiling the handler) can outlast the 1 s visibility timeout on a busy
+  // machine, and the successes would then be redelivered: start the container before the test.
+  const warm = await stack.host.invoke('dlqDrainer', { Records: [] });
+  if (!warm.ok) throw new Error(`the fixture did not start: ${warm.error.errorMessage}`);
 });
 afterAll(async () => stack?.close());
 

@@ -4,7 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Context, KinesisStreamEvent, SQSEvent } from 'aws-lambda';
-import type { StreamPosition } from '#domain/reading.js';
+import type { StreamPosition } from '#domain/stream.js';
 
 export const STREAM_NAME = 'iot_sensor_data';
 export const STREAM_ARN = `arn:aws:kinesis:us-east-1:000000000000:stream/${STREAM_NAME}`;

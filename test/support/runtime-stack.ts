@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import pg from 'pg';
+import { sleep } from '#adapters/retry.js';
 import { type Endpoints, type RunningStack, type StackOptions, startStack } from '#runtime/stack.js';
 import { type FunctionId, topology as realTopology, type Topology } from '#topology.js';
 import { createTestDatabase } from './database.js';
@@ -45,6 +46,7 @@ export async function startTestStack(options: {
   host?: StackOptions['host'];
   environment?: Record<string, string>;
   databaseUrl?: string;
+  services?: StackOptions['services'];
 }): Promise<TestStack> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase(options.label));
   const stateDir = await mkdtemp(path.join(os.tmpdir(), `iot-first-${options.label}-`));
@@ -56,6 +58,10 @@ export async function startTestStack(options: {
     ports: { postgres: 0, kinesis: 0, sqs: 0, lambda: 0 },
     host: { pollIntervalMs: 50, retryDelayMs: () => 20, ...options.host },
     ...(options.environment ? { environment: options.environment } : {}),
+    ...(options.services ? { services: options.services } : {}),
+  }).catch(async (error: unknown) => {
+    await rm(stateDir, { recursive: true, force: true });
+    throw error;
   });
   const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   return {
@@ -107,7 +113,7 @@ export async function waitFor<T>(
   let last: T = await probe();
   while (!done(last)) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     last = await probe();
   }
   return last;

@@ -7,7 +7,8 @@ import {
   type SimulationOptions,
   simulate,
 } from '#domain/fleet.js';
-import { DEFAULT_PAYLOAD_CAP_BYTES, readingSchema, type StreamPosition } from '#domain/reading.js';
+import { DEFAULT_PAYLOAD_CAP_BYTES, readingSchema } from '#domain/reading.js';
+import type { StreamPosition } from '#domain/stream.js';
 import { classifyRecord } from '#domain/validation.js';
 
 const START = new Date('2026-03-01T10:00:00Z');

@@ -3,14 +3,17 @@
  * checkpoint rule under parallel completion, partition-key lanes, AWS event shapes, FunctionName
  * forms, and the `npm start` options.
  */
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PORTS, parseStartOptions, producerEvent, UsageError } from '#runtime/cli-options.js';
 import { readBatchResponse } from '#runtime/host/batch-response.js';
 import { kinesisEvent, kinesisFailureNotice, scheduledEvent, sqsEvent } from '#runtime/host/events.js';
 import { functionNameFrom } from '#runtime/host/invoke-server.js';
-import { batchLength, laneFor, MAX_EVENT_BYTES } from '#runtime/host/kinesis-source.js';
+import { batchLength, laneFor, MAX_EVENT_BYTES } from '#runtime/host/kinesis-policy.js';
 import { ShardTracker } from '#runtime/host/shard-tracker.js';
+import { readRunningEndpoints, resolveStateDir, STATE_DIR_ENV } from '#runtime/state-dir.js';
 import { renderLine, renderPanel, snapshot } from '#runtime/status.js';
+import { PROJECT_ROOT } from '../support/runtime-stack.js';
 
 describe('readBatchResponse', () => {
   const ids = ['a', 'b', 'c'];
@@ -241,15 +244,16 @@ describe('status rendering', () => {
   it('computes rates between samples and renders a panel and a line', () => {
     const host = {
       shards: [{ shardId: 'shardId-000000000000', millisBehindLatest: 1200, outstanding: 30, checkpoint: '1' }],
-      kinesis: {
-        received: 1000,
-        acknowledged: 990,
-        invocations: 5,
-        failedInvocations: 0,
-        noticesSent: 0,
-        recordsGivenUp: 0,
+      sources: {
+        kinesis: {
+          received: 1000,
+          acknowledged: 990,
+          invocations: 5,
+          failedInvocations: 0,
+          noticesSent: 0,
+          recordsGivenUp: 0,
+        },
       },
-      sqs: {},
       functions: { validator: { invocations: 5, errors: 0, timeouts: 0, coldStarts: 1, containers: 1 } },
       lastScheduleRuns: {},
     };
@@ -273,5 +277,24 @@ describe('status rendering', () => {
     expect(renderLine(s)).toMatch(
       /in 100\/s out 100\/s lag 1,200ms queued 3 readings 700 errors 100 windows 12 aggregator none$/,
     );
+  });
+});
+
+describe('state folder of the commands', () => {
+  it('takes the flag, else IOT_FIRST_STATE_DIR, else .iot-first in the project, as an absolute path', () => {
+    expect(resolveStateDir('/a', { [STATE_DIR_ENV]: '/b' })).toBe('/a');
+    expect(resolveStateDir(undefined, { [STATE_DIR_ENV]: '/b' })).toBe('/b');
+    expect(resolveStateDir(undefined, {})).toBe(path.join(PROJECT_ROOT, '.iot-first'));
+    expect(resolveStateDir('rel', {})).toBe(path.resolve('rel'));
+  });
+  it('names the missing endpoints file when no stack runs there', () => {
+    expect(() => readRunningEndpoints('/nonexistent-state')).toThrow('/nonexistent-state/endpoints.json is missing');
+  });
+});
+
+describe('npm start --listen-all', () => {
+  it('is off unless given', () => {
+    expect(parseStartOptions([]).listenAll).toBe(false);
+    expect(parseStartOptions(['--listen-all']).listenAll).toBe(true);
   });
 });

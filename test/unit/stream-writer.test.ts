@@ -15,9 +15,9 @@ import {
   KinesisStreamWriter,
   MAX_BYTES_PER_CALL,
   MAX_RECORDS_PER_CALL,
-  type OutgoingRecord,
   type PutRecordsSender,
 } from '#adapters/kinesis/stream-writer.js';
+import type { OutgoingRecord } from '#domain/ports.js';
 
 const fast = { attempts: 4, baseMs: 1, maxMs: 2 };
 const decoder = new TextDecoder();

@@ -12,7 +12,7 @@ import { sleep } from '#adapters/retry.js';
 import { toStorableText } from '#domain/error-record.js';
 import { compareSequenceNumbers } from '#domain/failure-notice.js';
 import type { StreamReader } from '#domain/ports.js';
-import type { StreamPosition } from '#domain/reading.js';
+import type { PositionedRecord } from '#domain/stream.js';
 
 /**
  * Errors meaning "the stream does not hold that position any more": trimmed past retention, or
@@ -31,7 +31,7 @@ export class KinesisStreamReader implements StreamReader {
   constructor(private readonly kinesis: KinesisClient) {}
 
   async readRange(range: Parameters<StreamReader['readRange']>[0]): ReturnType<StreamReader['readRange']> {
-    const records: { data: Uint8Array; position: StreamPosition }[] = [];
+    const records: PositionedRecord[] = [];
     let iterator: string | undefined;
     try {
       const out = await this.kinesis.send(
@@ -84,6 +84,6 @@ export class KinesisStreamReader implements StreamReader {
   }
 }
 
-function isComplete(records: readonly { position: StreamPosition }[], start: string): boolean {
+function isComplete(records: readonly PositionedRecord[], start: string): boolean {
   return records.length > 0 && records[0]?.position.sequenceNumber === start;
 }

@@ -14,29 +14,11 @@
 import { PutRecordsCommand, type PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
 import { packByCountAndBytes } from '#adapters/batching.js';
 import { type BackoffOptions, retryFailedEntries } from '#adapters/retry.js';
+import type { FailedRecord, OutgoingRecord, StreamWriter, WriteResult } from '#domain/ports.js';
 
 /** Kinesis limits for one PutRecords request (AWS API reference). */
 export const MAX_RECORDS_PER_CALL = 500;
 export const MAX_BYTES_PER_CALL = 5 * 1024 * 1024;
-
-export interface OutgoingRecord {
-  readonly partitionKey: string;
-  readonly data: Uint8Array;
-}
-
-export interface FailedRecord<T extends OutgoingRecord> {
-  readonly record: T;
-  /** The entry's last ErrorCode, or the name of the error the whole call threw. */
-  readonly errorCode: string;
-  readonly errorMessage: string;
-}
-
-export interface WriteResult<T extends OutgoingRecord> {
-  readonly sent: number;
-  readonly failed: readonly FailedRecord<T>[];
-  /** PutRecords calls made, retries included: how hard the stream pushed back. */
-  readonly calls: number;
-}
 
 /** The one SDK operation this adapter needs; a KinesisClient fits, and so does a test fake. */
 export interface PutRecordsSender {
@@ -63,7 +45,7 @@ function errorName(error: unknown): string {
   return error instanceof Error ? error.name : 'UnknownError';
 }
 
-export class KinesisStreamWriter {
+export class KinesisStreamWriter implements StreamWriter {
   constructor(
     private readonly kinesis: PutRecordsSender,
     private readonly streamName: string,

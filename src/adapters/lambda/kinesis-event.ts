@@ -1,13 +1,13 @@
 /**
- * Mapping of Lambda's Kinesis event records to the domain's stream records. The shard id is
+ * Mapping of Lambda's Kinesis event records to the domain's positioned records. The shard id is
  * the part of `eventID` before the colon (`shardId-000000000000:4959…`), as AWS documents.
  */
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { toStorableText } from '#domain/error-record.js';
 import { streamNameFromArn } from '#domain/failure-notice.js';
-import type { StreamRecord } from '#pipeline/validate-batch.js';
+import type { PositionedRecord } from '#domain/stream.js';
 
-export function toStreamRecord(record: KinesisStreamRecord): StreamRecord {
+export function toPositionedRecord(record: KinesisStreamRecord): PositionedRecord {
   const k = record.kinesis;
   const colon = record.eventID.indexOf(':');
   return {
