@@ -4,6 +4,7 @@
  */
 import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { acknowledgeGuardFindings, addGuardPlugin } from './guard.js';
 import { acknowledgeFindings } from './nag.js';
 import { PipelineStack, type PipelineStackProps } from './pipeline-stack.js';
 import { settingsFromContext } from './settings.js';
@@ -14,6 +15,12 @@ export const DEFAULT_STACK_NAME = 'IotFirst';
 export interface BuildOptions extends Partial<Omit<PipelineStackProps, 'settings'>> {
   /** Register cdk-nag as a validation plugin (the CLI path); tests may run the pack directly. */
   readonly nag?: boolean;
+  /**
+   * Register cfn-guard's Control Tower rules as a validation plugin (the CLI path). Tests that
+   * synthesize for other reasons turn it off (it runs the cfn-guard binary, seconds per template);
+   * test/infra/guard.test.ts runs it on both targets.
+   */
+  readonly guard?: boolean;
 }
 
 export function buildApp(app: App, options: BuildOptions = {}): PipelineStack {
@@ -26,6 +33,8 @@ export function buildApp(app: App, options: BuildOptions = {}): PipelineStack {
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
   acknowledgeFindings(stack);
+  acknowledgeGuardFindings(stack);
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  if (options.guard ?? true) addGuardPlugin(app);
   return stack;
 }

@@ -132,6 +132,14 @@ describe('localstack target', () => {
         PhysicalResourceId: first.PhysicalResourceId,
       });
       expect(deleted.PhysicalResourceId).toBe(first.PhysicalResourceId);
+      // Delete leaves the data: the schema outlives the custom resource (stack destroy, replacement).
+      const after = new pg.Client({ connectionString: url.toString() });
+      await after.connect();
+      const left = await after.query<{ n: string }>(
+        "SELECT count(*) AS n FROM information_schema.tables WHERE table_name IN ('sensor_readings','sensor_errors','sensor_aggregations')",
+      );
+      await after.end();
+      expect(Number(left.rows[0]?.n)).toBe(3);
     } finally {
       if (previous === undefined) delete process.env.DATABASE_URL;
       else process.env.DATABASE_URL = previous;

@@ -35,6 +35,8 @@ export interface SynthOptions {
   readonly bundleMetafile?: boolean;
   /** A topology variant instead of the project's. */
   readonly topology?: Topology;
+  /** Run cfn-guard's Control Tower rules during synth (slow; test/infra/guard.test.ts does). */
+  readonly guard?: boolean;
 }
 
 /** Every assembly folder this test file made (a few MB each), removed when the file ends. */
@@ -56,6 +58,7 @@ export function synthesize(options: SynthOptions = {}): Synthesized {
   });
   const stack = buildApp(app, {
     bundleMetafile: options.bundleMetafile ?? false,
+    guard: options.guard ?? false,
     ...(options.topology ? { topology: options.topology } : {}),
   });
   const assembly = app.synth();

@@ -1,0 +1,25 @@
+/**
+ * The cost-relevant shape of the stack, read from the same tables the stack is built from: the
+ * topology (functions, sources, schedules, queues) and the wiring (database users, metric alarms).
+ */
+import { topology as defaultTopology, type FunctionId, type Topology } from '#topology.js';
+import { FUNCTION_WIRING } from '../wiring.js';
+import type { StackShape } from './model.js';
+
+/** AwsDatabase's interface endpoints: Secrets Manager, SQS, Kinesis (infra/constructs/database.ts). */
+export const INTERFACE_ENDPOINTS = 3;
+
+export function stackShape(topology: Topology = defaultTopology): StackShape {
+  const fns = Object.keys(topology.functions) as FunctionId[];
+  const metricAlarms = fns.reduce((n, f) => n + (FUNCTION_WIRING[f].metricAlarms?.length ?? 0), 0);
+  // Monitoring: iterator age, one per dead-letter queue, one per on-failure queue, errors and
+  // throttles per function, and the wiring's metric alarms.
+  const alarms =
+    1 + Object.keys(topology.queues).length + topology.kinesisSources.length + 2 * fns.length + metricAlarms;
+  return {
+    topology,
+    databaseFunctions: fns.filter((f) => FUNCTION_WIRING[f].databaseRole !== undefined),
+    alarms,
+    interfaceEndpoints: INTERFACE_ENDPOINTS,
+  };
+}
