@@ -6,6 +6,7 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -51,6 +52,7 @@ export async function startTestStack(options: {
 }): Promise<TestStack> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase(options.label));
   const stateDir = await mkdtemp(path.join(os.tmpdir(), `iot-first-${options.label}-`));
+  mkdirSync(path.join(stateDir, 'logs'), { recursive: true });
   const stack = await startStack({
     projectRoot: PROJECT_ROOT,
     stateDir,
@@ -58,6 +60,10 @@ export async function startTestStack(options: {
     databaseUrl,
     ports: { postgres: 0, kinesis: 0, sqs: 0, lambda: 0 },
     host: { pollIntervalMs: 50, retryDelayMs: () => 20, ...options.host },
+    // The host's own lines (retries, failed receives), beside the functions' logs: when a stack
+    // hangs and its close() times out, the state folder is left behind with the evidence.
+    log: (line: string) =>
+      appendFileSync(path.join(stateDir, 'logs', 'host.log'), `${new Date().toISOString()} ${line}\n`),
     ...(options.environment ? { environment: options.environment } : {}),
     ...(options.services ? { services: options.services } : {}),
   }).catch(async (error: unknown) => {
