@@ -113,7 +113,7 @@ process.on('exit', () => {
 }
 const PUT_CHUNK = 500;
 
-class VisibilityProbe {
+export class VisibilityProbe {
   private readonly pending = new Map<string, number>();
   readonly latencies: number[] = [];
   private running = true;
@@ -188,7 +188,7 @@ async function count(db: pg.Pool, table: 'sensor_readings' | 'sensor_errors'): P
 }
 
 /** Polls until `table` holds `target` rows; returns the time it was first seen, or undefined on timeout. */
-async function until(
+export async function until(
   db: pg.Pool,
   table: 'sensor_readings' | 'sensor_errors',
   target: number,

@@ -4,9 +4,12 @@
  * reported, never asserted (docs/DESIGN.md section 7).
  */
 import type { AggregationResult } from './aggregation.js';
+import type { ApiResult } from './api.js';
 import type { E2eResult } from './e2e.js';
 import type { IngestResult } from './ingest.js';
+import type { KafkaBenchResult } from './kafka.js';
 import type { MemoryResult } from './memory.js';
+import type { MqttResult } from './mqtt.js';
 
 export interface Machine {
   readonly cpuModel: string;
@@ -38,6 +41,9 @@ export interface BenchResults {
   readonly e2e?: E2eResult;
   readonly aggregation?: AggregationResult;
   readonly memory?: MemoryResult;
+  readonly api?: ApiResult;
+  readonly kafka?: KafkaBenchResult;
+  readonly mqtt?: MqttResult;
   readonly ratios: readonly Ratio[];
   readonly failures: readonly { readonly benchmark: string; readonly message: string }[];
 }
@@ -45,8 +51,18 @@ export interface BenchResults {
 /** Incremental runs count as proportional while a touched window costs at most this many full-run windows. */
 export const PROPORTIONAL_TOLERANCE = 1.5;
 
-export function ratios(r: Pick<BenchResults, 'ingest' | 'e2e' | 'aggregation' | 'memory'>): Ratio[] {
+export function ratios(
+  r: Pick<BenchResults, 'ingest' | 'e2e' | 'aggregation' | 'memory' | 'api' | 'kafka' | 'mqtt'>,
+): Ratio[] {
   const out: Ratio[] = [];
+  if (r.api) out.push(...apiRatios(r.api));
+  if (r.kafka)
+    out.push({
+      name: 'kafka: bridge ÷ direct PutRecords',
+      value: r.kafka.ratio,
+      target: '>= 0.5',
+      met: r.kafka.ratio >= 0.5,
+    });
   if (r.ingest)
     out.push({ name: 'ingest: handler ÷ COPY', value: r.ingest.ratio, target: '>= 0.85', met: r.ingest.ratio >= 0.85 });
   if (r.e2e) {
@@ -84,17 +100,25 @@ export function ratios(r: Pick<BenchResults, 'ingest' | 'e2e' | 'aggregation' | 
       met: r.memory.maxRssPeakMb <= 256,
     });
   }
+  if (r.mqtt)
+    out.push({
+      name: `mqtt: ingress with ${r.mqtt.devices} devices ÷ direct PutRecords`,
+      value: r.mqtt.ratio,
+      target: '>= 0.5',
+      met: r.mqtt.ratio >= 0.5,
+    });
   return out;
 }
 
 const fmt = (n: number | null | undefined, unit = ''): string =>
   n === null || n === undefined || !Number.isFinite(n) ? '—' : `${n.toLocaleString('en-US')}${unit}`;
 
+const verdict = (met: boolean | null | undefined): string =>
+  met === null || met === undefined ? '—' : met ? 'yes' : 'NO';
+
 /** Rows of the terminal table: figure, subject, baseline, ratio, target, verdict. */
 export function tableRows(r: BenchResults): string[][] {
   const rows: string[][] = [['figure', 'subject', 'baseline', 'ratio', 'target', 'met']];
-  const verdict = (met: boolean | null | undefined): string =>
-    met === null || met === undefined ? '—' : met ? 'yes' : 'NO';
   const find = (prefix: string): Ratio | undefined => r.ratios.find((x) => x.name.startsWith(prefix));
   if (r.ingest) {
     const i = r.ingest;
@@ -215,7 +239,50 @@ export function tableRows(r: BenchResults): string[][] {
       verdict(ratio?.met),
     ]);
   }
+  if (r.api) rows.push(...apiRows(r.api, find));
+  if (r.mqtt) {
+    const q = r.mqtt;
+    const ratio = find('mqtt');
+    rows.push([
+      `mqtt ingress, ${fmt(q.devices)} devices, ${fmt(q.messages)} readings (QoS 1)`,
+      `${fmt(q.mqtt.messagesPerSecond)} msg/s to PUBACK`,
+      `${fmt(q.direct.recordsPerSecond)} rec/s PutRecords`,
+      fmt(q.ratio),
+      ratio?.target ?? '',
+      verdict(ratio?.met),
+    ]);
+    const row = q.fixedLoad.publishToRowMs;
+    const ack = q.fixedLoad.publishToAckMs;
+    rows.push([
+      `  mqtt ${fmt(q.fixedLoad.offeredPerSecond)}/s: publish → row p50 / p99`,
+      `${fmt(row.p50)} / ${fmt(row.p99)} ms`,
+      `PUBACK ${fmt(ack.p50)} / ${fmt(ack.p99)} ms`,
+      '',
+      'info',
+      '',
+    ]);
+  }
   for (const f of r.failures) rows.push([`${f.benchmark}: FAILED`, f.message.slice(0, 80), '', '', '', '']);
+  if (r.kafka) {
+    const k = r.kafka;
+    const ratio = find('kafka');
+    rows.push([
+      `kafka door, ${fmt(k.records)} readings from a topic into the stream`,
+      `${fmt(k.subject.recordsPerSecond)} rec/s bridge`,
+      `${fmt(k.baseline.recordsPerSecond)} rec/s PutRecords`,
+      fmt(k.ratio),
+      ratio?.target ?? '',
+      verdict(ratio?.met),
+    ]);
+    rows.push([
+      '  bridge invocations, records per invocation',
+      `${fmt(k.subject.invocations)}, ${fmt(k.subject.recordsPerInvocation)}`,
+      '',
+      '',
+      'info',
+      '',
+    ]);
+  }
   return rows;
 }
 
@@ -235,4 +302,75 @@ export function renderMarkdown(rows: readonly string[][]): string {
   const [head, ...body] = rows;
   const line = (row: readonly string[]): string => `| ${row.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
   return [line(head ?? []), line((head ?? []).map(() => '---')), ...body.map(line)].join('\n');
+}
+
+function apiRatios(a: ApiResult): Ratio[] {
+  const out: Ratio[] = [
+    {
+      name: 'api: fleet p50, large ÷ small table',
+      value: a.fleet.ratio,
+      target: '<= 1.1',
+      met: a.fleet.ratio <= 1.1,
+    },
+  ];
+  for (const w of a.windows) {
+    out.push({
+      name: `api: windows ${w.name}, API ÷ bare SQL p50`,
+      value: w.ratioP50,
+      target: '<= 1.3',
+      met: w.ratioP50 <= 1.3,
+    });
+  }
+  return out;
+}
+
+function apiRows(a: ApiResult, find: (prefix: string) => Ratio | undefined): string[][] {
+  const fleet = find('api: fleet');
+  const rows: string[][] = [
+    [
+      `api fleet, ${fmt(a.fleet.sensors)} sensors: p50 at ${fmt(a.fleet.large.readings)} readings`,
+      `${fmt(a.fleet.large.ms.p50)} ms (p99 ${fmt(a.fleet.large.ms.p99)})`,
+      `${fmt(a.fleet.small.ms.p50)} ms at ${fmt(a.fleet.small.readings)} (p99 ${fmt(a.fleet.small.ms.p99)})`,
+      fmt(a.fleet.ratio),
+      fleet?.target ?? '',
+      verdict(fleet?.met),
+    ],
+  ];
+  for (const w of a.windows) {
+    const ratio = find(`api: windows ${w.name}`);
+    rows.push([
+      `api windows ${w.name} (${fmt(w.buckets)} buckets): p50 / p99`,
+      `${fmt(w.api.p50)} / ${fmt(w.api.p99)} ms`,
+      `${fmt(w.sql.p50)} / ${fmt(w.sql.p99)} ms SQL`,
+      `${fmt(w.ratioP50)} / ${fmt(w.ratioP99)}`,
+      ratio?.target ?? '',
+      verdict(ratio?.met),
+    ]);
+  }
+  const p = a.pollers;
+  rows.push([
+    `api ${fmt(p.clients)} pollers, ${fmt(p.seconds)} s: throughput, p99`,
+    `${fmt(p.perSecond)} req/s, p99 ${fmt(p.p99Ms)} ms`,
+    `${fmt(p.notModified)} × 304 of ${fmt(p.requests)}`,
+    `${fmt(p.errors)} errors`,
+    '= 0 errors',
+    verdict(p.errors === 0),
+  ]);
+  rows.push([
+    '  write path: COPY with ÷ without latest-state trigger',
+    `${fmt(a.writePath.withTriggerMs)} ms/batch`,
+    `${fmt(a.writePath.withoutTriggerMs)} ms/batch`,
+    fmt(a.writePath.ratio),
+    'info',
+    '',
+  ]);
+  rows.push([
+    '  aggregator with ÷ without reading alerts',
+    `${fmt(a.alerts.withAlertsMs)} ms`,
+    `${fmt(a.alerts.withoutAlertsMs)} ms`,
+    fmt(a.alerts.ratio),
+    'info',
+    '',
+  ]);
+  return rows;
 }

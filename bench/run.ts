@@ -3,7 +3,7 @@
  * side by side in the same run (docs/DESIGN.md section 7), because these machines are shared and
  * noisy and only ratios travel between runs.
  *
- * Usage: npm run bench -- [--quick] [--only ingest,e2e,aggregation,memory] [--records N]
+ * Usage: npm run bench -- [--quick] [--only ingest,e2e,aggregation,memory,kafka] [--records N]
  *   [--agg-readings N] [--agg-sensors N] [--rate N] [--seconds N] [--saturation N]
  *   [--batch-size N] (records per validator batch in the ingest benchmark; default the topology's)
  *   [--memory-batch N] [--row-sample N] [--rounds N] [--admin-url URL] [--out DIR] [--markdown]
@@ -19,14 +19,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchAggregation } from './aggregation.js';
+import { benchApi } from './api.js';
 import { logger, PROJECT_ROOT, startBenchServer } from './common.js';
 import { benchE2e } from './e2e.js';
 import { benchIngest } from './ingest.js';
+import { benchKafka, KAFKA_BENCH_SETTINGS } from './kafka.js';
 import { benchMemory } from './memory.js';
+import { benchMqtt } from './mqtt.js';
 import { VALIDATOR_BATCH_SIZE } from './records.js';
 import { type BenchResults, ratios, renderMarkdown, renderTable, tableRows } from './report.js';
 
-export const BENCHMARKS = ['ingest', 'e2e', 'aggregation', 'memory'] as const;
+export const BENCHMARKS = ['ingest', 'e2e', 'aggregation', 'memory', 'api', 'kafka', 'mqtt'] as const;
 export type Benchmark = (typeof BENCHMARKS)[number];
 
 export interface BenchOptions {
@@ -49,6 +52,21 @@ export interface BenchOptions {
   readonly saturationRecords: number;
   readonly e2eWarmupRecords: number;
   readonly memoryBatch: number;
+  /** Query API benchmark (bench/api.ts): fleet size, the two table sizes, samples, pollers. */
+  readonly apiSensors: number;
+  readonly apiSmallReadings: number;
+  readonly apiLargeReadings: number;
+  readonly apiRequests: number;
+  readonly apiPollers: number;
+  readonly apiPollSeconds: number;
+  readonly apiWriteBatches: number;
+  /** Readings sent through the Kafka door (and straight into the stream, its baseline). */
+  readonly kafkaRecords: number;
+  /** MQTT door: simulated devices, readings in the throughput phase, rate and length of the latency phase. */
+  readonly mqttDevices: number;
+  readonly mqttMessages: number;
+  readonly mqttRate: number;
+  readonly mqttSeconds: number;
   /** An existing PostgreSQL server's superuser URL; an embedded one is started otherwise. */
   readonly adminUrl?: string | undefined;
   /** Folder for child-process logs and the e2e stack's state. */
@@ -76,6 +94,18 @@ export const FULL: Omit<BenchOptions, 'logDir' | 'quiet' | 'adminUrl'> = {
   saturationRecords: 60_000,
   e2eWarmupRecords: 4_000,
   memoryBatch: 10_000,
+  apiSensors: 10_000,
+  apiSmallReadings: 1_000_000,
+  apiLargeReadings: 5_000_000,
+  apiRequests: 200,
+  apiPollers: 200,
+  apiPollSeconds: 30,
+  apiWriteBatches: 40,
+  kafkaRecords: 50_000,
+  mqttDevices: 100,
+  mqttMessages: 20_000,
+  mqttRate: 500,
+  mqttSeconds: 20,
   quick: false,
 };
 
@@ -91,6 +121,16 @@ export const QUICK: typeof FULL = {
   seconds: 8,
   saturationRecords: 10_000,
   e2eWarmupRecords: 2_000,
+  apiSensors: 1_000,
+  apiSmallReadings: 100_000,
+  apiLargeReadings: 500_000,
+  apiRequests: 50,
+  apiPollers: 50,
+  apiPollSeconds: 5,
+  apiWriteBatches: 20,
+  kafkaRecords: 5_000,
+  mqttMessages: 3_000,
+  mqttSeconds: 5,
   quick: true,
 };
 
@@ -169,6 +209,36 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
         sensors: options.sensors,
         logDir: options.logDir,
         cpuProfileDir: options.cpuProfileDir,
+        log,
+      });
+    });
+    await attempt('api', async () => {
+      results.api = await benchApi(server, {
+        sensors: options.apiSensors,
+        smallReadings: options.apiSmallReadings,
+        largeReadings: options.apiLargeReadings,
+        requests: options.apiRequests,
+        pollers: options.apiPollers,
+        pollSeconds: options.apiPollSeconds,
+        writeBatches: options.apiWriteBatches,
+        log,
+      });
+    });
+    await attempt('kafka', async () => {
+      results.kafka = await benchKafka({
+        records: options.kafkaRecords,
+        sensors: options.sensors,
+        settings: KAFKA_BENCH_SETTINGS,
+        log,
+      });
+    });
+    await attempt('mqtt', async () => {
+      results.mqtt = await benchMqtt(server, {
+        devices: options.mqttDevices,
+        messages: options.mqttMessages,
+        rate: options.mqttRate,
+        seconds: options.mqttSeconds,
+        logDir: options.logDir,
         log,
       });
     });

@@ -15,11 +15,11 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { loadCheckFiles } from '#dq/adapters/check-files.js';
+import { pgExecutor } from '#dq/adapters/pg-executor.js';
+import { renderJson, renderText } from '#dq/core/report.js';
+import { runScan } from '#dq/core/runner.js';
 import { databaseUrlOf, resolveStateDir, STATE_DIR_ENV } from '#runtime/state-dir.js';
-import { loadCheckFiles } from './check-files.js';
-import { pgExecutor } from './pg-executor.js';
-import { renderJson, renderText } from './report.js';
-import { runScan } from './runner.js';
 
 interface CliArgs {
   verbose: boolean;
@@ -36,15 +36,15 @@ const USAGE =
 export function parseArgs(argv: readonly string[]): CliArgs | string {
   const args: CliArgs = { verbose: false, json: false, variables: {}, files: [] };
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+    const a = argv[i] ?? '';
     if (a === '-V' || a === '--verbose') args.verbose = true;
     else if (a === '--json') args.json = true;
     else if (a === '-h' || a === '--help') return USAGE;
     else if (a === '-v' || a === '--variable') {
       const kv = argv[++i];
-      const m = kv === undefined ? null : /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(kv);
-      if (!m) return `-v needs NAME=VALUE\n${USAGE}`;
-      args.variables[m[1]!] = m[2]!;
+      const m = kv === undefined ? undefined : /^(?<name>[A-Za-z_][A-Za-z0-9_]*)=(?<value>.*)$/s.exec(kv)?.groups;
+      if (!m?.name) return `-v needs NAME=VALUE\n${USAGE}`;
+      args.variables[m.name] = m.value ?? '';
     } else if (a === '--state-dir') {
       const dir = argv[++i];
       if (!dir) return `--state-dir needs a folder\n${USAGE}`;
@@ -100,7 +100,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     const url = await resolveDatabaseUrl(process.env, process.cwd(), args.stateDir);
     client = new pg.Client({ connectionString: url, application_name: 'iot-first-dq' });
     await client.connect();
-    const scan = await runScan({ files, executor: pgExecutor(client), variables: args.variables });
+    const scan = await runScan({
+      files,
+      executor: pgExecutor(client),
+      variables: args.variables,
+      environment: process.env,
+    });
     process.stdout.write(`${args.json ? renderJson(scan, args.verbose) : renderText(scan, args.verbose)}\n`);
     return scan.exitCode;
   } catch (error) {

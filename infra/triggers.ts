@@ -15,8 +15,10 @@ import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
 import { type FunctionId, type QueueId, rateExpression, type Topology } from '#topology.js';
+import { KafkaBridgeSource, kafkaSourceFromContext } from './constructs/kafka-source.js';
 import type { Monitoring } from './constructs/monitoring.js';
 import type { PipelineFunction } from './constructs/pipeline-function.js';
+import { iotDoor } from './iot-door.js';
 import { pascal } from './names.js';
 import type { DeploymentSettings } from './settings.js';
 
@@ -83,4 +85,19 @@ const schedules: Trigger = ({ scope, topology, functions }) =>
   );
 
 /** Every kind of trigger the stack creates, in order. */
-export const TRIGGERS: readonly Trigger[] = [kinesisSources, sqsSources, schedules];
+/** The Kafka door: only when the deployment names a cluster (see constructs/kafka-source.ts). */
+const kafkaSources: Trigger = ({ scope, topology, queues, functions }) => {
+  const deployment = kafkaSourceFromContext(scope.node);
+  if (!deployment) return [];
+  return topology.kafkaSources.map(
+    (src, index) =>
+      new KafkaBridgeSource(scope, `KafkaSource${index === 0 ? '' : index}`, {
+        deployment,
+        spec: src,
+        target: functions[src.function].function,
+        onFailure: queues[src.onFailure],
+      }),
+  );
+};
+
+export const TRIGGERS: readonly Trigger[] = [kinesisSources, sqsSources, kafkaSources, schedules, iotDoor];

@@ -38,6 +38,7 @@ export interface FunctionWiring {
 
 const WIRING = {
   producer: { writesStream: 'STREAM_NAME' },
+  kafkaBridge: { writesStream: 'STREAM_NAME' },
   validator: { databaseRole: 'iot_ingest', sendsTo: [{ queue: 'errors', env: 'ERRORS_QUEUE_URL' }], payloadCap: true },
   // Failure notices name a shard and a sequence range; the drainer reads those records back.
   dlqDrainer: { databaseRole: 'iot_ingest', readsStream: true, payloadCap: true },

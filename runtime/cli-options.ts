@@ -21,13 +21,17 @@ export interface StartOptions {
     readonly kinesis: number;
     readonly sqs: number;
     readonly lambda: number;
+    /** The MQTT door's broker (TLS), runtime/mqtt. */
+    readonly mqtt: number;
   };
   /** Divides schedule periods: 6 runs the 1-minute aggregator every 10 s. */
   readonly scheduleSpeedUp: number;
+  /** Kafka bootstrap servers (`host:port,…`): consume their topic into the bridge (`--kafka`). */
+  readonly kafka: { readonly bootstrap: string; readonly topic: string | undefined } | undefined;
   readonly help: boolean;
 }
 
-export const DEFAULT_PORTS = { postgres: 54329, kinesis: 4567, sqs: 4576, lambda: 9001 } as const;
+export const DEFAULT_PORTS = { postgres: 54329, kinesis: 4567, sqs: 4576, lambda: 9001, mqtt: 8883 } as const;
 const DEFAULT_RATE = 50;
 const DEFAULT_SENSORS = 50;
 /** The original's pace: one producer batch every 2 seconds. */
@@ -50,8 +54,11 @@ Lambda host running the real handlers. Prints "READY {json}" when ready (also wr
   --kinesis-port <n>     kinesalite port (default ${DEFAULT_PORTS.kinesis})
   --sqs-port <n>         fauxqs port (default ${DEFAULT_PORTS.sqs})
   --lambda-port <n>      Lambda Invoke API port (default ${DEFAULT_PORTS.lambda})
+  --mqtt-port <n>        MQTT broker port, TLS with device certificates (default ${DEFAULT_PORTS.mqtt})
   --state-dir <path>     state folder (default $IOT_FIRST_STATE_DIR, else .iot-first in the project)
   --listen-all           listen on every network interface (default: loopback only)
+  --kafka <host:port,…>  consume a Kafka topic into the stream through the Kafka bridge
+  --kafka-topic <name>   the topic (default iot_sensor_data)
   -h, --help             this text
 
 Environment: DATABASE_URL uses an existing PostgreSQL; KINESIS_ENDPOINT and SQS_ENDPOINT use
@@ -82,8 +89,11 @@ const START_FLAGS = {
   'kinesis-port': { type: 'string' },
   'sqs-port': { type: 'string' },
   'lambda-port': { type: 'string' },
+  'mqtt-port': { type: 'string' },
   'state-dir': { type: 'string' },
   'listen-all': { type: 'boolean' },
+  kafka: { type: 'string' },
+  'kafka-topic': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -114,9 +124,25 @@ export function parseStartOptions(argv: readonly string[]): StartOptions {
       kinesis: integer('kinesis-port', v['kinesis-port'], DEFAULT_PORTS.kinesis, 0, 65535),
       sqs: integer('sqs-port', v['sqs-port'], DEFAULT_PORTS.sqs, 0, 65535),
       lambda: integer('lambda-port', v['lambda-port'], DEFAULT_PORTS.lambda, 0, 65535),
+      mqtt: integer('mqtt-port', v['mqtt-port'], DEFAULT_PORTS.mqtt, 0, 65535),
     },
+    kafka: kafkaOption(v.kafka, v['kafka-topic']),
     help: v.help ?? false,
   };
+}
+
+const BOOTSTRAP = /^[A-Za-z0-9.-]+:\d{1,5}(,[A-Za-z0-9.-]+:\d{1,5})*$/;
+const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+
+function kafkaOption(bootstrap: string | undefined, topic: string | undefined): StartOptions['kafka'] {
+  if (bootstrap === undefined) {
+    if (topic !== undefined) throw new UsageError('--kafka-topic needs --kafka <host:port>');
+    return undefined;
+  }
+  if (!BOOTSTRAP.test(bootstrap)) throw new UsageError(`--kafka must be host:port[,host:port…] (got "${bootstrap}")`);
+  if (topic !== undefined && !TOPIC.test(topic))
+    throw new UsageError(`--kafka-topic must be a Kafka topic name: letters, digits, . _ - (got "${topic}")`);
+  return { bootstrap, topic };
 }
 
 /** The producer event for tick `tick`: a fresh seed per tick, so reading ids never repeat. */

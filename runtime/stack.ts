@@ -356,7 +356,6 @@ function functionEnvironment(
     DATABASE_URL: databaseUrl,
     STREAM_NAME: topology.stream.name,
     ERRORS_QUEUE_URL: queueUrls.errors,
-    FAILURES_QUEUE_URL: queueUrls.failures,
     KINESIS_ENDPOINT: endpoints.kinesis,
     SQS_ENDPOINT: endpoints.sqs,
     PAYLOAD_CAP_BYTES: String(topology.payloadCapBytes),

@@ -9,7 +9,7 @@
  */
 
 /** Logical function names; also the suffix of the deployed function names. */
-export type FunctionId = 'producer' | 'validator' | 'dlqDrainer' | 'aggregator' | 'dq';
+export type FunctionId = 'producer' | 'validator' | 'dlqDrainer' | 'aggregator' | 'dq' | 'kafkaBridge';
 
 /** Logical queue names. */
 export type QueueId = 'errors' | 'failures';
@@ -66,6 +66,28 @@ export interface ScheduleSpec {
   readonly description: string;
 }
 
+/**
+ * The Kafka door: a Kafka event source mapping (MSK or self-managed on AWS, a consumer group on
+ * any broker with `npm start -- --kafka`) onto the bridge, with the Kinesis source's error rules.
+ */
+export interface KafkaSourceSpec {
+  readonly function: FunctionId;
+  /** The default topic (the original's); a deployment or `--kafka-topic` may name another. */
+  readonly topic: string;
+  readonly consumerGroupId: string;
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds: number;
+  readonly bisectBatchOnError: boolean;
+  /** Retries after the first attempt; -1 would mean "until the record expires". */
+  readonly retryAttempts: number;
+  /** 60 to 604800, or -1 for no limit (AWS's range for Kafka). Measured from the Kafka timestamp. */
+  readonly maxRecordAgeSeconds: number;
+  readonly reportBatchItemFailures: boolean;
+  readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
+  /** Queue that receives a notice naming the topic-partition and offsets of records given up on. */
+  readonly onFailure: QueueId;
+}
+
 export interface Topology {
   readonly stream: { readonly name: string; readonly shardCount: number; readonly retentionHours: number };
   /** Largest accepted reading in bytes; larger records become PAYLOAD_TOO_LARGE errors. */
@@ -74,6 +96,7 @@ export interface Topology {
   readonly queues: Readonly<Record<QueueId, QueueSpec>>;
   readonly kinesisSources: readonly KinesisSourceSpec[];
   readonly sqsSources: readonly SqsSourceSpec[];
+  readonly kafkaSources: readonly KafkaSourceSpec[];
   readonly schedules: readonly ScheduleSpec[];
 }
 
@@ -110,6 +133,13 @@ export const topology: Topology = {
       memoryMb: 256,
       timeoutSeconds: 120,
       description: 'Recomputes the 1-minute windows that received readings since its last run',
+    },
+    kafkaBridge: {
+      name: 'iot-kafka-bridge',
+      entry: 'lambdas/kafka-bridge/handler.ts',
+      memoryMb: 256,
+      timeoutSeconds: 60,
+      description: 'Forwards Kafka records, bytes unchanged, into the stream with their Kafka origin',
     },
     dq: {
       name: 'iot-dq',
@@ -165,6 +195,21 @@ export const topology: Topology = {
       reportBatchItemFailures: true,
     },
   ],
+  kafkaSources: [
+    {
+      function: 'kafkaBridge',
+      topic: 'iot_sensor_data',
+      consumerGroupId: 'iot-kafka-bridge',
+      batchSize: 500,
+      maxBatchingWindowSeconds: 0.5,
+      bisectBatchOnError: true,
+      retryAttempts: 5,
+      maxRecordAgeSeconds: 3600,
+      reportBatchItemFailures: true,
+      startingPosition: 'TRIM_HORIZON',
+      onFailure: 'failures',
+    },
+  ],
   schedules: [
     { function: 'aggregator', everyMinutes: 1, description: 'Recompute 1-minute windows touched since the last run' },
     { function: 'dq', everyMinutes: 5, description: 'Run the data-quality checks and record their outcomes' },
@@ -200,4 +245,55 @@ export function visibilityProblems(t: Topology): string[] {
       `queue ${queue.name} has a visibility timeout of ${queue.visibilityTimeoutSeconds} s, but ${fn.name} reads it with a timeout of ${fn.timeoutSeconds} s: it must be at least ${VISIBILITY_PER_FUNCTION_TIMEOUT} times that (${least} s), or a batch still running is delivered again`,
     ];
   });
+}
+
+/**
+ * The MQTT door (issue 11, DESIGN.md section 10): devices publish to their own topic on AWS IoT
+ * Core (or the local broker), and one topic rule forwards every message on the filter into the
+ * stream with the device's identity as partition key. The CDK stack renders the rule and the
+ * IoT policy from this entry; the local broker and rule engine (runtime/mqtt) apply the same.
+ */
+export interface MqttDoorSpec {
+  /** The one topic a device may publish to; `{thing}` is its thing name (= sensor_id). */
+  readonly deviceTopic: string;
+  /** The rule's `FROM` filter: every device topic, nothing else. */
+  readonly topicFilter: string;
+  /** IoT rule names allow only `[a-zA-Z0-9_]`. */
+  readonly ruleName: string;
+  /** The IoT policy every device certificate is attached to (thing-name policy variables). */
+  readonly policyName: string;
+  /**
+   * IoT substitution template for the Kinesis partition key: `mqtt:` and the topic's identity
+   * level (src/domain/record-origin.ts parses it back). Level 3 because the policy lets a device
+   * publish only where level 3 is its own thing name.
+   */
+  readonly partitionKey: string;
+  /** Where a forward that failed goes (the rule's error action), so it still ends as a row. */
+  readonly errorDestination: QueueId;
+  /** AWS IoT Core's message size limit. */
+  readonly maxMessageBytes: number;
+  /** Connection attempts one device may make at once, then per second (IoT throttles these). */
+  readonly connectBurst: { readonly burst: number; readonly perSecond: number };
+}
+
+export const mqttDoor: MqttDoorSpec = {
+  deviceTopic: 'iot/sensors/{thing}/readings',
+  topicFilter: 'iot/sensors/+/readings',
+  ruleName: 'iot_sensor_readings_to_stream',
+  policyName: 'iot-first-device',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: an IoT substitution template, rendered by IoT (or runtime/mqtt)
+  partitionKey: 'mqtt:${topic(3)}',
+  errorDestination: 'failures',
+  maxMessageBytes: 128 * 1024,
+  connectBurst: { burst: 5, perSecond: 1 },
+};
+
+/** The topic rule's SQL (IoT SQL version 2016-03-23): every message on the filter, as it is. */
+export function mqttRuleSql(door: Pick<MqttDoorSpec, 'topicFilter'> = mqttDoor): string {
+  return `SELECT * FROM '${door.topicFilter}'`;
+}
+
+/** A device's own topic. */
+export function deviceTopicFor(thingName: string, door: Pick<MqttDoorSpec, 'deviceTopic'> = mqttDoor): string {
+  return door.deviceTopic.replace('{thing}', thingName);
 }

@@ -17,6 +17,8 @@ const config = readConfig(
     AGGREGATION_CHUNK_WINDOWS: settings.positiveInt(20_000),
     /** Time kept back from the Lambda timeout to finish the current chunk and report. */
     AGGREGATION_RESERVE_MS: settings.positiveInt(15_000),
+    /** Consecutive readings at or beyond an alert level that open a reading alert (README, Alerts). */
+    ALERT_CONSECUTIVE_READINGS: settings.positiveInt(3),
   }),
 );
 databaseSourceFromEnv(); // fail the cold start when no database is configured
@@ -25,11 +27,16 @@ export const handler = instrumentedHandler('aggregator', {
   correlationId: (event: Partial<ScheduledEvent> | undefined) => event?.id,
   run: async (_event, { logger, count, context }) => {
     const started = Date.now();
-    const summary = await aggregateMarkedWindows(new PostgresAggregationStore(await sharedPool()), {
-      chunkSize: config.AGGREGATION_CHUNK_WINDOWS,
-      remainingMs: () => context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY, // no deadline when called directly
-      reserveMs: config.AGGREGATION_RESERVE_MS,
-    });
+    const summary = await aggregateMarkedWindows(
+      new PostgresAggregationStore(await sharedPool(), {
+        alertConsecutiveReadings: config.ALERT_CONSECUTIVE_READINGS,
+      }),
+      {
+        chunkSize: config.AGGREGATION_CHUNK_WINDOWS,
+        remainingMs: () => context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY, // no deadline when called directly
+        reserveMs: config.AGGREGATION_RESERVE_MS,
+      },
+    );
     const { windowsRecomputed, readingsCovered, backlogLeft } = summary;
     count({
       WindowsRecomputed: windowsRecomputed,

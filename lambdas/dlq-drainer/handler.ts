@@ -1,7 +1,7 @@
 /**
- * DLQ drainer Lambda: SQS batch in (rejections from the validator, and failed-batch notices
- * from the Kinesis event source); rows into sensor_errors / sensor_readings; partial batch
- * failures for messages that could not be landed. The work is in src/pipeline/drain-messages.ts.
+ * DLQ drainer Lambda: SQS batch in (rejections from the validator, failed-batch notices from
+ * the Kinesis event source, and the MQTT topic rule's error messages); rows into sensor_errors /
+ * sensor_readings; partial batch failures for messages that could not be landed. The work is in src/pipeline/drain-messages.ts.
  */
 import type { SQSEvent } from 'aws-lambda';
 import { z } from 'zod';
@@ -12,6 +12,7 @@ import { databaseSourceFromEnv, sharedPool } from '#adapters/postgres/pool.js';
 import { readConfig, settings } from '#config/env.js';
 import { batchHandler } from '#observability/handler.js';
 import { drainMessages } from '#pipeline/drain-messages.js';
+import { mqttDoor } from '#topology.js';
 
 const config = readConfig(
   'dlq-drainer',
@@ -33,7 +34,12 @@ export const handler = batchHandler('dlq-drainer', {
   run: async (event, { logger, count }) => {
     const store = new PostgresPipelineStore(await sharedPool());
     const messages = event.Records.map((r) => ({ messageId: r.messageId, body: r.body }));
-    const outcome = await drainMessages(messages, { store, streamReader, payloadCapBytes: config.PAYLOAD_CAP_BYTES });
+    const outcome = await drainMessages(messages, {
+      store,
+      streamReader,
+      payloadCapBytes: config.PAYLOAD_CAP_BYTES,
+      topicRule: mqttDoor,
+    });
     const { errorsLanded, readingsLanded, noticesHandled: notices, failedMessageIds, problems } = outcome;
     count({ ErrorRowsLanded: errorsLanded, ReadingsLandedFromNotices: readingsLanded, FailureNoticesHandled: notices });
     const log = problems.length > 0 ? logger.warn.bind(logger) : logger.info.bind(logger);

@@ -10,10 +10,10 @@ import type { ScheduledEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { databaseSourceFromEnv, sharedPool } from '#adapters/postgres/pool.js';
 import { readConfig, settings } from '#config/env.js';
-import { loadCheckFiles } from '#dq/check-files.js';
-import { pgExecutor } from '#dq/pg-executor.js';
-import { pgResultStore } from '#dq/pg-result-store.js';
-import { runScheduledChecks } from '#dq/scheduled-run.js';
+import { loadCheckFiles } from '#dq/adapters/check-files.js';
+import { pgExecutor } from '#dq/adapters/pg-executor.js';
+import { pgResultStore } from '#dq/adapters/pg-result-store.js';
+import { runScheduledChecks } from '#dq/core/scheduled-run.js';
 import { instrumentedHandler } from '#observability/handler.js';
 import { logFindings, resolveChecksDir } from './scan-io.js';
 

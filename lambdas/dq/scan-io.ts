@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { DEFAULT_CHECKS_DIR } from '#dq/check-files.js';
-import type { ScanResult } from '#dq/runner.js';
+import { DEFAULT_CHECKS_DIR } from '#dq/adapters/check-files.js';
+import type { ScanResult } from '#dq/core/runner.js';
 
 /**
  * Where the check files come from, first match wins: DQ_CHECKS_DIR; $LAMBDA_TASK_ROOT/soda/checks

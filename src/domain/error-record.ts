@@ -28,11 +28,17 @@ export interface RejectionInput {
   readonly position: StreamPosition;
   /** The parsed JSON object, when parsing got that far; its ids are kept when readable. */
   readonly parsed?: Record<string, unknown> | undefined;
+  /**
+   * The identity a door authenticated (an MQTT device's thing name). When present it is the
+   * row's sensor_id: the error belongs to the device that sent it, never to a sensor the
+   * payload merely names.
+   */
+  readonly senderId?: string | null | undefined;
   readonly errorTime: Date;
 }
 
 export function buildErrorRecord(input: RejectionInput): ErrorRecord {
-  const sensorId = input.parsed?.sensor_id;
+  const sensorId = input.senderId ?? input.parsed?.sensor_id;
   const readingId = input.parsed?.reading_id;
   const message = toStorableText(input.errorMessage);
   return {

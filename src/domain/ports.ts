@@ -60,6 +60,11 @@ export interface StreamReader {
 export interface OutgoingRecord {
   readonly partitionKey: string;
   readonly data: Uint8Array;
+  /**
+   * Picks the shard instead of the partition key's hash (a 128-bit decimal). The Kafka door
+   * uses it so its partition key can carry the record's Kafka origin.
+   */
+  readonly explicitHashKey?: string | undefined;
 }
 
 export interface FailedRecord<T extends OutgoingRecord> {

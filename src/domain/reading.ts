@@ -17,6 +17,7 @@ export type SensorType = (typeof SENSOR_TYPES)[number];
 export const VALIDATION_ERROR_TYPES = [
   'PAYLOAD_TOO_LARGE',
   'JSON_PARSE_ERROR',
+  'IDENTITY_MISMATCH',
   'SCHEMA_ERROR',
   'INACTIVE_SENSOR',
   'NULL_VALUE',

@@ -7,6 +7,7 @@
 import { buildErrorRecord } from './error-record.js';
 import { normalize } from './normalization.js';
 import { type ErrorRecord, type ErrorType, type ReadingRow, readingSchema, type SensorReading } from './reading.js';
+import { parseRecordOrigin, senderIdentity } from './record-origin.js';
 import type { StreamPosition } from './stream.js';
 
 export type Classification =
@@ -33,6 +34,7 @@ interface Broken {
 }
 
 export function classifyRecord(data: Uint8Array, position: StreamPosition, options: ClassifyOptions): Classification {
+  const senderId = senderIdentity(parseRecordOrigin(position.partitionKey));
   const reject = (broken: Broken, parsed?: Record<string, unknown>): Classification => ({
     kind: 'error',
     error: buildErrorRecord({
@@ -42,6 +44,7 @@ export function classifyRecord(data: Uint8Array, position: StreamPosition, optio
       payloadCapBytes: options.payloadCapBytes,
       position,
       parsed,
+      senderId,
       errorTime: options.now,
     }),
   });
@@ -53,6 +56,8 @@ export function classifyRecord(data: Uint8Array, position: StreamPosition, optio
   }
   const json = decodeObject(data);
   if ('errorType' in json) return reject(json);
+  const mismatch = identityMismatch(json.object, senderId);
+  if (mismatch) return reject(mismatch, json.object);
   const result = readingSchema.safeParse(json.object);
   if (!result.success)
     return reject({ errorType: 'SCHEMA_ERROR', message: describeIssues(result.error.issues) }, json.object);
@@ -60,6 +65,25 @@ export function classifyRecord(data: Uint8Array, position: StreamPosition, optio
   if (broken) return reject(broken, json.object);
   // brokenValueRule has rejected a null value.
   return { kind: 'reading', row: toRow(result.data, result.data.value as number, position, options.now) };
+}
+
+/**
+ * The identity rule (docs/DESIGN.md section 3): a record from an authenticated device must name
+ * that device as its sensor_id, or it would land as another sensor's reading. It stands right
+ * after parsing, before the schema, because the claim is readable from then on and an
+ * impersonation attempt must be named as such whatever else is wrong with the record. A
+ * sensor_id that is missing or not a string claims no other sensor; the schema rule reports it.
+ */
+function identityMismatch(json: Record<string, unknown>, senderId: string | null): Broken | undefined {
+  if (senderId === null) return undefined;
+  const claimed = json.sensor_id;
+  if (typeof claimed !== 'string' || claimed === senderId) return undefined;
+  const shown = JSON.stringify(claimed.length > 128 ? `${claimed.slice(0, 128)}…` : claimed);
+  const message =
+    senderId === ''
+      ? `sensor_id ${shown} came through the MQTT door without a device identity`
+      : `sensor_id ${shown} differs from the identity of the device that sent it (${JSON.stringify(senderId)})`;
+  return { errorType: 'IDENTITY_MISMATCH', message };
 }
 
 /** UTF-8, then JSON, then an object: each step's failure is a JSON_PARSE_ERROR. */

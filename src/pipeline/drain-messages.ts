@@ -1,10 +1,13 @@
 /**
- * The DLQ drainer's use case. Two kinds of message arrive:
+ * The DLQ drainer's use case. Three kinds of message arrive:
  * - rejections sent by the validator (many per message): stored in sensor_errors as they are;
  * - a failed-batch notice from the Kinesis event source (a shard and a sequence range the
  *   validator gave up on): the range is read back from the stream and every record in it is
  *   landed as a reading or a rejection, exactly as the validator would have. Records the stream
- *   no longer holds become one PROCESSING_FAILURE row naming the range.
+ *   no longer holds become one PROCESSING_FAILURE row naming the range;
+ * - a topic rule's error message (the MQTT door's forward into the stream failed): the
+ *   original payload is landed as the validator would have landed it from the stream, with a
+ *   position naming the rule and its trace id (src/domain/topic-rule.ts).
  * Everything is idempotent (stream position keys), so redelivered messages add nothing.
  * A message is reported failed (and retried, then redriven to the queue's own DLQ) only when
  * it cannot be landed; nothing is dropped silently.
@@ -15,6 +18,13 @@ import { toStorableText } from '#domain/error-record.js';
 import { type FailureNotice, isFailureNotice, parseFailureNotice } from '#domain/failure-notice.js';
 import type { PipelineStore, StreamReader } from '#domain/ports.js';
 import type { ErrorRecord } from '#domain/reading.js';
+import type { PositionedRecord } from '#domain/stream.js';
+import {
+  isRuleErrorMessage,
+  parseRuleErrorMessage,
+  type RuleErrorMessage,
+  ruleErrorToRecord,
+} from '#domain/topic-rule.js';
 import { classifyBatch } from './classify-batch.js';
 import { describeError } from './describe-error.js';
 
@@ -27,6 +37,11 @@ export interface DrainDeps {
   readonly store: PipelineStore;
   readonly streamReader: StreamReader;
   readonly payloadCapBytes: number;
+  /**
+   * The MQTT door's rule (topology `mqttDoor`): the partition key it would have written, so a
+   * failed forward is landed with the same identity. Without it such messages are not landed.
+   */
+  readonly topicRule?: { readonly partitionKey: string };
   readonly now?: () => Date;
 }
 
@@ -51,6 +66,7 @@ function sanitized(e: ErrorRecord): ErrorRecord {
 interface Sorted {
   readonly rejections: { messageId: string; record: ErrorRecord }[];
   readonly notices: { messageId: string; notice: FailureNotice }[];
+  readonly ruleErrors: { messageId: string; message: RuleErrorMessage }[];
 }
 
 /** What fails where, gathered across the steps of one drain. */
@@ -61,20 +77,21 @@ interface Failures {
 
 export async function drainMessages(messages: readonly QueueMessage[], deps: DrainDeps): Promise<DrainOutcome> {
   const failures: Failures = { failed: new Set<string>(), problems: [] };
-  const { rejections, notices } = sortMessages(messages, failures);
+  const { rejections, notices, ruleErrors } = sortMessages(messages, deps, failures);
   const errorsFromRejections = await storeRejections(rejections, deps, failures);
   const fromNotices = await landNotices(notices, deps, failures);
+  const fromRuleErrors = await landRuleErrors(ruleErrors, deps, failures);
   return {
-    errorsLanded: errorsFromRejections + fromNotices.errors,
-    readingsLanded: fromNotices.readings,
-    noticesHandled: notices.length,
+    errorsLanded: errorsFromRejections + fromNotices.errors + fromRuleErrors.errors,
+    readingsLanded: fromNotices.readings + fromRuleErrors.readings,
+    noticesHandled: notices.length + ruleErrors.length,
     failedMessageIds: messages.map((m) => m.messageId).filter((id) => failures.failed.has(id)),
     problems: failures.problems,
   };
 }
 
-function sortMessages(messages: readonly QueueMessage[], { failed, problems }: Failures): Sorted {
-  const sorted: Sorted = { rejections: [], notices: [] };
+function sortMessages(messages: readonly QueueMessage[], deps: DrainDeps, { failed, problems }: Failures): Sorted {
+  const sorted: Sorted = { rejections: [], notices: [], ruleErrors: [] };
   for (const message of messages) {
     try {
       const body: unknown = JSON.parse(message.body);
@@ -83,6 +100,8 @@ function sortMessages(messages: readonly QueueMessage[], { failed, problems }: F
           sorted.rejections.push({ messageId: message.messageId, record: sanitized(record) });
       } else if (isFailureNotice(body))
         sorted.notices.push({ messageId: message.messageId, notice: parseFailureNotice(body) });
+      else if (isRuleErrorMessage(body) && deps.topicRule)
+        sorted.ruleErrors.push({ messageId: message.messageId, message: parseRuleErrorMessage(body) });
       else throw new Error('neither a rejection nor a failed-batch notice');
     } catch (error) {
       failed.add(message.messageId);
@@ -138,16 +157,55 @@ async function landNotices(
 async function landNotice(notice: FailureNotice, deps: DrainDeps): Promise<{ readings: number; errors: number }> {
   const now = (deps.now ?? (() => new Date()))();
   const { records, complete } = await deps.streamReader.readRange(notice);
+  const missing = Math.max(0, notice.batchSize - records.length);
+  const lost = !complete || missing > 0 ? [lostRange(notice, Math.max(missing, 1), records.length, now)] : [];
+  return landRecords(records, deps, now, lost);
+}
+
+/** Records landed exactly as the validator would have: readings, rejections, plus `extra` error rows. */
+async function landRecords(
+  records: readonly PositionedRecord[],
+  deps: DrainDeps,
+  now: Date,
+  extra: readonly ErrorRecord[] = [],
+): Promise<{ readings: number; errors: number }> {
   const batch = classifyBatch(records, { payloadCapBytes: deps.payloadCapBytes, now });
   const written = await deps.store.insertReadings(batch.rows);
-  const errors = [...batch.rejections, ...batch.rejectionsFor(written.refused)];
-  const missing = Math.max(0, notice.batchSize - records.length);
-  if (!complete || missing > 0) errors.push(lostRange(notice, Math.max(missing, 1), records.length, now));
-
-  const stored = await deps.store.insertErrors(errors);
+  const stored = await deps.store.insertErrors([
+    ...batch.rejections,
+    ...batch.rejectionsFor(written.refused),
+    ...extra,
+  ]);
   if (stored.refused.length > 0)
     throw new Error(`database refused ${stored.refused.length} error row(s): ${stored.refused[0]?.reason}`);
   return { readings: written.inserted, errors: stored.inserted };
+}
+
+/** Each message the topic rule could not forward, landed on its own. */
+async function landRuleErrors(
+  ruleErrors: Sorted['ruleErrors'],
+  deps: DrainDeps,
+  { failed, problems }: Failures,
+): Promise<{ readings: number; errors: number }> {
+  const landed = { readings: 0, errors: 0 };
+  for (const { messageId, message } of ruleErrors) {
+    try {
+      const now = (deps.now ?? (() => new Date()))();
+      const rule = {
+        streamName: message.failures[0]?.failedResource ?? '',
+        partitionKey: deps.topicRule?.partitionKey ?? '',
+      };
+      const one = await landRecords([ruleErrorToRecord(message, rule, now)], deps, now);
+      landed.errors += one.errors;
+      landed.readings += one.readings;
+    } catch (error) {
+      failed.add(messageId);
+      problems.push(
+        `rule error ${messageId} (${message.ruleName} ${message.cloudwatchTraceId}): ${describeError(error)}`,
+      );
+    }
+  }
+  return landed;
 }
 
 /**

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VPC_ENI_ACTIONS } from '#infra/constructs/pipeline-function.js';
 import { MIGRATIONS_FOLDER, migrationsHash } from '#infra/constructs/schema-migrations.js';
 import { PROJECT_ROOT } from '#infra/pipeline-stack.js';
+import { FUNCTION_WIRING } from '#infra/wiring.js';
 import { type FunctionId, topology } from '#topology.js';
 import {
   acknowledgements,
@@ -19,6 +20,9 @@ import {
   synthesize,
 } from './synth.js';
 import { assertTopologyParity } from './topology-parity.js';
+
+/** Functions that talk to PostgreSQL (in the VPC, with a login user); the producer and the Kafka bridge only write the stream. */
+const usesDatabase = (f: FunctionId): boolean => FUNCTION_WIRING[f].databaseRole !== undefined;
 
 type Props = Record<string, unknown>;
 let s: Synthesized;
@@ -58,7 +62,7 @@ describe('aws target', () => {
       .filter((a) => a.id === 'AwsSolutions-IAM5[Resource::*]')
       .map((a) => a.path)
       .sort();
-    const vpcFunctions = fnIds.filter((f) => f !== 'producer').length + 1; // + migrations handler
+    const vpcFunctions = fnIds.filter(usesDatabase).length + 1; // + migrations handler
     expect(eniAcks).toHaveLength(vpcFunctions);
   });
 
@@ -148,15 +152,15 @@ describe('aws target', () => {
         svc,
       ).toBe(true);
     // Admin (single user) + one multi-user rotation per database-facing function.
-    const dbFunctions = fnIds.filter((f) => f !== 'producer').length;
+    const dbFunctions = fnIds.filter(usesDatabase).length;
     expect(resourcesOfType(s, 'AWS::SecretsManager::RotationSchedule')).toHaveLength(1 + dbFunctions);
     s.template.resourceCountIs('AWS::EC2::FlowLog', 1);
   });
 
-  it('runs database-facing functions in the VPC and keeps the producer outside it', () => {
+  it('runs database-facing functions in the VPC and keeps the stream-only ones (producer, Kafka bridge) outside it', () => {
     for (const fid of fnIds) {
       const p = props(logicalId(s.stack, s.stack.functions[fid].function));
-      if (fid === 'producer') expect(p.VpcConfig).toBeUndefined();
+      if (!usesDatabase(fid)) expect(p.VpcConfig, fid).toBeUndefined();
       else expect(p.VpcConfig, fid).toBeDefined();
     }
   });

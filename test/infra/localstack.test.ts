@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MIGRATIONS_FOLDER } from '#infra/constructs/schema-migrations.js';
 import { LOCALSTACK } from '#infra/localstack.js';
 import { PROJECT_ROOT } from '#infra/pipeline-stack.js';
+import { FUNCTION_WIRING } from '#infra/wiring.js';
 import { type FunctionId, topology } from '#topology.js';
 import { functionBundles, logicalId, nagFindings, resourcesOfType, type Synthesized, synthesize } from './synth.js';
 import { assertTopologyParity } from './topology-parity.js';
@@ -59,7 +60,7 @@ describe('localstack target', () => {
 
   it('generates per-function user secrets pointing at the compose PostgreSQL service', () => {
     const generated = resourcesOfType(s, 'AWS::SecretsManager::Secret').filter(([, p]) => p.GenerateSecretString);
-    expect(generated.length).toBe(fnIds.filter((f) => f !== 'producer').length);
+    expect(generated.length).toBe(fnIds.filter((f) => FUNCTION_WIRING[f].databaseRole !== undefined).length);
     for (const [, p] of generated) {
       const template = JSON.parse(
         (p.GenerateSecretString as { SecretStringTemplate: string }).SecretStringTemplate,
@@ -75,7 +76,7 @@ describe('localstack target', () => {
   });
 
   it('tells database functions to skip TLS and where Secrets Manager is on the Docker network', () => {
-    for (const fid of fnIds.filter((f) => f !== 'producer')) {
+    for (const fid of fnIds.filter((f) => FUNCTION_WIRING[f].databaseRole !== undefined)) {
       const env = (
         resourcesOfType(s, 'AWS::Lambda::Function').find(
           ([id]) => id === logicalId(s.stack, s.stack.functions[fid].function),

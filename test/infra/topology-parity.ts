@@ -1,3 +1,4 @@
+/* biome-ignore-all lint/suspicious/noTemplateCurlyInString: IoT policy variables are the subject of the mqtt check */
 /**
  * Proves a synthesized template carries the topology's values (docs/DESIGN.md section 6): every
  * event-source setting, every queue, function and stream setting, every schedule. Each value is
@@ -9,8 +10,19 @@
  * source mappings are reported as unaccounted for, so a door cannot arrive unchecked.
  */
 import { expect } from 'vitest';
+import { renderTemplate } from '#domain/topic-rule.js';
 import { FUNCTION_WIRING } from '#infra/wiring.js';
-import { type FunctionId, type QueueId, rateExpression, type Topology, topology } from '#topology.js';
+import { LocalRuleEngine } from '#runtime/mqtt/rule-engine.js';
+import {
+  deviceTopicFor,
+  type FunctionId,
+  mqttDoor,
+  mqttRuleSql,
+  type QueueId,
+  rateExpression,
+  type Topology,
+  topology,
+} from '#topology.js';
 import { logicalId, resourcesOfType, type Synthesized } from './synth.js';
 
 type Props = Record<string, unknown>;
@@ -154,6 +166,75 @@ const payloadCap: ParityCheck = (c) => {
   return [];
 };
 
+/** Every resource of a statement, as the rendered text of its Fn::Join (or the plain string). */
+function resourceText(resource: unknown): string {
+  const join = (resource as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  return join ? join[1].map((part) => (typeof part === 'string' ? part : '<token>')).join(join[0]) : String(resource);
+}
+
+/**
+ * The MQTT door: the topic rule and the device policy carry `mqttDoor`'s values, and the local
+ * rule engine, reading the same entry, forwards what the synthesized rule forwards with the key it
+ * computes.
+ */
+const mqtt: ParityCheck = (c) => {
+  const rules = resourcesOfType(c.s, 'AWS::IoT::TopicRule').map(([, p]) => p);
+  expect(rules).toHaveLength(1);
+  const rule = rules[0] as Props;
+  expect(rule.RuleName).toBe(mqttDoor.ruleName);
+  const payload = rule.TopicRulePayload as Props;
+  expect(payload.Sql).toBe(mqttRuleSql(mqttDoor));
+  expect(payload.RuleDisabled).toBe(false);
+  const [action] = payload.Actions as [{ Kinesis: Props }];
+  expect(action.Kinesis.StreamName).toEqual({ Ref: c.streamId });
+  expect(action.Kinesis.PartitionKey).toBe(mqttDoor.partitionKey);
+  expect((payload.ErrorAction as { Sqs: Props }).Sqs.QueueUrl).toEqual({ Ref: c.queueId(mqttDoor.errorDestination) });
+
+  // The local engine: same filter (from the synthesized SQL), same key for a device's topic.
+  const filter = /FROM '([^']+)'/.exec(payload.Sql as string)?.[1] as string;
+  const engine = new LocalRuleEngine({
+    door: mqttDoor,
+    streamName: 'parity',
+    writer: { write: async () => ({ sent: 0, failed: [], calls: 0 }) },
+  });
+  const topic = deviceTopicFor('temp-0042');
+  expect(filter).toBe(mqttDoor.topicFilter);
+  expect(engine.matches(topic)).toBe(true);
+  expect(engine.matches('iot/other/temp-0042')).toBe(false);
+  expect(renderTemplate(action.Kinesis.PartitionKey as string, { topic, clientId: 'temp-0042' })).toBe(
+    'mqtt:temp-0042',
+  );
+
+  // The device policy: every resource is scoped to the connected thing; nothing lets one device act as another.
+  const policies = resourcesOfType(c.s, 'AWS::IoT::Policy').map(([, p]) => p);
+  expect(policies).toHaveLength(1);
+  const policy = policies[0] as { PolicyName: string; PolicyDocument: { Statement: Props[] } };
+  expect(policy.PolicyName).toBe(mqttDoor.policyName);
+  const statements = policy.PolicyDocument.Statement;
+  expect(statements.map((st) => st.Action).sort()).toEqual([
+    'iot:Connect',
+    'iot:Publish',
+    'iot:Receive',
+    'iot:Subscribe',
+  ]);
+  for (const st of statements) {
+    expect(st.Effect).toBe('Allow');
+    const text = resourceText(st.Resource);
+    const afterAccount = text.split(':').slice(5).join(':');
+    expect(afterAccount, text).toContain('${iot:Connection.Thing.ThingName}');
+    // No wildcard before the thing name: `iot/sensors/*/...` would let a device use another's topic.
+    const beforeThing = afterAccount.slice(0, afterAccount.indexOf('${iot:Connection.Thing.ThingName}'));
+    expect(beforeThing, text).not.toMatch(/[*+#]/);
+  }
+  const connect = statements.find((st) => st.Action === 'iot:Connect') as Props;
+  expect(connect.Condition).toEqual({ Bool: { 'iot:Connection.Thing.IsAttached': 'true' } });
+  const publish = statements.find((st) => st.Action === 'iot:Publish') as Props;
+  expect(resourceText(publish.Resource)).toMatch(
+    /:topic\/iot\/sensors\/\$\{iot:Connection\.Thing\.ThingName\}\/readings$/,
+  );
+  return [];
+};
+
 /** One check per topology section; a new section adds its own. */
 export const PARITY_CHECKS: Readonly<Record<string, ParityCheck>> = {
   stream,
@@ -163,6 +244,7 @@ export const PARITY_CHECKS: Readonly<Record<string, ParityCheck>> = {
   functions,
   schedules,
   payloadCap,
+  mqtt,
 };
 
 export function assertTopologyParity(s: Synthesized, expected: Topology = topology): void {

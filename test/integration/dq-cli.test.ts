@@ -45,7 +45,7 @@ describe('npm run dq', () => {
     expect(plain.stdout).not.toMatch(/sql:/);
     const verbose = await run(['--verbose', OK], { DATABASE_URL: url });
     expect(verbose.stdout).toMatch(
-      /sql: SELECT COUNT\(CASE WHEN NOT \("sensor_type" IS NULL\) AND \(NOT \("sensor_type" IN \(\$1, \$2, \$3\)\)\) THEN 1 END\), COUNT\(\*\) FROM "sensor_readings"/,
+      /sql: SELECT COUNT\(CASE WHEN NOT \("sensor_type" IS NULL\) AND NOT \("sensor_type" IN \(\$1, \$2, \$3\)\) THEN 1 END\), COUNT\(\*\) FROM "sensor_readings"/,
     );
     expect(verbose.stdout).toMatch(/params: \["temperature","humidity","pressure"\]/);
   });
@@ -66,11 +66,21 @@ describe('npm run dq', () => {
     expect((await run(['-v', `NOW=${dayAfter}`, file], { DATABASE_URL: url })).code).toBe(2);
   });
 
+  it('${VAR} is read from the environment, before -v (Soda resolves os.environ first)', async () => {
+    const file = path.join(stackDir, 'env.yml');
+    await writeFile(file, 'checks for sensor_readings:\n  - row_count = ${DQ_EXPECTED_ROWS}\n');
+    expect((await run([file], { DATABASE_URL: url, DQ_EXPECTED_ROWS: '1' })).code).toBe(0);
+    expect((await run(['-v', 'DQ_EXPECTED_ROWS=1', file], { DATABASE_URL: url, DQ_EXPECTED_ROWS: '2' })).code).toBe(2);
+    const undefinedVariable = await run([file], { DATABASE_URL: url, DQ_EXPECTED_ROWS: undefined });
+    expect(undefinedVariable.code).toBe(3);
+    expect(undefinedVariable.stdout).toMatch(/env\.yml:2: variable \$\{DQ_EXPECTED_ROWS\} is not defined/);
+  });
+
   it('unsupported syntax exits 3 naming the file and line', async () => {
     const result = await run([MALFORMED], { DATABASE_URL: url });
     expect(result.code).toBe(3);
     expect(result.stdout).toMatch(
-      /test\/fixtures\/dq\/malformed\.yml:6: unsupported key "valid format" in check "missing_count\(sensor_id\) = 0"/,
+      /test\/fixtures\/dq\/malformed\.yml:6: unsupported key "samples limit" in check "missing_count\(sensor_id\) = 0"/,
     );
   });
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_CHECKS_DIR } from '#dq/check-files.js';
+import { DEFAULT_CHECKS_DIR } from '#dq/adapters/check-files.js';
 import { resolveChecksDir } from '#lambdas/dq/scan-io.js';
 import { createTestDatabase } from '../support/database.js';
 import { lambdaContext } from '../support/factories.js';

@@ -7,9 +7,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_CHECKS_DIR } from '#dq/check-files.js';
-import { type CatalogSnapshot, compareMetadata, loadMetadata, type TableMetadata } from '#dq/metadata.js';
-import { parseCheckFile } from '#dq/parser.js';
+import { DEFAULT_CHECKS_DIR } from '#dq/adapters/check-files.js';
+import { loadMetadata } from '#dq/adapters/metadata-files.js';
+import { type CatalogSnapshot, compareMetadata, type TableMetadata } from '#dq/core/metadata.js';
+import { parseCheckFile } from '#dq/core/parser.js';
 import { createTestDatabase } from '../support/database.js';
 
 async function snapshot(client: pg.ClientBase): Promise<CatalogSnapshot> {
@@ -113,7 +114,10 @@ describe('db/metadata', () => {
 describe('soda/checks agree with the metadata', () => {
   it('each table has a schema check listing exactly its columns and types', async () => {
     const files = (await readdir(DEFAULT_CHECKS_DIR)).filter((f) => f.endsWith('.yml'));
-    const schemaChecks = new Map<string, { required: readonly string[]; types: Readonly<Record<string, string>> }>();
+    const schemaChecks = new Map<
+      string,
+      { required: readonly string[]; types: Readonly<Record<string, string | null>> }
+    >();
     for (const f of files) {
       const { file, errors } = parseCheckFile(f, await readFile(path.join(DEFAULT_CHECKS_DIR, f), 'utf8'));
       expect(errors).toEqual([]);

@@ -17,9 +17,9 @@ import { PostgresAggregationStore } from '#adapters/postgres/aggregation-store.j
 import { PostgresPipelineStore } from '#adapters/postgres/pipeline-store.js';
 import { simulate } from '#domain/fleet.js';
 import type { PositionedRecord } from '#domain/stream.js';
-import { DEFAULT_CHECKS_DIR, loadCheckFiles } from '#dq/check-files.js';
-import { pgExecutor } from '#dq/pg-executor.js';
-import { runScan, type ScanResult } from '#dq/runner.js';
+import { DEFAULT_CHECKS_DIR, loadCheckFiles } from '#dq/adapters/check-files.js';
+import { pgExecutor } from '#dq/adapters/pg-executor.js';
+import { runScan, type ScanResult } from '#dq/core/runner.js';
 import { aggregateMarkedWindows } from '#pipeline/aggregate-windows.js';
 import { classifyBatch } from '#pipeline/classify-batch.js';
 import { topology } from '#topology.js';

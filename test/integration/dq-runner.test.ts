@@ -1,12 +1,12 @@
 /**
  * Every metric and threshold form of the SodaCL subset, against real PostgreSQL, with data
  * built here so each expected value can be counted by hand. The expectations are the rules of
- * shared/reference/sodacl-v3.md (Soda Core v3), not whatever the runner happens to do.
+ * docs/sodacl-v3.md (Soda Core v3), not whatever the runner happens to do.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pgExecutor } from '#dq/pg-executor.js';
-import { type CheckResult, runScan, type ScanResult } from '#dq/runner.js';
+import { pgExecutor } from '#dq/adapters/pg-executor.js';
+import { type CheckResult, runScan, type ScanResult } from '#dq/core/runner.js';
 import { createTestDatabase } from '../support/database.js';
 
 let client: pg.Client;
@@ -246,13 +246,17 @@ describe('thresholds', () => {
     expect(r.outcome).toBe('pass');
   });
 
-  it('variables are substituted, and the file may give defaults', async () => {
+  it("variables are substituted; the file's variables: section wins over -v (Soda writes it over the scan variables)", async () => {
+    // Soda v3 sodacl_parser.__parse_header_section stores the section's values in scan._variables
+    // after the CLI's add_variables, so the file's value is the one the checks see.
     const result = await scan('variables:\n  LIMIT: "7"\nchecks for n:\n  - row_count = ${LIMIT}\n', {});
     expect(result.results[0]!.outcome).toBe('pass');
-    const overridden = await scan('variables:\n  LIMIT: "7"\nchecks for n:\n  - row_count = ${LIMIT}\n', {
+    const withScanVariable = await scan('variables:\n  LIMIT: "7"\nchecks for n:\n  - row_count = ${LIMIT}\n', {
       LIMIT: '8',
     });
-    expect(overridden.results[0]!.outcome).toBe('fail');
+    expect(withScanVariable.results[0]!.outcome).toBe('pass');
+    const fromScan = await scan('checks for n:\n  - row_count = ${LIMIT}\n', { LIMIT: '8' });
+    expect(fromScan.results[0]!.outcome).toBe('fail');
   });
 });
 

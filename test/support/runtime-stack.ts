@@ -201,7 +201,7 @@ const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 export function spawnServe(args: readonly string[], env: NodeJS.ProcessEnv): ServeProcess {
   const child = spawn(
     process.execPath,
-    ['--import', TSX, SERVE, '--no-producer', '--quiet', '--lambda-port', '0', ...args],
+    ['--import', TSX, SERVE, '--no-producer', '--quiet', '--lambda-port', '0', '--mqtt-port', '0', ...args],
     {
       cwd: PROJECT_ROOT,
       env,

@@ -1,14 +1,14 @@
 /**
  * The parser's promise: everything outside the supported subset is an error naming file and
  * line (exit 3), never a check silently skipped; and what is supported parses to the meaning in
- * shared/reference/sodacl-v3.md.
+ * docs/sodacl-v3.md.
  */
 import { describe, expect, it } from 'vitest';
-import { percent, pythonRound2 } from '#dq/compiler.js';
-import { formatDuration } from '#dq/duration.js';
-import { holds, outcomeOf, sameType } from '#dq/outcome.js';
-import { parseCheckFile, parseThreshold } from '#dq/parser.js';
-import { runScan } from '#dq/runner.js';
+import { percent, pythonRound2 } from '#dq/core/compiler.js';
+import { formatDuration } from '#dq/core/duration.js';
+import { holds, outcomeOf, sameType } from '#dq/core/outcome.js';
+import { parseCheckFile, parseThreshold } from '#dq/core/parser.js';
+import { runScan } from '#dq/core/runner.js';
 
 const pos = { file: 'f.yml', line: 1 };
 
@@ -26,8 +26,13 @@ describe('malformed or unsupported check files', () => {
     ['malformed threshold', 'checks for t:\n  - row_count >> 5\n', /^f\.yml:2: unsupported threshold ">> 5"/],
     [
       'unsupported nested key',
-      "checks for t:\n  - missing_count(a) = 0:\n      missing values: ['']\n      valid format: email\n",
-      /^f\.yml:4: unsupported key "valid format"/,
+      "checks for t:\n  - missing_count(a) = 0:\n      missing values: ['']\n      valid formats: email\n",
+      /^f\.yml:4: unsupported key "valid formats"/,
+    ],
+    [
+      'a format Soda does not name',
+      'checks for t:\n  - invalid_count(a) = 0:\n      valid format: e-mail\n',
+      /^f\.yml:3: "valid format": unknown format "e-mail"/,
     ],
     ['misspelt key', 'checks for t:\n  - row_count > 0:\n      nmae: x\n', /^f\.yml:3: unsupported key "nmae"/],
     ['YAML syntax', 'checks for t:\n  - row_count > 0\n - row_count < 5\n', /^f\.yml:\d+: YAML: /],
@@ -92,6 +97,36 @@ describe('malformed or unsupported check files', () => {
       'duplicate with a validity key',
       'checks for t:\n  - duplicate_count(a) = 0:\n      valid min: 1\n',
       /^f\.yml:3: unsupported key "valid min"/,
+    ],
+    [
+      'freshness with a second argument that is not a variable name',
+      'checks for t:\n  - freshness(ts, 2026) < 1d\n',
+      /^f\.yml:2: freshness takes a column and optionally a variable name/,
+    ],
+    [
+      'a configuration key Soda does not have',
+      'configurations for t:\n  valid colour for a: red\nchecks for t:\n  - row_count > 0\n',
+      /^f\.yml:2: unsupported configuration "valid colour for a"/,
+    ],
+    [
+      'include null that is not a boolean',
+      'checks for t:\n  - invalid_count(a) = 0:\n      invalid values: [x]\n      include null: yes\n',
+      /^f\.yml:4: "include null" must be true or false/,
+    ],
+    [
+      'a value list mixing strings and numbers (Soda: only strings or only numbers)',
+      'checks for t:\n  - invalid_count(a) = 0:\n      valid values: [1, a]\n',
+      /^f\.yml:3: "valid values": only strings or only numbers/,
+    ],
+    [
+      'a numeric format with valid min (Soda casts text to numbers there)',
+      'checks for t:\n  - invalid_count(a) = 0:\n      valid format: integer\n      valid min: 0\n',
+      /^f\.yml:2: numeric "valid format: integer" with "valid min"/,
+    ],
+    [
+      'a filter on a NAME(column) expression (Soda logs an error)',
+      'checks for t:\n  - ones(a) > 0:\n      ones expression: SUM(LENGTH(a))\n      filter: a > 0\n',
+      /^f\.yml:4: "filter" can't be combined with "ones expression"/,
     ],
     ['empty file', '', /^f\.yml:1: the file holds no checks/],
     ['duplicate YAML key', 'checks for t:\n  - row_count > 0\nchecks for t:\n  - row_count > 1\n', /^f\.yml:3: YAML: /],
@@ -213,15 +248,54 @@ describe('supported syntax', () => {
     expect(percent(5, 0)).toBe(0);
   });
 
-  it('schema type aliases', () => {
+  it("schema type aliases are Soda's one-directional lists (DataSource.SCHEMA_CHECK_TYPES_MAPPING)", () => {
     expect(sameType('varchar', 'character varying')).toBe(true);
     expect(sameType('text', 'character varying')).toBe(true);
+    expect(sameType('character varying', 'text')).toBe(true);
     expect(sameType('decimal', 'double precision')).toBe(true);
     expect(sameType('numeric', 'double precision')).toBe(true);
     expect(sameType('timestamp', 'timestamp without time zone')).toBe(true);
     expect(sameType('TIMESTAMPTZ', 'timestamp with time zone')).toBe(true);
     expect(sameType('timestamp', 'timestamp with time zone')).toBe(false);
     expect(sameType('integer', 'bigint')).toBe(false);
+    // Not families: two short forms of one catalog type do not match each other.
+    expect(sameType('varchar', 'text')).toBe(false);
+    expect(sameType('decimal', 'numeric')).toBe(false);
+  });
+
+  it('new forms parse: freshness(col, VAR), KEY for COLUMN merged with the check, NAME(column) expressions', () => {
+    const { file, errors } = parseCheckFile(
+      'f.yml',
+      `configurations for t:
+  missing values for a: [N/A]
+  valid values for a: [x]
+  valid format for a: email
+checks for t:
+  - freshness(ts, MY_NOW) < 1d
+  - valid_percent(a) > 50:
+      valid values: [y]
+      valid format: uuid
+      include null: true
+  - ones(a) > 0:
+      ones expression: SUM(LENGTH(a))
+`,
+      { variables: { MY_NOW: '2026-01-01 00:00:00' } },
+    );
+    expect(errors).toEqual([]);
+    const [freshness, valid, ones] = file.checks;
+    expect(freshness).toMatchObject({
+      type: 'freshness',
+      column: 'ts',
+      nowVariable: 'MY_NOW',
+      now: '2026-01-01 00:00:00',
+    });
+    expect(valid).toMatchObject({
+      type: 'metric',
+      metric: 'valid_percent',
+      hasValueConfig: true,
+      config: { missingValues: ['N/A'], validValues: ['x', 'y'], validFormat: 'uuid', includeNull: true },
+    });
+    expect(ones).toMatchObject({ type: 'user_metric', metricName: 'ones', column: 'a', expression: 'SUM(LENGTH(a))' });
   });
 
   it('durations render as written', () => {

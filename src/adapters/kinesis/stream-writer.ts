@@ -86,7 +86,11 @@ export class KinesisStreamWriter implements StreamWriter {
     const out = await this.kinesis.send(
       new PutRecordsCommand({
         StreamName: this.streamName,
-        Records: pending.map((r) => ({ PartitionKey: r.partitionKey, Data: r.data })),
+        Records: pending.map((r) => ({
+          PartitionKey: r.partitionKey,
+          Data: r.data,
+          ...(r.explicitHashKey === undefined ? {} : { ExplicitHashKey: r.explicitHashKey }),
+        })),
       }),
     );
     const entries = out.Records ?? [];

@@ -65,8 +65,58 @@ ON CONFLICT (sensor_id, window_start) DO UPDATE SET
   low_alert_count = EXCLUDED.low_alert_count, updated_at = EXCLUDED.updated_at
 RETURNING reading_count`;
 
+/**
+ * Reading alerts are evaluated here, in the transaction that recomputes the claimed windows: every
+ * committed reading marks its window and every mark is claimed exactly once, so the sensors of the
+ * claimed marks are exactly those with readings the alert state has not consumed yet (the
+ * evaluation itself lives in SQL, evaluate_reading_alerts in db/migrations/1764200000000).
+ */
+export const EVALUATE_ALERTS = 'SELECT alert_id, sensor_id, kind, change FROM evaluate_reading_alerts($1::text[], $2)';
+
+/** When the aggregator last finished a chunk, for /api/health. */
+export const RECORD_HEARTBEAT = `
+INSERT INTO pipeline_heartbeats (component, last_run_at, detail) VALUES ('aggregator', now(), $1)
+ON CONFLICT (component) DO UPDATE SET last_run_at = EXCLUDED.last_run_at, detail = EXCLUDED.detail`;
+
+/**
+ * Last-hour activity per sensor for the fleet endpoint, refreshed once per run (on its last chunk):
+ * one pass over the last hour of windows and rejections, however many sensors the fleet has.
+ * Sensors with no activity in the hour lose their row (the API reads a missing row as zeros).
+ */
+export const REFRESH_ACTIVITY = `
+WITH valid AS (
+  SELECT sensor_id, sum(reading_count)::int AS n FROM sensor_aggregations
+  WHERE window_start >= now() - interval '1 hour' GROUP BY sensor_id
+), rejected AS (
+  SELECT sensor_id, count(*)::int AS n FROM sensor_errors
+  WHERE error_time >= now() - interval '1 hour' AND sensor_id IS NOT NULL GROUP BY sensor_id
+), activity AS (
+  SELECT sensor_id, coalesce(v.n, 0) AS valid, coalesce(r.n, 0) AS rejected
+  FROM valid v FULL JOIN rejected r USING (sensor_id)
+), gone AS (
+  DELETE FROM sensor_activity s WHERE NOT EXISTS (SELECT 1 FROM activity a WHERE a.sensor_id = s.sensor_id)
+)
+INSERT INTO sensor_activity AS s (sensor_id, valid_last_hour, rejected_last_hour, computed_at)
+SELECT sensor_id, valid, rejected, now() FROM activity ORDER BY sensor_id
+ON CONFLICT (sensor_id) DO UPDATE SET valid_last_hour = EXCLUDED.valid_last_hour,
+  rejected_last_hour = EXCLUDED.rejected_last_hour, computed_at = EXCLUDED.computed_at`;
+
+export interface AggregationStoreOptions {
+  /** Consecutive readings at an alert level that open a reading alert; 0 turns alerting off. */
+  readonly alertConsecutiveReadings?: number;
+}
+
+export const DEFAULT_ALERT_CONSECUTIVE_READINGS = 3;
+
 export class PostgresAggregationStore implements AggregationStore {
-  constructor(private readonly pool: pg.Pool) {}
+  private readonly alertConsecutiveReadings: number;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    options: AggregationStoreOptions = {},
+  ) {
+    this.alertConsecutiveReadings = options.alertConsecutiveReadings ?? DEFAULT_ALERT_CONSECUTIVE_READINGS;
+  }
 
   async recomputeMarkedWindows(limit: number): Promise<WindowRecomputation> {
     const client = await this.pool.connect();
@@ -74,6 +124,8 @@ export class PostgresAggregationStore implements AggregationStore {
       await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
       const claimed = await client.query<{ sensor_id: string; window_start: string }>(CLAIM_MARKED_WINDOWS, [limit]);
       if (claimed.rowCount === 0) {
+        await client.query(REFRESH_ACTIVITY);
+        await client.query(RECORD_HEARTBEAT, [{ windows: 0 }]);
         await client.query('COMMIT');
         return { claimed: 0, windows: 0, readings: 0 };
       }
@@ -81,17 +133,30 @@ export class PostgresAggregationStore implements AggregationStore {
         claimed.rows.map((r) => r.sensor_id),
         claimed.rows.map((r) => r.window_start),
       ]);
-      await client.query('COMMIT');
-      return {
+      const alerts = await this.evaluateAlerts(client, claimed.rows);
+      const result = {
         claimed: claimed.rowCount ?? 0,
         windows: upserted.rowCount ?? 0,
         readings: upserted.rows.reduce((sum, r) => sum + Number(r.reading_count), 0),
       };
+      // The run's last chunk (fewer marks than asked for): refresh the last-hour figures once.
+      if (result.claimed < limit) await client.query(REFRESH_ACTIVITY);
+      await client.query(RECORD_HEARTBEAT, [{ ...result, alerts }]);
+      await client.query('COMMIT');
+      return result;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
       client.release();
     }
+  }
+
+  /** Opens and closes reading alerts for the claimed windows' sensors; returns how many changed. */
+  private async evaluateAlerts(client: pg.PoolClient, claimed: readonly { sensor_id: string }[]): Promise<number> {
+    if (this.alertConsecutiveReadings <= 0) return 0;
+    const sensors = [...new Set(claimed.map((r) => r.sensor_id))];
+    const changed = await client.query(EVALUATE_ALERTS, [sensors, this.alertConsecutiveReadings]);
+    return changed.rowCount ?? 0;
   }
 }

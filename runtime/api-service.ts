@@ -1,0 +1,97 @@
+/**
+ * The query API and the dashboard as a door of `npm start` (a StackService, runtime/service.ts):
+ * the same Hono app the `api` Lambda serves, in a Node server on its own port; a local read token
+ * created at the first start (shown once in the log, kept in `<state>/api-token` and put in the
+ * READY line and endpoints.json as `apiToken`); and the alert notifier (ALERT lines in the status
+ * output, `<state>/alerts.jsonl`, e-mail with an SMTP URL).
+ *
+ * Not registered in runtime/doors.ts yet: registering it is one entry there (plus its flags).
+ */
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import pg from 'pg';
+import type { StaticAsset } from '#adapters/http/app.js';
+import { serveApi } from '#adapters/http/node-server.js';
+import { PostgresTokenStore } from '#adapters/postgres/token-store.js';
+import { readApiSettings } from '#config/api.js';
+import { composeApi } from '#lambdas/api/compose.js';
+import { createToken } from '#pipeline/api-tokens.js';
+import { type AlertNotifier, startAlertNotifier } from './alert-notifier.js';
+import type { StackService } from './service.js';
+
+export interface ApiServiceOptions {
+  /** 0 asks the OS for a free port. */
+  readonly port: number;
+  /** smtp://host:port: e-mail each alert (`npm start -- --smtp URL`). */
+  readonly smtpUrl?: string | undefined;
+}
+
+export const LOCAL_TOKEN_FILE = 'api-token';
+const LOCAL_TOKEN_NAME = 'local-dashboard';
+
+/** The dashboard's built files when the web/ build step is present (h-dash's web/build.ts). */
+async function dashboardAssets(): Promise<ReadonlyMap<string, StaticAsset> | undefined> {
+  const build = fileURLToPath(new URL('../web/build.ts', import.meta.url));
+  if (!existsSync(build)) return undefined;
+  const module = (await import(pathToFileURL(build).href)) as {
+    buildDashboardAssets?: () => Promise<ReadonlyMap<string, StaticAsset>>;
+  };
+  return module.buildDashboardAssets?.();
+}
+
+/** The local read token: created once per state folder; later starts reuse it. */
+async function localToken(pool: pg.Pool, stateDir: string, log: (line: string) => void): Promise<string> {
+  const file = path.join(stateDir, LOCAL_TOKEN_FILE);
+  const kept = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (kept) return kept;
+  const { token } = await createToken(new PostgresTokenStore(pool), { name: LOCAL_TOKEN_NAME, scope: 'read' });
+  await writeFile(file, `${token}\n`, { mode: 0o600 });
+  log(`created a local API read token (shown once; also in ${file}): ${token}`);
+  return token;
+}
+
+export function apiService(options: ApiServiceOptions): StackService {
+  return {
+    name: 'query API',
+    async start(context) {
+      const pool = new pg.Pool({ connectionString: context.endpoints.databaseUrl, max: 8 });
+      let notifier: AlertNotifier | undefined;
+      let server: Awaited<ReturnType<typeof serveApi>> | undefined;
+      try {
+        const token = await localToken(pool, context.stateDir, context.log);
+        const app = composeApi({
+          pool,
+          settings: readApiSettings(),
+          staticAssets: await dashboardAssets(),
+          log: () => undefined,
+        });
+        server = await serveApi(app, { port: options.port, hostname: context.listenHost });
+        notifier = await startAlertNotifier({
+          pool,
+          stateDir: context.stateDir,
+          smtpUrl: options.smtpUrl,
+          onLine: context.log,
+          onError: (error) => context.log(`alert notifier: ${error.message}`),
+        });
+        const base = server.url;
+        const running = { server, notifier };
+        return {
+          endpoints: { apiEndpoint: `${base}/api`, dashboardUrl: `${base}/`, apiToken: token },
+          statusLines: () => [`dashboard    ${base}/   API ${base}/api (token in ${LOCAL_TOKEN_FILE})`],
+          stop: async () => {
+            await running.notifier.stop();
+            await running.server.close();
+            await pool.end();
+          },
+        };
+      } catch (error) {
+        await notifier?.stop();
+        await server?.close();
+        await pool.end();
+        throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,363 @@
+/**
+ * The Kafka event source of the embedded host: what a self-managed Kafka event source mapping
+ * does on AWS, against any Kafka broker (kafkajs 2.2.4).
+ *
+ * - a consumer group on one topic; each partition's records are delivered in offset order, in
+ *   batches of at most `batchSize` records and 6 MB of event; the batching window is the fetch's
+ *   wait (`maxWaitTimeInMs`): the broker answers when enough bytes are there or the window ends;
+ * - the function gets a `SelfManagedKafka` event; with `reportBatchItemFailures` its
+ *   `batchItemFailures` (`<topic>-<partition>-<offset>`) make the batch resume at the lowest
+ *   failed record, everything before it being done;
+ * - bisect on error, `retryAttempts` and `maxRecordAgeSeconds` as the Kinesis source applies
+ *   them; records given up on are acknowledged only after a notice naming their topic-partition
+ *   and offset range is durable in the on-failure queue;
+ * - an offset is committed only when every record up to it is acknowledged, so a stop, a crash
+ *   or a broker outage redelivers, never skips. A redelivered record reaches the bridge again;
+ *   the database keeps one row per Kafka origin.
+ *
+ * Broker outages: kafkajs retries its connections and restarts the consumer after a failure
+ * (`restartOnFailure`); the group resumes from the committed offsets.
+ */
+import { randomUUID } from 'node:crypto';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type ISocketFactory,
+  Kafka,
+  type KafkaMessage,
+  logLevel,
+} from 'kafkajs';
+import type { Invoker } from './event-source.js';
+import { type ConsumedRecord, itemIdentifier, kafkaFailureNotice, selfManagedKafkaEvent } from './kafka-events.js';
+import { batchOutcome, decide, defaultRetryDelayMs, expiredPrefix, MAX_EVENT_BYTES } from './kinesis-policy.js';
+import type { InvocationOutcome } from './protocol.js';
+
+/** The event-source settings (the topology's Kafka source entry). */
+export interface KafkaSourceSettings {
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds: number;
+  readonly bisectBatchOnError: boolean;
+  /** Retries after the first attempt; -1 retries until the record is too old. */
+  readonly retryAttempts: number;
+  /** -1: no limit. Measured from the Kafka record's timestamp. */
+  readonly maxRecordAgeSeconds: number;
+  readonly reportBatchItemFailures: boolean;
+  readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
+}
+
+export interface KafkaSourceOptions {
+  readonly settings: KafkaSourceSettings;
+  readonly brokers: readonly string[];
+  readonly topic: string;
+  readonly consumerGroupId: string;
+  readonly target: Invoker;
+  readonly sqs: SQSClient;
+  readonly onFailureQueueUrl: string;
+  /** Delay before retry `attempt` (1-based); exponential by default, like Lambda's. */
+  readonly retryDelayMs?: (attempt: number) => number;
+  /** How often the consumer lag is refreshed from the broker. */
+  readonly lagRefreshMs?: number;
+  readonly log?: (message: string) => void;
+  /** kafkajs's socket factory; tests use it to cut the network to the broker. */
+  readonly socketFactory?: ISocketFactory;
+}
+
+export interface KafkaPartitionStatus {
+  readonly partition: number;
+  /** The partition's end (the offset the next record will get). */
+  readonly highWatermark: string;
+  /** The group's committed offset (the next record to deliver), undefined before the first commit. */
+  readonly committed: string | undefined;
+  readonly lag: number;
+}
+
+export interface KafkaSourceStatus {
+  readonly topic: string;
+  readonly consumerGroupId: string;
+  readonly partitions: readonly KafkaPartitionStatus[];
+  /** Records in the topic not yet acknowledged by the group (sum over partitions). */
+  readonly lag: number;
+  /** When the lag was last read from the broker; undefined when it never could be. */
+  readonly lagReadAt: Date | undefined;
+}
+
+class Stopped extends Error {}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** JSON around one record in the event (topic, offsets, field names), generously. */
+const RECORD_OVERHEAD_BYTES = 400;
+
+/** How many of `records` form the next batch: at most `batchSize` and 6 MB of event, at least one. */
+export function kafkaBatchLength(records: readonly ConsumedRecord[], batchSize: number): number {
+  let bytes = 0;
+  let n = 0;
+  for (const r of records) {
+    if (n >= batchSize) break;
+    const raw = (r.value?.length ?? 0) + (r.key?.length ?? 0);
+    bytes += Math.ceil(raw / 3) * 4 + RECORD_OVERHEAD_BYTES;
+    if (n > 0 && bytes > MAX_EVENT_BYTES) break;
+    n++;
+  }
+  return Math.max(1, n);
+}
+
+function toConsumed(topic: string, partition: number, m: KafkaMessage): ConsumedRecord {
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    timestamp: Number(m.timestamp),
+    key: m.key ?? null,
+    value: m.value ?? null,
+    headers: m.headers ?? {},
+  };
+}
+
+export class KafkaEventSource {
+  readonly stats = {
+    received: 0,
+    acknowledged: 0,
+    invocations: 0,
+    failedInvocations: 0,
+    noticesSent: 0,
+    recordsGivenUp: 0,
+    commits: 0,
+  };
+  private consumer: Consumer | undefined;
+  private admin: Admin | undefined;
+  private stopping = false;
+  private lagLoop: Promise<void> | undefined;
+  private partitions: KafkaPartitionStatus[] = [];
+  private lagReadAt: Date | undefined;
+
+  constructor(readonly options: KafkaSourceOptions) {}
+
+  async start(): Promise<void> {
+    const { brokers, topic, consumerGroupId, settings, socketFactory } = this.options;
+    const kafka = new Kafka({
+      clientId: 'iot-first-kafka-event-source',
+      brokers: [...brokers],
+      logLevel: logLevel.NOTHING,
+      retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 10 },
+      ...(socketFactory ? { socketFactory } : {}),
+    });
+    const windowMs = Math.round(settings.maxBatchingWindowSeconds * 1000);
+    this.consumer = kafka.consumer({
+      groupId: consumerGroupId,
+      // The batching window: the broker holds the fetch until it has minBytes or the window ends.
+      maxWaitTimeInMs: Math.max(10, windowMs),
+      minBytes: windowMs > 0 ? 1024 * 1024 : 1,
+      // A member that vanished (a killed host) is replaced within seconds, not Kafka's 45.
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 10, restartOnFailure: async () => true },
+    });
+    this.admin = kafka.admin();
+    await this.consumer.connect();
+    await this.admin.connect();
+    await this.consumer.subscribe({ topic, fromBeginning: settings.startingPosition === 'TRIM_HORIZON' });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 4,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+    this.lagLoop = this.refreshLagLoop();
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  status(): KafkaSourceStatus {
+    return {
+      topic: this.options.topic,
+      consumerGroupId: this.options.consumerGroupId,
+      partitions: this.partitions,
+      lag: this.partitions.reduce((sum, p) => sum + p.lag, 0),
+      lagReadAt: this.lagReadAt,
+    };
+  }
+
+  /** Stops fetching, lets the batch in flight finish and commit, leaves the group. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.consumer?.disconnect().catch(() => undefined);
+    await this.lagLoop;
+    await this.admin?.disconnect().catch(() => undefined);
+  }
+
+  /** Reads the group's lag from the broker: end offsets minus committed offsets, per partition. */
+  async refreshLag(): Promise<void> {
+    const { topic, consumerGroupId } = this.options;
+    if (!this.admin) return;
+    const ends = await this.admin.fetchTopicOffsets(topic);
+    const [committed] = await this.admin.fetchOffsets({ groupId: consumerGroupId, topics: [topic] });
+    const byPartition = new Map((committed?.partitions ?? []).map((p) => [p.partition, p.offset]));
+    this.partitions = ends
+      .map((end) => {
+        const c = byPartition.get(end.partition);
+        const known = c !== undefined && Number(c) >= 0;
+        const start = known ? Number(c) : Number(end.low);
+        return {
+          partition: end.partition,
+          highWatermark: end.high,
+          committed: known ? c : undefined,
+          lag: Math.max(0, Number(end.high) - start),
+        };
+      })
+      .sort((a, b) => a.partition - b.partition);
+    this.lagReadAt = new Date();
+  }
+
+  private async refreshLagLoop(): Promise<void> {
+    const every = this.options.lagRefreshMs ?? 2_000;
+    while (!this.stopping) {
+      await this.refreshLag().catch(() => undefined); // broker away: keep the last reading
+      for (let waited = 0; waited < every && !this.stopping; waited += 100) await sleep(100);
+    }
+  }
+
+  private async onBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    const records = batch.messages.map((m) => toConsumed(batch.topic, batch.partition, m));
+    this.stats.received += records.length;
+    let i = 0;
+    while (i < records.length) {
+      if (this.stopping || !isRunning() || isStale()) return;
+      const n = kafkaBatchLength(records.slice(i), this.options.settings.batchSize);
+      const chunk = records.slice(i, i + n);
+      try {
+        await this.deliver(chunk, 0, heartbeat);
+      } catch (error) {
+        if (error instanceof Stopped) return; // not acknowledged: delivered again after a restart
+        throw error;
+      }
+      const last = chunk[chunk.length - 1] as ConsumedRecord;
+      resolveOffset(last.offset);
+      await this.commit(batch.topic, batch.partition, last.offset);
+      i += n;
+    }
+  }
+
+  /** Commits the offset after `offset`; a failure throws, and kafkajs fetches from the last commit again. */
+  private async commit(topic: string, partition: number, offset: string): Promise<void> {
+    const next = (BigInt(offset) + 1n).toString();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.consumer?.commitOffsets([{ topic, partition, offset: next }]);
+        this.stats.commits++;
+        return;
+      } catch (error) {
+        if (attempt >= 5) throw error;
+        this.options.log?.(`kafka: commit of ${topic}-${partition}@${next} failed (${(error as Error).message})`);
+        await sleep(200 * attempt);
+      }
+    }
+  }
+
+  private acknowledge(records: readonly ConsumedRecord[]): void {
+    this.stats.acknowledged += records.length;
+  }
+
+  private async sendNotice(
+    records: readonly ConsumedRecord[],
+    condition: 'RetryAttemptsExhausted' | 'RecordAgeExceeded',
+    invokeCount: number,
+    last: InvocationOutcome | undefined,
+  ): Promise<void> {
+    const { sqs, onFailureQueueUrl, target, brokers, consumerGroupId, log } = this.options;
+    const notice = kafkaFailureNotice({
+      records,
+      condition,
+      functionArn: target.functionArn,
+      requestId: last?.requestId ?? randomUUID(),
+      invokeCount,
+      functionError: last && !last.ok ? last.functionError : '',
+      bootstrapServers: brokers,
+      consumerGroupId,
+    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await sqs.send(new SendMessageCommand({ QueueUrl: onFailureQueueUrl, MessageBody: JSON.stringify(notice) }));
+        this.stats.noticesSent++;
+        this.stats.recordsGivenUp += records.length;
+        log?.(
+          `kafka: gave up on ${records.length} record(s) from ${itemIdentifier(records[0] as ConsumedRecord)} (${condition}); notice sent`,
+        );
+        return;
+      } catch (error) {
+        if (this.stopping) throw new Stopped();
+        log?.(`kafka: on-failure queue unavailable (${(error as Error).message}); retrying`);
+        await sleep(Math.min(5_000, 200 * 2 ** attempt));
+      }
+    }
+  }
+
+  /**
+   * Delivers `records` (consecutive records of one partition) until each is acknowledged or
+   * given up on; throws Stopped when the host stops first. `attempts` counts failed invocations
+   * of these records so far. The decisions are the Kinesis source's (kinesis-policy.ts): Lambda
+   * applies the same rules to both kinds of stream.
+   */
+  private async deliver(
+    records: readonly ConsumedRecord[],
+    attempts: number,
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
+    const { settings, target, brokers } = this.options;
+    const retryDelay = this.options.retryDelayMs ?? defaultRetryDelayMs;
+    let current = records;
+    let tries = attempts;
+    let invokeCount = attempts;
+    let last: InvocationOutcome | undefined;
+    while (current.length > 0) {
+      if (this.stopping && tries > 0) throw new Stopped();
+      // Kafka records carry their own timestamp; it plays the part of Kinesis's arrival time.
+      const expired = expiredPrefix(
+        current.map((r) => ({ approximateArrivalMs: r.timestamp })),
+        settings,
+        Date.now(),
+      );
+      if (expired > 0) {
+        await this.sendNotice(current.slice(0, expired), 'RecordAgeExceeded', invokeCount, last);
+        this.acknowledge(current.slice(0, expired));
+        current = current.slice(expired);
+        continue;
+      }
+      const outcome = await target.invoke(selfManagedKafkaEvent(current, { bootstrapServers: brokers }));
+      await heartbeat().catch(() => undefined);
+      this.stats.invocations++;
+      invokeCount++;
+      last = outcome;
+      const decision = decide(
+        batchOutcome(outcome, current.map(itemIdentifier), settings),
+        current.length,
+        tries,
+        settings,
+      );
+      if (decision.action === 'done') {
+        this.acknowledge(current);
+        return;
+      }
+      this.stats.failedInvocations++;
+      if (decision.action === 'bisect') {
+        await this.deliver(current.slice(0, decision.at), decision.attempts, heartbeat);
+        await this.deliver(current.slice(decision.at), decision.attempts, heartbeat);
+        return;
+      }
+      this.acknowledge(current.slice(0, decision.acknowledge));
+      current = current.slice(decision.acknowledge);
+      tries = decision.attempts;
+      if (decision.action === 'give-up') {
+        await this.sendNotice(current, decision.condition, invokeCount, last);
+        this.acknowledge(current);
+        return;
+      }
+      await sleep(retryDelay(tries));
+    }
+  }
+}
