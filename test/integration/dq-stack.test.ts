@@ -5,8 +5,8 @@
  * `npm run dq` both judge the result: clean data exits 0 or 1, never 2 or 3.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_CHECKS_DIR, loadCheckFiles } from '#dq/check-files.js';
-import { parseCheckFile } from '#dq/parser.js';
+import { DEFAULT_CHECKS_DIR, loadCheckFiles } from '#dq/adapters/check-files.js';
+import { parseCheckFile } from '#dq/core/parser.js';
 import { runDqCli } from '../support/dq-cli.js';
 import {
   copyTopology,
