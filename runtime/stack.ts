@@ -17,7 +17,7 @@ import pg from 'pg';
 import { createKinesisClient, createSqsClient } from '#adapters/aws/clients.js';
 import { sleep } from '#adapters/retry.js';
 import { migrate } from '#db/migrate.js';
-import { topology as defaultTopology, type QueueId, type Topology } from '#topology.js';
+import { topology as defaultTopology, type QueueId, type Topology, visibilityProblems } from '#topology.js';
 import { LOOPBACK, leveldownAvailable, startKinesalite, startSqsEmulator } from './embedded/emulators.js';
 import { ensureDatabase, postgresDataDir, startEmbeddedPostgres } from './embedded/postgres.js';
 import { replayJournal, SqsJournal } from './embedded/sqs-journal.js';
@@ -240,7 +240,11 @@ interface StartContext {
 }
 
 /** Before anything starts: orphans stopped, `--fresh` applied, every fixed port checked free. */
-async function prepare({ options, log }: StartContext): Promise<void> {
+async function prepare({ options, topology, log }: StartContext): Promise<void> {
+  // The host, like Lambda, never extends a message's visibility: a topology that lets a batch
+  // outlive it would deliver messages twice here and on AWS.
+  const unsound = visibilityProblems(topology);
+  if (unsound.length > 0) throw new StartupError(`the topology is unsound: ${unsound.join('; ')}`);
   if (!options.databaseUrl) await stopOrphanedPostgres(postgresDataDir(options.stateDir), log);
   if (options.fresh) {
     await rm(path.join(options.stateDir, 'kinesis'), { recursive: true, force: true });

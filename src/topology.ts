@@ -223,6 +223,31 @@ export function rateExpression(schedule: Pick<ScheduleSpec, 'everyMinutes'>): st
 }
 
 /**
+ * How many function timeouts a consuming queue's visibility timeout must cover. Lambda does not
+ * extend a message's visibility while its batch runs (neither does the embedded host, so it
+ * behaves as AWS does); AWS's guidance is six times the function timeout, which also leaves room
+ * for Lambda to retry a throttled batch before the messages reappear to another poller.
+ */
+export const VISIBILITY_PER_FUNCTION_TIMEOUT = 6;
+
+/**
+ * The SQS event sources whose queue would make a batch still within its function's timeout
+ * visible again (and delivered twice), one sentence each naming the queue, the function and the
+ * smallest visibility timeout that fits. Empty when the topology is sound.
+ */
+export function visibilityProblems(t: Topology): string[] {
+  return t.sqsSources.flatMap((source) => {
+    const queue = t.queues[source.queue];
+    const fn = t.functions[source.function];
+    const least = VISIBILITY_PER_FUNCTION_TIMEOUT * fn.timeoutSeconds;
+    if (queue.visibilityTimeoutSeconds >= least) return [];
+    return [
+      `queue ${queue.name} has a visibility timeout of ${queue.visibilityTimeoutSeconds} s, but ${fn.name} reads it with a timeout of ${fn.timeoutSeconds} s: it must be at least ${VISIBILITY_PER_FUNCTION_TIMEOUT} times that (${least} s), or a batch still running is delivered again`,
+    ];
+  });
+}
+
+/**
  * The MQTT door (issue 11, DESIGN.md section 10): devices publish to their own topic on AWS IoT
  * Core (or the local broker), and one topic rule forwards every message on the filter into the
  * stream with the device's identity as partition key. The CDK stack renders the rule and the

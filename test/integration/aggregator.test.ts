@@ -18,6 +18,18 @@ const expectedWindows = () => expectedIn(db);
 const storedWindows = () => storedIn(db);
 
 let db: pg.Pool;
+
+/** Waits until some session of this database waits on a lock the backend `pid` holds. */
+async function waitForBlockedOn(pid: number): Promise<void> {
+  for (;;) {
+    const blocked = await db.query<{ n: string }>(
+      'SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND $1 = ANY(pg_blocking_pids(pid))',
+      [pid],
+    );
+    if (Number(blocked.rows[0]?.n ?? 0) > 0) return;
+    await sleep(20);
+  }
+}
 let store: PostgresPipelineStore;
 let aggregate: () => Promise<AggregationSummary>;
 
@@ -102,8 +114,11 @@ describe('aggregator', () => {
       await writer.query('BEGIN');
       // The trigger's upsert now holds the committed mark for s1 12:00 locked until COMMIT.
       await insertInOpenTransaction(writer, row('s1', '2026-11-26T12:00:20Z', 30));
+      const writerPid = (await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
       const run = aggregate();
-      await sleep(300);
+      // Commit only once the run is seen blocked on the writer's lock: otherwise, on a busy
+      // machine, the writer could commit first and the concurrent case would not be tested.
+      await waitForBlockedOn(writerPid ?? -1);
       await writer.query('COMMIT');
       expect(await run).toMatchObject({ windowsRecomputed: 1, readingsCovered: 2 });
     } finally {

@@ -39,9 +39,11 @@ function rdsSecret(user: { username: string; password: string }): string {
   });
 }
 
-const source = (ttl?: number): DatabaseSource => ({
+const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:iot-db';
+
+const source = (ttl?: number, secretArn = SECRET_ARN): DatabaseSource => ({
   kind: 'secret',
-  secretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:iot-db',
+  secretArn,
   region: 'us-east-1',
   endpoint,
   ssl: false,
@@ -52,16 +54,25 @@ beforeAll(async () => {
   databaseUrl = new URL(await createTestDatabase('secret'));
   process.env.AWS_ACCESS_KEY_ID ??= 'local';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+  // Answers GetSecretValue for the one secret that exists, as the service does: any other
+  // SecretId is ResourceNotFoundException, so a pool that asked for the wrong ARN fails here too.
   server = http.createServer((req, res) => {
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const ok = req.headers['x-amz-target'] === 'secretsmanager.GetSecretValue';
-      res.writeHead(ok ? 200 : 400, { 'content-type': 'application/x-amz-json-1.1' });
-      res.end(
-        JSON.stringify(
-          ok ? { ARN: 'arn', Name: 'iot-db', SecretString: secretString } : { __type: 'InvalidRequestException' },
-        ),
-      );
+      const target = req.headers['x-amz-target'];
+      const asked = (JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { SecretId?: string }).SecretId;
+      const [status, body] =
+        target !== 'secretsmanager.GetSecretValue'
+          ? [400, { __type: 'InvalidRequestException' }]
+          : asked !== SECRET_ARN
+            ? [
+                400,
+                { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." },
+              ]
+            : [200, { ARN: SECRET_ARN, Name: 'iot-db', SecretString: secretString }];
+      res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
+      res.end(JSON.stringify(body));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -86,6 +97,13 @@ describe('database credentials from Secrets Manager', () => {
     } finally {
       await pool.end();
     }
+  });
+
+  it("fails with the service's error when the configured ARN names no secret", async () => {
+    secretString = rdsSecret(await loginRole());
+    await expect(createPool(source(undefined, `${SECRET_ARN}-other`))).rejects.toThrow(
+      /can't find the specified secret/,
+    );
   });
 
   it('refuses a secret that is not JSON without quoting any of it', async () => {

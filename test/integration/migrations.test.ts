@@ -30,8 +30,9 @@ describe('migrations', () => {
       ]),
     );
     const roles = await client.query(`SELECT rolname FROM pg_roles WHERE rolname LIKE 'iot\\_%' ORDER BY 1`);
+    // Every role the migrations create, and none of them may log in (grants only).
     expect(roles.rows.map((r) => r.rolname)).toEqual(
-      expect.arrayContaining(['iot_aggregation', 'iot_ingest', 'iot_readonly']),
+      expect.arrayContaining(['iot_aggregation', 'iot_dq', 'iot_ingest', 'iot_readonly']),
     );
   });
 

@@ -8,16 +8,17 @@
 import path from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep } from '#adapters/retry.js';
 import { scheduledEvent } from '#runtime/host/events.js';
 import type { FunctionId } from '#topology.js';
 import {
   copyTopology,
   count,
+  LOADED_MACHINE_BOUND_MS,
   PROJECT_ROOT,
   startTestStack,
   type TestStack,
   waitFor,
+  waitUntilSettled,
   withFixtures,
 } from '../support/runtime-stack.js';
 import { expectAggregationsMatchReadings } from '../support/windows.js';
@@ -56,58 +57,63 @@ describe('embedded pipeline, real handlers', () => {
     }
   });
 
-  it('lands every produced reading exactly once with the injected error counts, and aggregates them', async () => {
-    const lambda = new LambdaClient({
-      region: 'us-east-1',
-      endpoint: stack.endpoints.lambdaEndpoint,
-      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-    });
-    const out = await lambda.send(
-      new InvokeCommand({
-        FunctionName: 'producer',
-        Payload: new TextEncoder().encode(
-          JSON.stringify({ count: N, sensors: 20, seed: 42, intervalMs: 1_000, rates: RATES }),
-        ),
-      }),
-    );
-    lambda.destroy();
-    expect(out.FunctionError).toBeUndefined();
-    const produced = JSON.parse(new TextDecoder().decode(out.Payload)) as ProducerAnswer;
-    expect(produced.sent).toBe(N);
-    expect(Object.values(produced.expected).reduce((a, b) => a + b, 0)).toBe(N);
-    // The seeded run injects every fault type; otherwise this test would prove little.
-    for (const fault of Object.keys(RATES)) expect(produced.expected[fault], fault).toBeGreaterThan(0);
+  it(
+    'lands every produced reading exactly once with the injected error counts, and aggregates them',
+    async () => {
+      const lambda = new LambdaClient({
+        region: 'us-east-1',
+        endpoint: stack.endpoints.lambdaEndpoint,
+        credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+      });
+      const out = await lambda.send(
+        new InvokeCommand({
+          FunctionName: 'producer',
+          Payload: new TextEncoder().encode(
+            JSON.stringify({ count: N, sensors: 20, seed: 42, intervalMs: 1_000, rates: RATES }),
+          ),
+        }),
+      );
+      lambda.destroy();
+      expect(out.FunctionError).toBeUndefined();
+      const produced = JSON.parse(new TextDecoder().decode(out.Payload)) as ProducerAnswer;
+      expect(produced.sent).toBe(N);
+      expect(Object.values(produced.expected).reduce((a, b) => a + b, 0)).toBe(N);
+      // The seeded run injects every fault type; otherwise this test would prove little.
+      for (const fault of Object.keys(RATES)) expect(produced.expected[fault], fault).toBeGreaterThan(0);
 
-    await waitFor(
-      () => landed(stack),
-      (n) => n >= N,
-      120_000,
-      'every reading to land',
-    );
-    await sleep(500); // a duplicate would show up now
-    expect(await landed(stack)).toBe(N);
+      await waitFor(
+        () => landed(stack),
+        (n) => n >= N,
+        LOADED_MACHINE_BOUND_MS,
+        'every reading to land',
+      );
+      // Nothing left to read, acknowledge or drain: a duplicate would be here by now.
+      await waitUntilSettled(stack);
+      expect(await landed(stack)).toBe(N);
 
-    expect(await count(stack.db, 'SELECT count(*) AS n FROM sensor_readings')).toBe(produced.expected.valid);
-    const byType = await stack.db.query<{ error_type: string; n: string }>(
-      'SELECT error_type, count(*) AS n FROM sensor_errors GROUP BY 1',
-    );
-    const errors = Object.fromEntries(byType.rows.map((r) => [r.error_type, Number(r.n)]));
-    for (const [outcome, expected] of Object.entries(produced.expected)) {
-      if (outcome !== 'valid') expect(errors[outcome] ?? 0, outcome).toBe(expected);
-    }
-    expect(
-      await count(
-        stack.db,
-        `SELECT count(DISTINCT (shard_id, sequence_number)) AS n FROM
+      expect(await count(stack.db, 'SELECT count(*) AS n FROM sensor_readings')).toBe(produced.expected.valid);
+      const byType = await stack.db.query<{ error_type: string; n: string }>(
+        'SELECT error_type, count(*) AS n FROM sensor_errors GROUP BY 1',
+      );
+      const errors = Object.fromEntries(byType.rows.map((r) => [r.error_type, Number(r.n)]));
+      for (const [outcome, expected] of Object.entries(produced.expected)) {
+        if (outcome !== 'valid') expect(errors[outcome] ?? 0, outcome).toBe(expected);
+      }
+      expect(
+        await count(
+          stack.db,
+          `SELECT count(DISTINCT (shard_id, sequence_number)) AS n FROM
            (SELECT shard_id, sequence_number FROM sensor_readings UNION ALL SELECT shard_id, sequence_number FROM sensor_errors) x`,
-      ),
-    ).toBe(N);
+        ),
+      ).toBe(N);
 
-    // The aggregator, invoked with an EventBridge scheduled event, against windows recomputed here.
-    const run = await stack.host.invoke('aggregator', scheduledEvent({ region: 'us-east-1', ruleName: 'test' }));
-    expect(run.ok).toBe(true);
-    await expectAggregationsMatchReadings(stack.db);
-  }, 180_000);
+      // The aggregator, invoked with an EventBridge scheduled event, against windows recomputed here.
+      const run = await stack.host.invoke('aggregator', scheduledEvent({ region: 'us-east-1', ruleName: 'test' }));
+      expect(run.ok).toBe(true);
+      await expectAggregationsMatchReadings(stack.db);
+    },
+    3 * LOADED_MACHINE_BOUND_MS,
+  );
 });
 
 describe('retries exhausted, real drainer', () => {
@@ -123,18 +129,23 @@ describe('retries exhausted, real drainer', () => {
   });
   afterAll(async () => stack?.close());
 
-  it('sends each given-up batch to the failures queue, and the drainer lands every record once', async () => {
-    const out = await stack.host.invoke('producer', { count: 200, sensors: 10, seed: 7 });
-    expect(out.ok).toBe(true);
-    const produced = (out.ok ? out.payload : {}) as ProducerAnswer;
-    await waitFor(
-      () => landed(stack),
-      (n) => n >= produced.sent,
-      60_000,
-      'drained rows',
-    );
-    expect(await landed(stack)).toBe(produced.sent);
-    expect(await count(stack.db, 'SELECT count(*) AS n FROM sensor_readings')).toBe(produced.expected.valid);
-    expect(stack.host.status().sources.kinesis?.noticesSent).toBeGreaterThan(0);
-  }, 180_000);
+  it(
+    'sends each given-up batch to the failures queue, and the drainer lands every record once',
+    async () => {
+      const out = await stack.host.invoke('producer', { count: 200, sensors: 10, seed: 7 });
+      expect(out.ok).toBe(true);
+      const produced = (out.ok ? out.payload : {}) as ProducerAnswer;
+      await waitFor(
+        () => landed(stack),
+        (n) => n >= produced.sent,
+        LOADED_MACHINE_BOUND_MS,
+        'drained rows',
+      );
+      await waitUntilSettled(stack);
+      expect(await landed(stack)).toBe(produced.sent);
+      expect(await count(stack.db, 'SELECT count(*) AS n FROM sensor_readings')).toBe(produced.expected.valid);
+      expect(stack.host.status().sources.kinesis?.noticesSent).toBeGreaterThan(0);
+    },
+    3 * LOADED_MACHINE_BOUND_MS,
+  );
 });

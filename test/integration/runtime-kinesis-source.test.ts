@@ -7,11 +7,11 @@
 
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sleep } from '#adapters/retry.js';
 import type { KinesisFailureNotice } from '#runtime/host/events.js';
 import {
   copyTopology,
   count,
+  LOADED_MACHINE_BOUND_MS,
   putRecords,
   startTestStack,
   type TestStack,
@@ -92,13 +92,20 @@ async function receiveNotices(stack: TestStack, expected: number): Promise<Kines
   return notices;
 }
 
+async function checkpointOf(stack: TestStack): Promise<string | undefined> {
+  const out = await stack.db.query<{ s: string }>(
+    'SELECT sequence_number::text AS s FROM iot_runtime.kinesis_checkpoints',
+  );
+  return out.rows[0]?.s;
+}
+
 let stack: TestStack | undefined;
 afterEach(async () => {
   await stack?.close();
   stack = undefined;
 });
 
-describe('Kinesis event source', () => {
+describe('Kinesis event source', { timeout: 2 * LOADED_MACHINE_BOUND_MS }, () => {
   it('delivers AWS-shaped records and checkpoints the last one', async () => {
     stack = await startTestStack({
       topology: topologyWith({}),
@@ -113,7 +120,7 @@ describe('Kinesis event source', () => {
     const rows = await waitFor(
       () => deliveries(s),
       (r) => r.length === 3,
-      30_000,
+      LOADED_MACHINE_BOUND_MS,
       'deliveries',
     );
     const first = rows[0];
@@ -127,29 +134,32 @@ describe('Kinesis event source', () => {
           .query<{ s: string }>('SELECT sequence_number::text AS s FROM iot_runtime.kinesis_checkpoints')
           .then((r) => r.rows.map((x) => x.s)),
       (v) => v.includes(last ?? '-'),
-      10_000,
+      LOADED_MACHINE_BOUND_MS,
       'checkpoint',
     );
   });
 
   it('gathers records for the batching window before invoking, and cuts batches at the batch size', async () => {
+    // A window far longer than the test: a batch can only be cut by reaching the batch size, so
+    // separate PutRecords calls are gathered however slowly a busy machine makes them (a 3 s
+    // window once had to hold three calls and a cold start).
     stack = await startTestStack({
-      topology: topologyWith({ batchSize: 4, maxBatchingWindowSeconds: 3 }),
+      topology: topologyWith({ batchSize: 4, maxBatchingWindowSeconds: 300 }),
       label: 'rt_window',
       host: { enable: { sqs: false, schedules: false } },
     });
-    // Two separate PutRecords calls: the window holds the first records until the others arrive.
+    // Three separate PutRecords calls: the window holds the first records until the others arrive.
     const a = await putRecords(stack, [{ key: 'sensor-1', data: { i: 0 } }]);
     const b = await putRecords(stack, [{ key: 'sensor-1', data: { i: 1 } }]);
     const c = await putRecords(
       stack,
-      Array.from({ length: 4 }, (_, i) => ({ key: 'sensor-1', data: { i: i + 2 } })),
+      Array.from({ length: 6 }, (_, i) => ({ key: 'sensor-1', data: { i: i + 2 } })),
     );
     const s = stack;
     await waitFor(
       () => deliveries(s),
-      (r) => r.length === 6,
-      30_000,
+      (r) => r.length === 8,
+      LOADED_MACHINE_BOUND_MS,
       'deliveries',
     );
     const seq = [...a, ...b, ...c].map((p) => p.sequenceNumber);
@@ -164,17 +174,21 @@ describe('Kinesis event source', () => {
     });
     const put = await putRecords(
       stack,
-      Array.from({ length: 3 }, (_, i) => ({ key: 'sensor-1', data: { i, sleepMs: 1_500 } })),
+      Array.from({ length: 3 }, (_, i) => ({ key: 'sensor-1', data: { i, holdUntil: 'stop' } })),
     );
     const s = stack;
-    // The fixture records the deliveries, then sleeps: the batch is in flight now.
+    // The fixture records the deliveries, then holds the batch until released: in flight now,
+    // however slow the machine (a 1.5 s sleep could end before stop() was even called).
     await waitFor(
       () => deliveries(s),
       (r) => r.length === 3,
-      30_000,
+      LOADED_MACHINE_BOUND_MS,
       'the batch to be in flight',
     );
-    await stack.stop();
+    const stopping = stack.stop();
+    await stack.db.query('CREATE TABLE IF NOT EXISTS fixture_releases (name text)');
+    await stack.db.query("INSERT INTO fixture_releases VALUES ('stop')");
+    await stopping;
     const checkpoint = await stack.db.query<{ s: string }>(
       'SELECT sequence_number::text AS s FROM iot_runtime.kinesis_checkpoints',
     );
@@ -197,10 +211,19 @@ describe('Kinesis event source', () => {
     const rows = await waitFor(
       () => deliveries(s),
       (r) => r.length >= 15,
-      30_000,
+      LOADED_MACHINE_BOUND_MS,
       'deliveries',
     );
-    await sleep(300); // would reveal any extra redelivery
+    // The checkpoint at the last record with nothing in flight: no further delivery can come.
+    await waitFor(
+      async () => ({
+        checkpoint: await checkpointOf(s),
+        outstanding: s.host.status().shards.reduce((n, shard) => n + shard.outstanding, 0),
+      }),
+      (v) => v.checkpoint === seq[9] && v.outstanding === 0,
+      LOADED_MACHINE_BOUND_MS,
+      'the checkpoint at the last record',
+    );
     const calls = invocations(await deliveries(stack));
     expect(calls).toEqual([seq, seq.slice(5)]);
     expect(rows.length).toBe(15);
@@ -286,7 +309,7 @@ describe('Kinesis event source', () => {
           .query<{ s: string }>('SELECT sequence_number::text AS s FROM iot_runtime.kinesis_checkpoints')
           .then((r) => r.rows[0]?.s),
       (v) => v === seq[4],
-      10_000,
+      LOADED_MACHINE_BOUND_MS,
       'checkpoint past the given-up records',
     );
   });
@@ -318,15 +341,17 @@ describe('Kinesis event source', () => {
       host: { enable: { sqs: false, schedules: false } },
     });
     const keys = Array.from({ length: 16 }, (_, k) => `sensor-${k}`);
+    // Every first record asks its batch to wait for another batch: the deliveries complete only
+    // if at least two batches of the one shard are in flight at the same moment.
     const records = Array.from({ length: 20 }, (_, i) =>
-      keys.map((key) => ({ key, data: { key, i, sleepMs: 20 } })),
+      keys.map((key) => ({ key, data: i === 0 ? { key, i, rendezvous: 2 } : { key, i } })),
     ).flat();
     await putRecords(stack, records);
     const s = stack;
     const rows = await waitFor(
       () => deliveries(s),
       (r) => r.length >= records.length,
-      60_000,
+      LOADED_MACHINE_BOUND_MS,
       'all deliveries',
     );
     expect(rows.length).toBe(records.length);
@@ -336,7 +361,10 @@ describe('Kinesis event source', () => {
       seen.set(d.key, [...(seen.get(d.key) ?? []), d.i]);
     }
     for (const key of keys) expect(seen.get(key)).toEqual(Array.from({ length: 20 }, (_, i) => i));
-    // More than one container served the shard at once (one per busy lane).
+    expect(
+      await count(s.db, 'SELECT count(DISTINCT request_id) AS n FROM fixture_deliveries WHERE rendezvous'),
+    ).toBeGreaterThan(1);
+    // So more than one container served the shard at once (one per busy lane).
     expect(stack.host.status().functions.validator?.coldStarts).toBeGreaterThan(1);
   });
 });

@@ -6,12 +6,14 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { sleep } from '#adapters/retry.js';
 import { type Endpoints, type RunningStack, type StackOptions, startStack } from '#runtime/stack.js';
@@ -50,6 +52,7 @@ export async function startTestStack(options: {
 }): Promise<TestStack> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase(options.label));
   const stateDir = await mkdtemp(path.join(os.tmpdir(), `iot-first-${options.label}-`));
+  mkdirSync(path.join(stateDir, 'logs'), { recursive: true });
   const stack = await startStack({
     projectRoot: PROJECT_ROOT,
     stateDir,
@@ -57,6 +60,10 @@ export async function startTestStack(options: {
     databaseUrl,
     ports: { postgres: 0, kinesis: 0, sqs: 0, lambda: 0 },
     host: { pollIntervalMs: 50, retryDelayMs: () => 20, ...options.host },
+    // The host's own lines (retries, failed receives), beside the functions' logs: when a stack
+    // hangs and its close() times out, the state folder is left behind with the evidence.
+    log: (line: string) =>
+      appendFileSync(path.join(stateDir, 'logs', 'host.log'), `${new Date().toISOString()} ${line}\n`),
     ...(options.environment ? { environment: options.environment } : {}),
     ...(options.services ? { services: options.services } : {}),
   }).catch(async (error: unknown) => {
@@ -102,6 +109,14 @@ export async function putRecords(
   return out;
 }
 
+/**
+ * How long a condition may take on a busy machine (several suites and a benchmark sharing two
+ * cores) before a wait counts as a failure. A bound for failure, never a goal: a cold start of a
+ * real handler under tsx took more than 30 s there. Tests pass it to {@link waitFor} and size
+ * their own timeouts from it.
+ */
+export const LOADED_MACHINE_BOUND_MS = 120_000;
+
 /** Polls `probe` until `done` accepts its value; fails with the last value after `timeoutMs`. */
 export async function waitFor<T>(
   probe: () => Promise<T>,
@@ -117,6 +132,49 @@ export async function waitFor<T>(
     last = await probe();
   }
   return last;
+}
+
+/** What a running stack still has to do: records not yet read or not yet acknowledged, messages in its queues. */
+export interface Owed {
+  readonly behindMs: number;
+  readonly outstanding: number;
+  readonly queued: number;
+}
+
+export async function owed(stack: RunningStack): Promise<Owed> {
+  const shards = stack.host.status().shards;
+  let queued = 0;
+  for (const url of [stack.endpoints.errorsQueueUrl, stack.endpoints.failuresQueueUrl]) {
+    const out = await stack.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    queued +=
+      Number(out.Attributes?.ApproximateNumberOfMessages ?? Number.NaN) +
+      Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? Number.NaN);
+  }
+  return {
+    behindMs: Math.max(0, ...shards.map((s) => s.millisBehindLatest)),
+    outstanding: shards.reduce((sum, s) => sum + s.outstanding, 0),
+    queued,
+  };
+}
+
+/**
+ * Waits until the stack owes nothing: every shard read to its tip with nothing in flight (so
+ * every rejection and notice is in a queue), and both queues empty (so the drainer has landed
+ * them). After this, a count is final: a duplicate would already be there. This is the
+ * condition a "sleep, then check nothing more arrived" meant.
+ */
+export async function waitUntilSettled(stack: RunningStack, what = 'the stack to owe nothing'): Promise<Owed> {
+  return waitFor(
+    () => owed(stack),
+    (o) => o.behindMs === 0 && o.outstanding === 0 && o.queued === 0,
+    LOADED_MACHINE_BOUND_MS,
+    what,
+  );
 }
 
 /** Count of rows of a query returning one `n` column. */

@@ -49,6 +49,23 @@ describe('errors queue message format', () => {
     expect(messages.length).toBeLessThan(10);
   });
 
+  it('every message fits SQS (256 KiB of UTF-8) even at the largest cap the configuration accepts', () => {
+    // SQS's own limit (Amazon SQS quotas), not the code's target: a larger body is refused by
+    // SendMessage and the rejection would be lost.
+    const SQS_MAX_MESSAGE_BYTES = 256 * 1024;
+    const LARGEST_CAP = 128 * 1024; // the largest PAYLOAD_CAP_BYTES src/config/env.ts accepts
+    const worst = (seed: number) => {
+      // A 1 MiB Kinesis record of bytes that are not UTF-8 and need JSON escaping when shown.
+      const data = Uint8Array.from({ length: 1024 * 1024 }, (_, i) => (i * 7919 + seed) % 256);
+      const result = classifyRecord(data, aPosition(), { payloadCapBytes: LARGEST_CAP, now });
+      if (result.kind !== 'error') throw new Error('expected a rejection');
+      return result.error;
+    };
+    const messages = packErrorMessages([worst(1), worst(2), worst(3)]);
+    expect(messages.flatMap((m) => m.records)).toHaveLength(3);
+    for (const m of messages) expect(Buffer.byteLength(m.body, 'utf8')).toBeLessThanOrEqual(SQS_MAX_MESSAGE_BYTES);
+  });
+
   it('still reads version 1 (one rejection per message), so messages queued before an upgrade land', () => {
     const error = rejectionOf(encode('legacy'));
     const v2 = JSON.parse(bodyOf([error]));

@@ -3,6 +3,7 @@
  * checkpoint rule under parallel completion, partition-key lanes, AWS event shapes, FunctionName
  * forms, and the `npm start` options.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PORTS, parseStartOptions, producerEvent, UsageError } from '#runtime/cli-options.js';
@@ -179,7 +180,22 @@ describe('functionNameFrom', () => {
   });
 });
 
+/** The default of each `--<name>-port` flag as runtime/README.md's options table states it. */
+function documentedPorts(): Record<string, number> {
+  const readme = readFileSync(path.join(PROJECT_ROOT, 'runtime/README.md'), 'utf8');
+  const out: Record<string, number> = {};
+  for (const m of readme.matchAll(/^\| `--(pg|kinesis|sqs|lambda)-port <n>`\s*\|\s*(\d+)\s*\|/gm))
+    out[m[1] === 'pg' ? 'postgres' : (m[1] as string)] = Number(m[2]);
+  return out;
+}
+
 describe('npm start options', () => {
+  it('uses the default ports runtime/README.md documents, for all four servers', () => {
+    const documented = documentedPorts();
+    expect(Object.keys(documented).sort()).toEqual(['kinesis', 'lambda', 'postgres', 'sqs']);
+    // The doors add ports of their own (MQTT's 8883 is not in the table yet): the four core ones are pinned.
+    expect(parseStartOptions([]).ports).toMatchObject(documented);
+  });
   it('has documented defaults', () => {
     expect(parseStartOptions([])).toMatchObject({
       producer: true,
@@ -209,6 +225,12 @@ describe('npm start options', () => {
       '0',
       '--pg-port',
       '6000',
+      '--kinesis-port',
+      '6001',
+      '--sqs-port',
+      '6002',
+      '--state-dir',
+      '/tmp/elsewhere',
     ]);
     expect(o).toMatchObject({
       producer: false,
@@ -218,7 +240,8 @@ describe('npm start options', () => {
       fresh: true,
       quiet: true,
       scheduleSpeedUp: 6,
-      ports: { lambda: 0, postgres: 6000 },
+      ports: { lambda: 0, postgres: 6000, kinesis: 6001, sqs: 6002 },
+      stateDir: '/tmp/elsewhere',
     });
   });
   it('rejects bad values with a message naming the flag', () => {
