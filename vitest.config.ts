@@ -9,23 +9,24 @@ export default defineConfig({
     // Each file gets its own databases and emulator ports; two workers fit the 2-core machines.
     pool: 'forks',
     maxWorkers: 2,
-    // Coverage runs with every `npm test`; the floors are the level measured when they were set
-    // (issue 9, 2026-11-29), so a change that drops it fails the suite instead of going unseen.
-    // Code run in child processes (the local Lambda host's containers, `npm start`) is not counted.
+    // `npm test` runs with coverage (`--coverage`); the floors are the level measured on the whole
+    // suite when they were set (issue 9, 2026-11-30, after the doors merged, rounded down), so a
+    // change that drops it fails the suite instead of going unseen. A single file run by hand
+    // (`npx vitest run test/x.test.ts`) has no coverage and so no floors. Code run in child
+    // processes (the local Lambda host's containers, `npm start`) is not counted.
     coverage: {
-      enabled: true,
       provider: 'v8',
-      include: ['src/**', 'lambdas/**', 'runtime/**', 'infra/**', 'dq/**', 'db/**', 'bench/**'],
+      include: ['{src,lambdas,runtime,infra,dq,db,bench,web}/**/*.ts'],
       reporter: ['text-summary', 'json-summary'],
       reportOnFailure: true,
       thresholds: {
-        lines: 72,
-        statements: 70,
-        functions: 73,
-        branches: 62,
-        'src/**': { lines: 90, statements: 88, functions: 90, branches: 76 },
-        'dq/**': { lines: 84, statements: 82, functions: 88, branches: 72 },
-        'infra/**': { lines: 86, statements: 85, functions: 93, branches: 84 },
+        lines: 78,
+        statements: 76,
+        functions: 79,
+        branches: 66,
+        'src/**': { lines: 94, statements: 92, functions: 93, branches: 86 },
+        'dq/**': { lines: 86, statements: 83, functions: 91, branches: 75 },
+        'infra/**': { lines: 87, statements: 87, functions: 92, branches: 81 },
       },
     },
   },
