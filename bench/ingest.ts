@@ -31,6 +31,7 @@ import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { createSqsClient } from '#adapters/aws/clients.js';
 import { toPositionedRecord } from '#adapters/lambda/kinesis-event.js';
+import { INSERT_ONE_READING, INSERT_READINGS } from '#adapters/postgres/pipeline-store.js';
 import { decodeErrorMessage } from '#domain/error-message.js';
 import type { ReadingRow } from '#domain/reading.js';
 import { classifyBatch } from '#pipeline/classify-batch.js';
@@ -100,30 +101,6 @@ export interface IngestResult {
   };
 }
 
-const READING_ARRAY_TYPES = [
-  'uuid',
-  'text',
-  'text',
-  'float8',
-  'text',
-  'text',
-  'text',
-  'float8',
-  'float8',
-  'text',
-  'timestamptz',
-  'float8',
-  'bool',
-  'bool',
-  'timestamptz',
-  'text',
-  'text',
-  'text',
-  'text',
-  'timestamptz',
-] as const;
-const UNNEST_INSERT = `INSERT INTO sensor_readings (${READING_COLUMNS.join(', ')}) SELECT * FROM unnest(${READING_ARRAY_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) ON CONFLICT DO NOTHING`;
-const SINGLE_INSERT = `INSERT INTO sensor_readings (${READING_COLUMNS.join(', ')}) VALUES (${READING_ARRAY_TYPES.map((t, i) => `$${i + 1}::${t}`).join(', ')})`;
 const COPY = `COPY sensor_readings (${READING_COLUMNS.join(', ')}) FROM STDIN`;
 
 export interface PreparedBatch {
@@ -157,7 +134,7 @@ export async function copyBatch(client: pg.Client, text: string): Promise<void> 
 
 async function unnestBatch(client: pg.Client, batch: PreparedBatch): Promise<void> {
   if (batch.rows.length === 0) return;
-  await client.query(UNNEST_INSERT, batch.columns);
+  await client.query(INSERT_READINGS, batch.columns);
 }
 
 async function timeIt(work: () => Promise<unknown>): Promise<number> {
@@ -267,7 +244,7 @@ export async function benchIngest(server: BenchServer, options: IngestOptions): 
     options.log(`ingest: row-by-row INSERT of a ${sample.length}-row sample`);
     const rowMs = await timeIt(async () => {
       for (const row of sample)
-        await parts.rowClient.query({ name: 'bench_row', text: SINGLE_INSERT, values: readingCells(row) });
+        await parts.rowClient.query({ name: 'bench_row', text: INSERT_ONE_READING, values: readingCells(row) });
     });
     const validRows = measured.reduce((n, b) => n + b.rows.length, 0);
     return {
@@ -323,7 +300,7 @@ async function warmUpEveryPath(worker: WorkerProcess, warmup: readonly PreparedB
   }
   await parts.rowClient.query({
     name: 'bench_row',
-    text: SINGLE_INSERT,
+    text: INSERT_ONE_READING,
     values: readingCells(warmup[0]?.rows[0] as ReadingRow),
   });
 }

@@ -114,8 +114,9 @@ function singleInsertSql(table: string, columns: readonly string[], types: reado
   return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${values}) ON CONFLICT DO NOTHING`;
 }
 
-const INSERT_READINGS = unnestInsertSql('sensor_readings', READING_COLUMNS, READING_ARRAY_TYPES);
-const INSERT_ONE_READING = singleInsertSql('sensor_readings', READING_COLUMNS, READING_ARRAY_TYPES);
+/** The store's batched and row-by-row reading inserts (the benchmark's baselines use them too). */
+export const INSERT_READINGS = unnestInsertSql('sensor_readings', READING_COLUMNS, READING_ARRAY_TYPES);
+export const INSERT_ONE_READING = singleInsertSql('sensor_readings', READING_COLUMNS, READING_ARRAY_TYPES);
 const INSERT_ERRORS = unnestInsertSql('sensor_errors', ERROR_COLUMNS, ERROR_ARRAY_TYPES);
 const INSERT_ONE_ERROR = singleInsertSql('sensor_errors', ERROR_COLUMNS, ERROR_ARRAY_TYPES);
 const COPY_READINGS = `COPY sensor_readings (${READING_COLUMNS.join(', ')}) FROM STDIN`;
