@@ -5,7 +5,7 @@
 
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PostgresPipelineStore } from '#adapters/postgres/pipeline-store.js';
+import { INSERT_ONE_READING, PostgresPipelineStore, readingCells } from '#adapters/postgres/pipeline-store.js';
 import { sleep } from '#adapters/retry.js';
 import type { ReadingRow } from '#domain/reading.js';
 import { classifyRecord } from '#domain/validation.js';
@@ -192,33 +192,7 @@ describe('aggregator', () => {
 });
 
 /** Inserts one reading on a connection whose transaction the test keeps open. */
+/** One reading through the store's own row insert, inside the caller's open transaction. */
 async function insertInOpenTransaction(client: pg.PoolClient, r: ReadingRow): Promise<void> {
-  const p = r.position;
-  await client.query(
-    `INSERT INTO sensor_readings (reading_id, sensor_id, sensor_type, value, unit, manufacturer, model, min, max, status,
-       event_time, normalized_value, high_alert, low_alert, processing_time, stream_name, shard_id, sequence_number, partition_key, arrival_time)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)`,
-    [
-      r.readingId,
-      r.sensorId,
-      r.sensorType,
-      r.value,
-      r.unit,
-      r.manufacturer,
-      r.model,
-      r.min,
-      r.max,
-      r.status,
-      r.eventTime,
-      r.normalizedValue,
-      r.highAlert,
-      r.lowAlert,
-      r.processingTime,
-      p.streamName,
-      p.shardId,
-      p.sequenceNumber,
-      p.partitionKey,
-      p.arrivalTime,
-    ],
-  );
+  await client.query(INSERT_ONE_READING, readingCells(r));
 }
