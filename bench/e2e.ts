@@ -147,6 +147,14 @@ export class VisibilityProbe {
     }
   }
 
+  /** Waits until every watched reading was seen (or the time is up): a row count reached by
+   * another query says nothing about whether this probe's last poll came after it. */
+  async seenAll(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.pending.size > 0 && Date.now() < deadline) await sleep(POLL_MS);
+    return this.pending.size === 0;
+  }
+
   /** Latencies collected since the last call. */
   take(): Latency {
     const sorted = this.latencies.splice(0).sort((a, b) => a - b);

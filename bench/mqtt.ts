@@ -136,6 +136,7 @@ export async function benchMqtt(server: BenchServer, options: MqttBenchOptions):
     validSoFar += steady.expected.valid;
     if ((await until(db, 'sensor_readings', validSoFar, 180_000)) === undefined)
       throw new Error('mqtt: the fixed-load readings never all landed');
+    await probe.seenAll(30_000);
     const rows = probe.take();
     return {
       devices: options.devices,
