@@ -341,10 +341,10 @@ class CopyFeed {
   });
 
   constructor(pool: pg.Pool) {
-    pool.connect().then(
-      (client) => this.start(client),
-      (error: unknown) => this.fail(error),
-    );
+    pool
+      .connect()
+      .then((client) => this.start(client))
+      .catch((error: unknown) => this.fail(error));
   }
 
   send(text: string): void {
