@@ -6,7 +6,7 @@
  * Everything a trigger creates starts only once the schema exists: the stack makes every event
  * source mapping of every function, and whatever a trigger returns, wait for the migrations.
  */
-import { Duration, type Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, type Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -18,8 +18,9 @@ import { type FunctionId, type QueueId, rateExpression, type Topology } from '#t
 import { KafkaBridgeSource, kafkaSourceFromContext } from './constructs/kafka-source.js';
 import type { Monitoring } from './constructs/monitoring.js';
 import type { PipelineFunction } from './constructs/pipeline-function.js';
+import { QueryApi } from './constructs/query-api.js';
 import { iotDoor } from './iot-door.js';
-import { pascal } from './names.js';
+import { deployedName, pascal } from './names.js';
 import type { DeploymentSettings } from './settings.js';
 
 /** What a trigger may connect: the stack's shared resources and its functions. */
@@ -84,7 +85,6 @@ const schedules: Trigger = ({ scope, topology, functions }) =>
       }),
   );
 
-/** Every kind of trigger the stack creates, in order. */
 /** The Kafka door: only when the deployment names a cluster (see constructs/kafka-source.ts). */
 const kafkaSources: Trigger = ({ scope, topology, queues, functions }) => {
   const deployment = kafkaSourceFromContext(scope.node);
@@ -100,4 +100,30 @@ const kafkaSources: Trigger = ({ scope, topology, queues, functions }) => {
   );
 };
 
-export const TRIGGERS: readonly Trigger[] = [kinesisSources, sqsSources, kafkaSources, schedules, iotDoor];
+/**
+ * The query API door: a REST API in front of each HTTP function (constructs/query-api.ts), its
+ * URL as a stack output. The API Gateway deployment waits for the schema: the first request may
+ * come as soon as the stage exists.
+ */
+const httpApis: Trigger = ({ scope, topology, settings, functions }) =>
+  topology.httpApis.map((spec, index) => {
+    const suffix = index === 0 ? '' : String(index);
+    const api = new QueryApi(scope, `QueryApi${suffix}`, {
+      restApiName: deployedName(scope, spec.name),
+      stageName: spec.stageName,
+      handler: functions[spec.function].function,
+      throttleRateLimit: settings.api.throttleRateLimit,
+      throttleBurstLimit: settings.api.throttleBurstLimit,
+      accountLogRole: settings.api.accountLogRole,
+      logRetentionDays: settings.logRetentionDays,
+      removalPolicy: settings.removalPolicy,
+    });
+    new CfnOutput(scope, `ApiUrl${suffix}`, {
+      value: api.url,
+      description: 'Query API and dashboard (append api/openapi.json for the API description); bearer token required',
+    });
+    return api.api.deploymentStage;
+  });
+
+/** Every kind of trigger the stack creates, in order. */
+export const TRIGGERS: readonly Trigger[] = [kinesisSources, sqsSources, kafkaSources, schedules, iotDoor, httpApis];
