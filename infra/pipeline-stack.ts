@@ -200,6 +200,7 @@ export class PipelineStack extends Stack {
         vpcSubnets: inVpc ? this.database.vpcSubnets : undefined,
         bundleMetafile: this.bundleMetafile,
         copyFolders: fa.wiring.copyFolders,
+        generatedFolders: fa.wiring.generatedFolders,
       });
       grantWiring(fa, fn.function, this.wiringTargets);
       functions[fid] = fn;

@@ -34,6 +34,8 @@ export interface FunctionWiring {
   readonly payloadCap?: boolean;
   /** Project folders the function reads at run time, copied into its bundle (see PipelineFunction). */
   readonly copyFolders?: readonly { readonly from: string; readonly to: string }[];
+  /** Files a project script generates into the bundle at synth time (see PipelineFunction). */
+  readonly generatedFolders?: readonly { readonly script: string; readonly to: string }[];
   /** Alarms on the function's own metrics (namespace IoTFirst, dimension service = `service`). */
   readonly metricAlarms?: readonly MetricAlarmSpec[];
   /** "Stopped" alarms: the function must emit this metric on every successful run (missing data breaches). */
@@ -102,9 +104,11 @@ const WIRING = {
       { service: 'dq', metric: 'DqChecksErrored', description: 'Data-quality checks could not be evaluated' },
     ],
   },
-  // The query API (h-api's contract): a read-only user, plus the gauges of its /api/health.
+  // The query API (h-api's contract): a read-only user, plus the gauges of its /api/health. The
+  // handler serves the dashboard from $LAMBDA_TASK_ROOT/dashboard, built from web/ at synth time.
   api: {
     databaseRole: 'iot_api',
+    generatedFolders: [{ script: 'web/build-cli.ts', to: 'dashboard' }],
     gauges: {
       streamEnv: 'STREAM_NAME',
       queues: [

@@ -301,6 +301,17 @@ describe('aws target', () => {
       expect(shipped).toEqual(source);
     });
 
+    it('ships the built dashboard with the api function (served at / through API Gateway)', () => {
+      const api = bundles.find((b) => b.name === 'api');
+      expect(api).toBeDefined();
+      const dir = path.join(api?.dir ?? '', 'dashboard');
+      expect(readFileSync(path.join(dir, 'index.html'), 'utf8')).toMatch(/<script[^>]+src=/);
+      // The page's scripts are built JavaScript, not the TypeScript sources.
+      const files = readdirSync(dir, { recursive: true }).map(String);
+      expect(files.some((f) => f.endsWith('.js'))).toBe(true);
+      expect(files.filter((f) => f.endsWith('.ts'))).toEqual([]);
+    });
+
     it('ships the SodaCL checks with the dq function when the topology has one', () => {
       const dq = bundles.find((b) => b.name === 'dq');
       if (!dq) return;
