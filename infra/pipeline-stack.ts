@@ -104,7 +104,6 @@ export class PipelineStack extends Stack {
       queues: this.queues,
       deadLetterQueues: this.deadLetterQueues,
       database: this.database,
-      alertTopic: this.alerts.topic,
       functionName: (fid) => deployedName(this, this.topology.functions[fid].name),
     };
   }

@@ -20,6 +20,7 @@ import type { Monitoring } from './constructs/monitoring.js';
 import type { PipelineFunction } from './constructs/pipeline-function.js';
 import { QueryApi } from './constructs/query-api.js';
 import { iotDoor } from './iot-door.js';
+import { LOCALSTACK } from './localstack.js';
 import { deployedName, pascal } from './names.js';
 import type { DeploymentSettings } from './settings.js';
 
@@ -119,7 +120,7 @@ const httpApis: Trigger = ({ scope, topology, settings, functions }) =>
       removalPolicy: settings.removalPolicy,
     });
     new CfnOutput(scope, `ApiUrl${suffix}`, {
-      value: api.url,
+      value: settings.target === 'localstack' ? LOCALSTACK.apiUrl(api.api.restApiId, spec.stageName) : api.url,
       description: 'Query API and dashboard (append api/openapi.json for the API description); bearer token required',
     });
     return api.api.deploymentStage;

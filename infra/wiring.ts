@@ -13,7 +13,6 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { FunctionId, QueueId, Topology } from '#topology.js';
 import type { PipelineDatabase } from './constructs/database.js';
@@ -47,8 +46,6 @@ export interface FunctionWiring {
    * depth of queues and dead-letter queues, a function's CloudWatch metrics (iterator age).
    */
   readonly gauges?: PipelineGaugesWiring;
-  /** Environment variable that carries the alert topic's ARN, for a function that publishes alerts. */
-  readonly publishesAlerts?: string;
 }
 
 /** What a health report reads, each with the environment variable that names it. */
@@ -142,8 +139,6 @@ export interface WiringTargets {
   readonly queues: Readonly<Record<QueueId, sqs.IQueue>>;
   readonly deadLetterQueues: Readonly<Record<QueueId, sqs.IQueue>>;
   readonly database: PipelineDatabase;
-  /** The stack's alert topic (reading alerts and alarms). */
-  readonly alertTopic: sns.ITopic;
   /** Deployed name of a topology function (known before the function exists). */
   readonly functionName: (id: FunctionId) => string;
 }
@@ -227,15 +222,6 @@ const gauges: WiringRule = {
   },
 };
 
-const alertPublishing: WiringRule = {
-  environment: ({ wiring }, { alertTopic }): Record<string, string> =>
-    wiring.publishesAlerts ? { [wiring.publishesAlerts]: alertTopic.topicArn } : {},
-  grant: ({ wiring }, fn, { alertTopic }) => {
-    // On a topic with a customer key this also grants kms:Decrypt and kms:GenerateDataKey* on it.
-    if (wiring.publishesAlerts) alertTopic.grantPublish(fn);
-  },
-};
-
 /** Every kind of access, in the order the stack applies them. */
 export const WIRING_RULES: readonly WiringRule[] = [
   databaseAccess,
@@ -244,7 +230,6 @@ export const WIRING_RULES: readonly WiringRule[] = [
   streamReads,
   payloadCap,
   gauges,
-  alertPublishing,
 ];
 
 /** The environment a function's wiring asks for, from every rule in order. */

@@ -122,6 +122,17 @@ describe('query API (API Gateway REST API)', () => {
     expect(metrics).toMatchObject({ Action: 'cloudwatch:GetMetricData', Resource: '*' });
   });
 
+  it("gives LocalStack's own execute-api URL as ApiUrl on that target", () => {
+    const local = synthesize({ bundle: false, context: { target: 'localstack' } });
+    const outputs = (
+      local.assembly.getStackByName(local.stack.stackName).template as { Outputs: Record<string, Props> }
+    ).Outputs;
+    const [apiId] = one(local, 'AWS::ApiGateway::RestApi');
+    expect(outputs.ApiUrl?.Value).toEqual({
+      'Fn::Join': ['', ['http://', { Ref: apiId }, '.execute-api.localhost.localstack.cloud:4566/v1/']],
+    });
+  }, 120_000);
+
   it('has an ApiUrl output on the stage', () => {
     const outputs = (aws.assembly.getStackByName(aws.stack.stackName).template as { Outputs: Record<string, Props> })
       .Outputs;
