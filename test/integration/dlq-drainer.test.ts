@@ -11,7 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { kafkaFailureNotice } from '#runtime/host/kafka-events.js';
 import { createTestDatabase } from '../support/database.js';
 import { type RunningKinesis, startKinesis } from '../support/emulators.js';
-import { aReading, encode, lambdaContext, STREAM_NAME, sqsEvent } from '../support/factories.js';
+import { aReading, encode, kinesisFailureNotice, lambdaContext, STREAM_NAME, sqsEvent } from '../support/factories.js';
 
 let kinesis: RunningKinesis;
 let db: pg.Pool;
@@ -55,26 +55,7 @@ async function put(payloads: Uint8Array[]): Promise<string[]> {
 }
 
 function notice(start: string, end: string, batchSize: number): string {
-  return JSON.stringify({
-    requestContext: {
-      requestId: 'req-1',
-      functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:validator',
-      condition: 'RetryAttemptsExhausted',
-      approximateInvokeCount: 6,
-    },
-    responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
-    version: '1.0',
-    timestamp: new Date().toISOString(),
-    KinesisBatchInfo: {
-      shardId,
-      startSequenceNumber: start,
-      endSequenceNumber: end,
-      approximateArrivalOfFirstRecord: new Date().toISOString(),
-      approximateArrivalOfLastRecord: new Date().toISOString(),
-      batchSize,
-      streamArn: `arn:aws:kinesis:us-east-1:000000000000:stream/${STREAM_NAME}`,
-    },
-  });
+  return kinesisFailureNotice({ shardId, start, end, batchSize });
 }
 
 async function rows(sql: string): Promise<Record<string, unknown>[]> {

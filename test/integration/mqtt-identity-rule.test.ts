@@ -12,7 +12,15 @@ import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../support/database.js';
 import { type RunningKinesis, type RunningSqs, startKinesis, startSqs } from '../support/emulators.js';
-import { aReading, encode, kinesisEvent, lambdaContext, STREAM_NAME, sqsEvent } from '../support/factories.js';
+import {
+  aReading,
+  encode,
+  kinesisEvent,
+  kinesisFailureNotice,
+  lambdaContext,
+  STREAM_NAME,
+  sqsEvent,
+} from '../support/factories.js';
 
 type Handler<E, R> = (event: E, context: ReturnType<typeof lambdaContext>) => Promise<R>;
 
@@ -130,26 +138,7 @@ describe('the identity rule in the validator and the drainer', () => {
       }),
     );
     const [start, end] = (put.Records ?? []).map((r) => r.SequenceNumber as string) as [string, string];
-    const notice = JSON.stringify({
-      requestContext: {
-        requestId: 'req-identity',
-        functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:validator',
-        condition: 'RetryAttemptsExhausted',
-        approximateInvokeCount: 6,
-      },
-      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
-      version: '1.0',
-      timestamp: new Date().toISOString(),
-      KinesisBatchInfo: {
-        shardId,
-        startSequenceNumber: start,
-        endSequenceNumber: end,
-        approximateArrivalOfFirstRecord: new Date().toISOString(),
-        approximateArrivalOfLastRecord: new Date().toISOString(),
-        batchSize: 2,
-        streamArn: `arn:aws:kinesis:us-east-1:000000000000:stream/${STREAM_NAME}`,
-      },
-    });
+    const notice = kinesisFailureNotice({ shardId, start, end, batchSize: 2 });
     expect((await drainer(sqsEvent([notice]), lambdaContext('drainer'))).batchItemFailures).toEqual([]);
     const readings = await db.query('SELECT reading_id FROM sensor_readings');
     expect(readings.rows).toEqual([{ reading_id: own.reading_id }]);
