@@ -7,6 +7,7 @@
  * source mapping of every function, and whatever a trigger returns, wait for the migrations.
  */
 import { CfnOutput, Duration, type Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -106,7 +107,7 @@ const kafkaSources: Trigger = ({ scope, topology, queues, functions }) => {
  * URL as a stack output. The API Gateway deployment waits for the schema: the first request may
  * come as soon as the stage exists.
  */
-const httpApis: Trigger = ({ scope, topology, settings, functions }) =>
+const httpApis: Trigger = ({ scope, topology, settings, functions, monitoring }) =>
   topology.httpApis.map((spec, index) => {
     const suffix = index === 0 ? '' : String(index);
     const api = new QueryApi(scope, `QueryApi${suffix}`, {
@@ -119,12 +120,47 @@ const httpApis: Trigger = ({ scope, topology, settings, functions }) =>
       logRetentionDays: settings.logRetentionDays,
       removalPolicy: settings.removalPolicy,
     });
+    watchApi(monitoring, api, spec.name, suffix);
     new CfnOutput(scope, `ApiUrl${suffix}`, {
       value: settings.target === 'localstack' ? LOCALSTACK.apiUrl(api.api.restApiId, spec.stageName) : api.url,
       description: 'Query API and dashboard (append api/openapi.json for the API description); bearer token required',
     });
     return api.api.deploymentStage;
   });
+
+/**
+ * The API's own signals: 5xx answers alarm (a function error, the 29 s integration timeout, an
+ * integration API Gateway could not call; 4xx are the callers' and 429 the throttle doing its
+ * job), and a dashboard row with requests, errors and latency.
+ */
+function watchApi(monitoring: Monitoring, api: QueryApi, name: string, suffix: string): void {
+  const period = Duration.minutes(5);
+  monitoring.addAlarm(`QueryApi${suffix}ServerErrors`, {
+    description: `${name}: API Gateway answered 5xx (function error, 29 s timeout or failed integration)`,
+    metric: api.api.metricServerError({ statistic: 'Sum', period }),
+    threshold: 1,
+  });
+  const minute = Duration.minutes(1);
+  monitoring.dashboard.addWidgets(
+    new cloudwatch.GraphWidget({
+      title: `Query API ${name}: requests, 4xx, 5xx`,
+      left: [
+        api.api.metricCount({ statistic: 'Sum', period: minute, label: 'requests' }),
+        api.api.metricClientError({ statistic: 'Sum', period: minute, label: '4xx (429 included)' }),
+        api.api.metricServerError({ statistic: 'Sum', period: minute, label: '5xx' }),
+      ],
+      width: 12,
+    }),
+    new cloudwatch.GraphWidget({
+      title: `Query API ${name}: latency p50 / p99 (ms)`,
+      left: [
+        api.api.metricLatency({ statistic: 'p50', period: minute, label: 'p50' }),
+        api.api.metricLatency({ statistic: 'p99', period: minute, label: 'p99' }),
+      ],
+      width: 12,
+    }),
+  );
+}
 
 /** Every kind of trigger the stack creates, in order. */
 export const TRIGGERS: readonly Trigger[] = [kinesisSources, sqsSources, kafkaSources, schedules, iotDoor, httpApis];

@@ -16,9 +16,15 @@ export function stackShape(topology: Topology = defaultTopology): StackShape {
     return n + (w.metricAlarms?.length ?? 0) + (w.heartbeatAlarms?.length ?? 0) + (w.rejectionRateAlarm ? 1 : 0);
   }, 0);
   // Monitoring: iterator age, one per dead-letter queue, one per on-failure queue, errors and
-  // throttles per function, and the wiring's metric, heartbeat and rejection-rate alarms.
+  // throttles per function, the wiring's metric, heartbeat and rejection-rate alarms, and one
+  // 5xx alarm per HTTP API (infra/triggers.ts).
   const alarms =
-    1 + Object.keys(topology.queues).length + topology.kinesisSources.length + 2 * fns.length + metricAlarms;
+    1 +
+    Object.keys(topology.queues).length +
+    topology.kinesisSources.length +
+    2 * fns.length +
+    metricAlarms +
+    topology.httpApis.length;
   return {
     topology,
     databaseFunctions: fns.filter((f) => FUNCTION_WIRING[f].databaseRole !== undefined),

@@ -240,6 +240,20 @@ describe('alarms', () => {
     );
   }, 120_000);
 
+  it("alarms on the query API's 5xx answers (not on 4xx: those are the callers' and the throttle's)", () => {
+    const [, api] = one(aws, 'AWS::ApiGateway::RestApi');
+    const byApi = alarms().filter((a) => a.Namespace === 'AWS/ApiGateway');
+    expect(byApi).toHaveLength(1);
+    expect(byApi[0]).toMatchObject({
+      MetricName: '5XXError',
+      Statistic: 'Sum',
+      Threshold: 1,
+      Dimensions: [{ Name: 'ApiName', Value: api.Name }],
+    });
+    const [, dashboard] = one(aws, 'AWS::CloudWatch::Dashboard');
+    expect(JSON.stringify(dashboard.DashboardBody)).toContain('Query API iot-api: latency p50 / p99');
+  });
+
   it('keeps the data-quality failure alarms on the dq function’s own metrics', () => {
     const dq = alarms().filter((a) => JSON.stringify(a.Dimensions) === '[{"Name":"service","Value":"dq"}]');
     expect(dq.map((a) => a.MetricName).sort()).toEqual(['DqChecksErrored', 'DqChecksFailed']);
