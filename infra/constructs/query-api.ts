@@ -10,7 +10,7 @@
  * every resource); this one is an inline policy on log groups only, and it is kept when the stack
  * is destroyed, because other APIs of the account may rely on the account setting that names it.
  */
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, RemovalPolicy } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -115,7 +115,9 @@ export class QueryApi extends Construct {
   }
 
   private createAccountRole(): iam.Role {
-    const { partition, region, account } = Stack.of(this);
+    // Pseudo-parameters, not the stack's resolved env: the cdk-nag acknowledgement names this
+    // resource, and `cdk synth` (which knows the account and region) must render it as the tests do.
+    const { PARTITION: partition, REGION: region, ACCOUNT_ID: account } = Aws;
     const role = new iam.Role(this, 'AccountLogRole', {
       assumedBy: new iam.ServicePrincipal('apigateway.amazonaws.com'),
       description: "API Gateway's account-wide role for access and execution logs (log groups only)",

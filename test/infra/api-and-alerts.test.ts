@@ -86,6 +86,25 @@ describe('query API (API Gateway REST API)', () => {
     expect(nagFindings(without.app)).toEqual([]);
   }, 120_000);
 
+  it('stays clean when the account and region are known (as `cdk synth` knows them)', () => {
+    const saved = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
+    process.env.CDK_DEFAULT_ACCOUNT = '123456789012';
+    process.env.CDK_DEFAULT_REGION = 'eu-west-1';
+    try {
+      const resolved = synthesize({ bundle: false, context: { target: 'aws' } });
+      expect(resolved.stack.region).toBe('eu-west-1');
+      expect(nagFindings(resolved.app)).toEqual([]);
+    } finally {
+      for (const [key, value] of [
+        ['CDK_DEFAULT_ACCOUNT', saved.account],
+        ['CDK_DEFAULT_REGION', saved.region],
+      ] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+  }, 120_000);
+
   it('gives the api function the contract environment and exactly the read permissions its health report needs', () => {
     const fn = aws.stack.functions.api;
     const props = aws.json.Resources[logicalId(aws.stack, fn.function)]?.Properties as Props;
