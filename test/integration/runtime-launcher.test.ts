@@ -5,7 +5,7 @@
  * group); a supervisor's stop is a SIGTERM to the npm process alone.
  *
  * - Ctrl-C: the stack stops gracefully (its "stopped" line, endpoints.json and stack.pid
- *   removed, the process gone);
+ *   removed, no process of the start left: npm, launcher, stack, function containers);
  * - a second Ctrl-C during that stop: the stack exits at once, without finishing it;
  * - SIGTERM to npm: npm's shell dies without passing it on; the launcher notices and the stack
  *   still stops gracefully instead of running on, orphaned.
@@ -14,10 +14,11 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSqsClient } from '#adapters/aws/clients.js';
@@ -35,6 +36,8 @@ afterAll(async () => {
 interface NpmStart {
   readonly npm: ChildProcess;
   readonly stateDir: string;
+  /** This start's own database: every process of the start (npm, launcher, stack, containers) has it in its environment. */
+  readonly databaseUrl: string;
   readonly ready: Promise<Endpoints>;
   /** stdout and stderr of everything in the group (the launcher and the stack inherit npm's). */
   output(): string;
@@ -45,7 +48,8 @@ async function npmStart(): Promise<NpmStart> {
   stateDirs.push(stateDir);
   // A database per start: a new state folder on a database that already has the local API
   // token cannot start (the query API's token is created once per state folder).
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: await createTestDatabase('launcher') };
+  const databaseUrl = await createTestDatabase('launcher');
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl };
   for (const name of ['KINESIS_ENDPOINT', 'SQS_ENDPOINT', 'IOT_FIRST_STATE_DIR']) delete env[name];
   const npm = spawn(
     'npm',
@@ -75,7 +79,7 @@ async function npmStart(): Promise<NpmStart> {
     return JSON.parse(line.slice('READY '.length)) as Endpoints;
   });
   ready.catch(() => undefined);
-  return { npm, stateDir, ready, output: () => out };
+  return { npm, stateDir, databaseUrl, ready, output: () => out };
 }
 
 /** The stack's process: the pid it locked its state folder with. */
@@ -106,16 +110,60 @@ async function gone(pid: number, what: string): Promise<void> {
   );
 }
 
+/** Running processes whose environment holds `DATABASE_URL=<url>`: what is left of one start. */
+function processesOf(databaseUrl: string): string[] {
+  const entry = `DATABASE_URL=${databaseUrl}`;
+  const found: string[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const environ = readFileSync(`/proc/${name}/environ`, 'utf8').split('\0');
+      if (environ.includes(entry) && running(Number(name)))
+        found.push(`${name}: ${readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' ').slice(0, 160)}`);
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return found;
+}
+
+/** Nothing of the start keeps running: npm, its shell, the launcher, the stack, its containers. */
+async function nothingLeft(started: NpmStart): Promise<void> {
+  await waitFor(
+    async () => processesOf(started.databaseUrl),
+    (left) => left.length === 0,
+    LOADED_MACHINE_BOUND_MS,
+    'every process of the start to exit',
+  );
+}
+
+/** Runs the aggregator once through the Invoke API, so a function container is running. */
+async function warmContainer(endpoints: Endpoints, started: NpmStart): Promise<void> {
+  const lambda = new LambdaClient({
+    region: endpoints.region,
+    endpoint: endpoints.lambdaEndpoint,
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
+  const out = await lambda.send(
+    new InvokeCommand({ FunctionName: 'aggregator', Payload: new TextEncoder().encode('{}') }),
+  );
+  lambda.destroy();
+  expect(out.FunctionError).toBeUndefined();
+  // npm, its shell, the launcher, the stack and at least one container.
+  expect(processesOf(started.databaseUrl).length).toBeGreaterThanOrEqual(4);
+}
+
 describe('npm start', () => {
   it(
     'Ctrl-C stops the stack gracefully',
     async () => {
       const started = await npmStart();
-      await started.ready;
+      await warmContainer(await started.ready, started);
       const pid = stackPid(started.stateDir);
       expect(running(pid)).toBe(true);
       process.kill(-(started.npm.pid as number), 'SIGINT');
       await gone(pid, 'the stack to stop after Ctrl-C');
+      await nothingLeft(started);
       expect(started.output()).toContain('SIGTERM: finishing in-flight batches and stopping');
       expect(started.output()).toContain('iot-first: stopped');
       expect(existsSync(path.join(started.stateDir, 'endpoints.json'))).toBe(false);
@@ -155,6 +203,7 @@ describe('npm start', () => {
       expect(running(pid)).toBe(true);
       process.kill(-(started.npm.pid as number), 'SIGINT');
       await gone(pid, 'the stack to exit after the second Ctrl-C');
+      await nothingLeft(started);
       expect(started.output()).toContain('again, exiting without waiting');
       expect(started.output()).not.toContain('iot-first: stopped');
     },
@@ -165,10 +214,11 @@ describe('npm start', () => {
     'SIGTERM to npm stops the stack gracefully',
     async () => {
       const started = await npmStart();
-      await started.ready;
+      await warmContainer(await started.ready, started);
       const pid = stackPid(started.stateDir);
       started.npm.kill('SIGTERM');
       await gone(pid, 'the stack to stop after SIGTERM to npm');
+      await nothingLeft(started);
       expect(started.output()).toContain('finishing in-flight batches and stopping');
       expect(started.output()).toContain('iot-first: stopped');
       expect(existsSync(path.join(started.stateDir, 'endpoints.json'))).toBe(false);
