@@ -31,6 +31,7 @@ import { createKinesisClient, createSqsClient } from '#adapters/aws/clients.js';
 import { postgresDataDir } from '#runtime/embedded/postgres.js';
 import type { Endpoints } from '#runtime/stack.js';
 import { topology } from '#topology.js';
+import { createTestDatabase } from '../support/database.js';
 import { aReading } from '../support/factories.js';
 import { count, LOADED_MACHINE_BOUND_MS, type ServeProcess, spawnServe, waitFor } from '../support/runtime-stack.js';
 
@@ -253,6 +254,64 @@ describe('the embedded stack on one state folder', () => {
         expect(existsSync(path.join(stateDir, 'endpoints.json'))).toBe(true);
       } finally {
         await stopGracefully(fresh);
+      }
+    },
+    4 * LOADED_MACHINE_BOUND_MS,
+  );
+
+  it(
+    '--fresh with DATABASE_URL resets only the host checkpoints (and the stream, the journal): the tables are left alone',
+    async () => {
+      const databaseUrl = await createTestDatabase('fresh_external');
+      const ownState = await mkdtemp(path.join(os.tmpdir(), 'iot-first-fresh-external-'));
+      const external = { ...env, DATABASE_URL: databaseUrl };
+      const args = ['--state-dir', ownState, '--kinesis-port', '0', '--sqs-port', '0'];
+      try {
+        const first = spawnServe(args, external);
+        const endpoints = await first.ready;
+        const kinesis = createKinesisClient({ region: endpoints.region, endpoint: endpoints.kinesisEndpoint });
+        await kinesis.send(
+          new PutRecordsCommand({
+            StreamName: endpoints.streamName,
+            Records: [0, 1, 2, 3].map((i) => ({
+              PartitionKey: `ext-${i}`,
+              Data: Buffer.from(JSON.stringify(aReading({ sensor_id: `ext-${i}` }))),
+            })),
+          }),
+        );
+        kinesis.destroy();
+        await withDatabase(endpoints, async (db) => {
+          await waitFor(
+            () => count(db, 'SELECT count(*) AS n FROM sensor_readings'),
+            (n) => n === 4,
+            LOADED_MACHINE_BOUND_MS,
+            'the readings to land',
+          );
+          await waitFor(
+            () => count(db, 'SELECT count(*) AS n FROM iot_runtime.kinesis_checkpoints'),
+            (n) => n > 0,
+            LOADED_MACHINE_BOUND_MS,
+            'a checkpoint',
+          );
+        });
+        await stopGracefully(first);
+
+        const fresh = spawnServe([...args, '--fresh'], external);
+        const again = await fresh.ready;
+        try {
+          expect(readFileSync(path.join(ownState, 'logs', 'runtime.log'), 'utf8')).toContain(
+            '--fresh: DATABASE_URL is an existing database; its tables were left as they are',
+          );
+          await withDatabase(again, async (db) => {
+            expect(await count(db, 'SELECT count(*) AS n FROM sensor_readings')).toBe(4);
+            expect(await count(db, 'SELECT count(*) AS n FROM iot_runtime.kinesis_checkpoints')).toBe(0);
+          });
+          expect(await streamContents(again)).toEqual([]);
+        } finally {
+          await stopGracefully(fresh);
+        }
+      } finally {
+        await rm(ownState, { recursive: true, force: true });
       }
     },
     4 * LOADED_MACHINE_BOUND_MS,
