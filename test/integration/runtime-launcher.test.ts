@@ -28,8 +28,18 @@ import { createTestDatabase } from '../support/database.js';
 import { LOADED_MACHINE_BOUND_MS, PROJECT_ROOT, waitFor } from '../support/runtime-stack.js';
 
 const stateDirs: string[] = [];
+const databaseUrls: string[] = [];
 
 afterAll(async () => {
+  // A test that failed may have left its start running: end what this file started, and only that.
+  for (const url of databaseUrls)
+    for (const entry of processesOf(url)) {
+      try {
+        process.kill(Number.parseInt(entry, 10), 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
   for (const dir of stateDirs) await rm(dir, { recursive: true, force: true });
 });
 
@@ -49,6 +59,7 @@ async function npmStart(): Promise<NpmStart> {
   // A database per start: a new state folder on a database that already has the local API
   // token cannot start (the query API's token is created once per state folder).
   const databaseUrl = await createTestDatabase('launcher');
+  databaseUrls.push(databaseUrl);
   const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl };
   for (const name of ['KINESIS_ENDPOINT', 'SQS_ENDPOINT', 'IOT_FIRST_STATE_DIR']) delete env[name];
   const npm = spawn(
