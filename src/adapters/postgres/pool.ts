@@ -6,7 +6,8 @@
  *
  * Credentials come from `DATABASE_URL` (embedded stack, tests) or from a Secrets Manager
  * secret in RDS's JSON shape (AWS, LocalStack). The secret is cached and re-read after a TTL,
- * so a rotated password is picked up by new connections without a cold start.
+ * and at once when the database refuses the cached credentials (a rotation changes the password
+ * before the secret), so a rotated password is picked up by new connections without a cold start.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
