@@ -32,13 +32,28 @@ export interface FunctionRuntimeOptions {
   readonly maxConcurrency?: number;
   /** Working directory of the containers (the project root). */
   readonly cwd: string;
+  /** Export of the handler module to call; `handler` unless a template's Handler string names another. */
+  readonly handlerExport?: string;
+  /**
+   * True when `handlerPath` is a built asset (a cdk.out bundle): the container imports it with
+   * plain Node, as the Lambda runtime does, instead of through tsx (container-bootstrap.mjs).
+   */
+  readonly bundled?: boolean;
 }
 
 /** Time a container may take to import its handler (Lambda's init phase has its own 10 s limit). */
 const INIT_TIMEOUT_MS = 30_000;
 
 const CONTAINER_ENTRY = fileURLToPath(new URL('./container-entry.ts', import.meta.url));
+const BUNDLE_ENTRY = fileURLToPath(new URL('./container-bootstrap.mjs', import.meta.url));
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+/** Source modules run through tsx; a built asset through the plain-Node bootstrap. */
+function containerEntry(options: FunctionRuntimeOptions): { entry: string; loader: string[] } {
+  return options.bundled
+    ? { entry: BUNDLE_ENTRY, loader: [] }
+    : { entry: CONTAINER_ENTRY, loader: ['--import', TSX_LOADER] };
+}
 
 interface Pending {
   readonly requestId: string;
@@ -56,10 +71,11 @@ class Container {
 
   constructor(options: FunctionRuntimeOptions, logFd: number, onDeath: (container: Container) => void) {
     this.onDeath = () => onDeath(this);
-    this.child = fork(CONTAINER_ENTRY, [options.handlerPath], {
+    const { entry, loader } = containerEntry(options);
+    this.child = fork(entry, [options.handlerPath, options.handlerExport ?? 'handler'], {
       cwd: options.cwd,
       env: { ...options.environment },
-      execArgv: ['--import', TSX_LOADER, `--max-old-space-size=${Math.max(64, options.memoryMb)}`],
+      execArgv: [...loader, `--max-old-space-size=${Math.max(64, options.memoryMb)}`],
       stdio: ['ignore', logFd, logFd, 'ipc'],
       serialization: 'json',
     });
@@ -251,6 +267,31 @@ export class FunctionRuntime {
   private releaseSlot(): void {
     this.busy--;
     this.waiting.shift()?.();
+  }
+
+  /**
+   * Starts one container and waits for its init, like Lambda's provisioned concurrency; the
+   * container then serves the next invocation warm. Rejects with the init error (a handler that
+   * fails to import, a missing export), so a caller can check a function before any event.
+   */
+  async warm(): Promise<void> {
+    const container = new Container(this.options, this.logFd, (c) => this.forget(c));
+    this.all.add(container);
+    try {
+      await container.ready;
+    } catch (error) {
+      container.kill();
+      this.forget(container);
+      const { errorType } = error as { errorType?: string };
+      throw Object.assign(
+        new Error(`${this.functionName}: ${errorType ?? 'Runtime.InitError'}: ${(error as Error).message}`),
+        {
+          errorType,
+        },
+      );
+    }
+    this.stats.coldStarts++;
+    this.idle.push(container);
   }
 
   /** Number of live containers (warm or busy). */
