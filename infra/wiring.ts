@@ -16,7 +16,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { FunctionId, QueueId, Topology } from '#topology.js';
 import type { PipelineDatabase } from './constructs/database.js';
 import type { MetricAlarmSpec } from './constructs/monitoring.js';
-import type { GroupRole } from './database-roles.js';
+import { GROUP_ROLES, type GroupRole } from './database-roles.js';
 
 /** What a function touches besides its event source (event sources grant their own reads). */
 export interface FunctionWiring {
@@ -57,9 +57,16 @@ const WIRING = {
 /** How each topology function is wired; typed by FunctionId so none can be forgotten. */
 export const FUNCTION_WIRING: Readonly<Record<FunctionId, FunctionWiring>> = WIRING;
 
-/** PostgreSQL login user of a function: `iot_` plus its id in snake case (dlqDrainer → iot_dlq_drainer). */
+/**
+ * PostgreSQL login user of a function: `iot_` plus its id in snake case (dlqDrainer →
+ * iot_dlq_drainer), with `_fn` appended when that is a group role's name (dq → iot_dq_fn): the
+ * migrations handler grants the group to the user, and a role cannot be a member of itself (the
+ * deploy rehearsal found the custom resource failing with `role "iot_dq" is a member of role
+ * "iot_dq"`).
+ */
 export function databaseUsername(id: string): string {
-  return `iot_${id.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+  const name = `iot_${id.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+  return (GROUP_ROLES as readonly string[]).includes(name) ? `${name}_fn` : name;
 }
 
 /** The shared resources a rule may hand to a function. */
