@@ -8,6 +8,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SynthesizedTarget, synthesizeTarget } from '#infra/checks/synth.js';
 import type { CfnTemplate } from '#infra/checks/template.js';
+import { GROUP_ROLES } from '#infra/database-roles.js';
 import { LOCALSTACK } from '#infra/localstack.js';
 import { EnvironmentError, rehearsalEnvironment, type StackSide } from '#infra/rehearsal/environment.js';
 import { TemplatePlanError, templateToHost } from '#infra/rehearsal/template-to-host.js';
@@ -75,6 +76,19 @@ describe('template to host', () => {
     });
     expect(plan.topology.queues.errors).toMatchObject({ maxReceiveCount: 7, visibilityTimeoutSeconds: 400 });
     expect(plan.topology.schedules.find((s) => s.function === 'dq')?.everyMinutes).toBe(120);
+  });
+
+  it('names no function login user like a group role (the migrations handler grants the group to the user)', () => {
+    // The rehearsal found the dq user named iot_dq, like its group: Create failed with
+    // `role "iot_dq" is a member of role "iot_dq"`, which would roll back every deploy.
+    const users = Object.values(synth.template.Resources)
+      .filter((r) => r.Type === 'AWS::SecretsManager::Secret')
+      .flatMap((r) => {
+        const generate = r.Properties?.GenerateSecretString as { SecretStringTemplate?: string } | undefined;
+        return generate?.SecretStringTemplate ? [String(JSON.parse(generate.SecretStringTemplate).username)] : [];
+      });
+    expect(users.length).toBeGreaterThan(0);
+    expect(users.filter((u) => (GROUP_ROLES as readonly string[]).includes(u))).toEqual([]);
   });
 
   it('refuses what the host cannot run, naming the resource', () => {
