@@ -19,7 +19,9 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { createSqsClient } from '#adapters/aws/clients.js';
+import { PostgresTokenStore } from '#adapters/postgres/token-store.js';
 import { simulate } from '#domain/fleet.js';
+import { createToken } from '#pipeline/api-tokens.js';
 import { LOOPBACK, startKinesalite, startSqsEmulator } from '#runtime/embedded/emulators.js';
 import { ensureDatabase, startEmbeddedPostgres } from '#runtime/embedded/postgres.js';
 import { freePort } from '#runtime/free-port.js';
@@ -73,6 +75,8 @@ export interface RehearsalReport {
   readonly windows: number;
   readonly dq: { readonly passed: number; readonly checks: number; readonly failed: number; readonly errored: number };
   readonly deleteKeptRows: boolean;
+  /** /api/health's status with and without a token, when the template has the api function. */
+  readonly api: { readonly withToken: number; readonly withoutToken: number } | undefined;
   /** Findings that do not fail the rehearsal but deserve a look (source migrations the bundle lacked, ...). */
   readonly findings: readonly string[];
   readonly notRehearsed: readonly string[];
@@ -417,6 +421,59 @@ async function aggregateAndCheck(s: Scenario) {
   return { windows, dq: { passed: dq.passed, checks: dq.checks, failed: dq.failed, errored: dq.errored } };
 }
 
+/** An API Gateway REST API proxy event (v1), as the stage's `{proxy+}` method sends it. */
+function apiGatewayEvent(pathName: string, token: string | undefined): Record<string, unknown> {
+  const headers: Record<string, string> = {
+    accept: 'application/json',
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
+  };
+  return {
+    resource: '/{proxy+}',
+    path: pathName,
+    httpMethod: 'GET',
+    headers,
+    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: { proxy: pathName.slice(1) },
+    stageVariables: null,
+    requestContext: {
+      resourcePath: '/{proxy+}',
+      httpMethod: 'GET',
+      path: `/v1${pathName}`,
+      stage: 'v1',
+      requestId: randomUUID(),
+      identity: { sourceIp: '127.0.0.1' },
+    },
+    body: null,
+    isBase64Encoded: false,
+  };
+}
+
+/**
+ * The api function (behind API Gateway, which the embedded stack lacks) invoked with proxy
+ * events: /api/health must answer 200 with a token created in the database, 401 without.
+ */
+async function askApi(s: Scenario): Promise<RehearsalReport['api']> {
+  const functions = s.stack.host.functions as ReadonlyMap<string, unknown>;
+  if (!functions.has('api')) return undefined;
+  const { token } = await createToken(new PostgresTokenStore(s.db), {
+    name: `rehearsal-${randomUUID()}`,
+    scope: 'read',
+  });
+  const status = async (t: string | undefined): Promise<number> =>
+    payloadOf<{ statusCode: number }>(
+      'the api function',
+      await s.stack.host.invoke('api', apiGatewayEvent('/api/health', t)),
+    ).statusCode;
+  const api = { withToken: await status(token), withoutToken: await status(undefined) };
+  if (api.withToken !== 200 || api.withoutToken !== 401)
+    throw new RehearsalError(
+      `the api function answered /api/health ${api.withToken} with a token, ${api.withoutToken} without (expected 200, 401)`,
+    );
+  return api;
+}
+
 /** Delete, as `cdk destroy` sends it: the rows must all still be there afterwards. */
 async function deleteCustomResources(runs: readonly CustomResourceRun[], db: pg.Pool): Promise<boolean> {
   const tables = ['sensor_readings', 'sensor_errors', 'sensor_aggregations', 'dq_check_results'];
@@ -439,6 +496,10 @@ async function deleteCustomResources(runs: readonly CustomResourceRun[], db: pg.
 function notRehearsed(template: CfnTemplate, plan: HostPlan): string[] {
   const types = new Set(Object.values(template.Resources).map((r) => r.Type));
   const out: string[] = [];
+  if (types.has('AWS::ApiGateway::RestApi'))
+    out.push('API Gateway (none here; the api function got proxy events directly)');
+  if (!plan.functions.some((f) => f.functionName.endsWith('-iot-api')))
+    out.push('the api function (not in this template)');
   if (types.has('AWS::IoT::TopicRule'))
     out.push('IoT topic rule (no IoT Core here; runtime/mqtt is the source-level twin)');
   if (plan.functions.some((f) => f.id === 'kafkaBridge'))
@@ -516,6 +577,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     const ingested = await ingest(scenario, options);
     log(`${ingested.landed.readings} readings and ${ingested.landed.errors} errors landed`);
     const checked = await aggregateAndCheck(scenario);
+    const api = await askApi(scenario);
     const deleteKeptRows = await deleteCustomResources(runs, db);
     if (standIn.unsupported.length > 0)
       findings.push(`Secrets Manager calls the stand-in does not serve: ${standIn.unsupported.join(', ')}`);
@@ -527,6 +589,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       ...ingested,
       ...checked,
       deleteKeptRows,
+      api,
       findings,
       notRehearsed: notRehearsed(options.template, plan),
       seconds: (Date.now() - started) / 1000,
@@ -543,7 +606,9 @@ export function summaryLine(r: RehearsalReport): string {
     `migrations ${r.migrations.applied} applied + ${r.migrations.users} users (update ${r.migrations.updateApplied}, delete kept rows); ` +
     `${r.produced} produced -> ${r.landed.readings - r.kafka.readings} readings + ${r.landed.errors} errors, ` +
     `${r.kafka.sent} via kafka bridge -> ${r.kafka.readings}; ${r.windows} windows; ` +
-    `dq ${r.dq.passed}/${r.dq.checks} checks passed; ok in ${Math.round(r.seconds)} s; ` +
+    `dq ${r.dq.passed}/${r.dq.checks} checks passed; ` +
+    (r.api ? `api /api/health ${r.api.withToken} with token, ${r.api.withoutToken} without; ` : '') +
+    `ok in ${Math.round(r.seconds)} s; ` +
     `not rehearsed: ${r.notRehearsed.join('; ')}`
   );
 }

@@ -99,6 +99,9 @@ export function rehearsalEnvironment(
   const env: Record<string, string> = {
     ...runtimeVariables(fn),
     // LocalStack's AWS_ENDPOINT_URL, split per service (the SDK reads AWS_ENDPOINT_URL_<SERVICE ID>).
+    // Any other service (CloudWatch for the API's gauges, say) reaches the stand-in, which records
+    // the call and refuses it: nothing a function does leaves this machine.
+    AWS_ENDPOINT_URL: side.endpoints.secretsManager,
     AWS_ENDPOINT_URL_KINESIS: side.endpoints.kinesis,
     AWS_ENDPOINT_URL_SQS: side.endpoints.sqs,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: side.endpoints.secretsManager,
