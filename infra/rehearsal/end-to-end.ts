@@ -37,7 +37,7 @@ import { handlerFile } from './cold-start.js';
 import { rehearsalEnvironment, type StackSide, stackReferences } from './environment.js';
 import { startH2cBridge } from './h2c-bridge.js';
 import { resolveTree } from './intrinsics.js';
-import { secretsOfTemplate, startSecretsStandIn } from './secrets-stand-in.js';
+import { type SecretsStandIn, secretsOfTemplate, startSecretsStandIn } from './secrets-stand-in.js';
 import {
   type HostPlan,
   type TemplateCustomResource,
@@ -79,6 +79,8 @@ export interface RehearsalReport {
   readonly api: { readonly withToken: number; readonly withoutToken: number } | undefined;
   /** Findings that do not fail the rehearsal but deserve a look (source migrations the bundle lacked, ...). */
   readonly findings: readonly string[];
+  /** AWS calls a bundle made to a service the rehearsal has no emulator for (refused; CloudWatch, say). */
+  readonly refusedCalls: readonly string[];
   readonly notRehearsed: readonly string[];
   readonly seconds: number;
 }
@@ -515,6 +517,74 @@ function notRehearsed(template: CfnTemplate, plan: HostPlan): string[] {
   return out;
 }
 
+/** The side of the stack the functions see: database, secrets, queues, endpoints. */
+interface Prepared {
+  readonly side: StackSide;
+  readonly databaseUrl: string;
+  readonly infra: Infrastructure;
+  readonly standIn: SecretsStandIn;
+}
+
+/** Emulators, the template's secrets (served by the stand-in), its database and its queues. */
+async function prepare(options: RehearsalOptions, plan: HostPlan, stateDir: string, parts: Parts): Promise<Prepared> {
+  const infra = await startInfrastructure(stateDir, parts);
+  const parameters = { DbAdminPassword: decodeURIComponent(new URL(infra.adminUrl).password) };
+  const secrets = secretsOfTemplate(options.template, parameters, networkRewrite(infra));
+  const databaseName = String(secrets.find((s) => s.value.dbname)?.value.dbname ?? LOCALSTACK.databaseName);
+  await ensureDatabase(infra.adminUrl, databaseName);
+  const standIn = await startSecretsStandIn(secrets);
+  parts.add(() => standIn.stop());
+  const sqs = createSqsClient({ region: REGION, endpoint: infra.sqs });
+  parts.add(async () => sqs.destroy());
+  const queueUrls = await ensureQueues(sqs, plan.topology);
+  const side: StackSide = {
+    region: REGION,
+    streamName: plan.topology.stream.name,
+    queueUrls: Object.fromEntries(
+      Object.entries(queueUrls).map(([id, url]) => [plan.topology.queues[id as keyof typeof queueUrls].name, url]),
+    ),
+    secretArn: (id) => standIn.arnOf(id),
+    parameters,
+    endpoints: { kinesis: infra.kinesisH2, sqs: infra.sqs, secretsManager: standIn.url },
+  };
+  return { side, databaseUrl: infra.adminUrl.replace(/\/postgres$/, `/${databaseName}`), infra, standIn };
+}
+
+/** The embedded stack with the template's topology, every function from its asset, all warm. */
+async function startRehearsalStack(
+  options: RehearsalOptions,
+  plan: HostPlan,
+  prepared: Prepared,
+  stateDir: string,
+  findings: string[],
+): Promise<RunningStack> {
+  const log = options.log ?? (() => undefined);
+  const stack = await startStack({
+    projectRoot: options.projectRoot,
+    stateDir,
+    topology: plan.topology,
+    databaseUrl: prepared.databaseUrl,
+    kinesisEndpoint: prepared.infra.kinesis,
+    sqsEndpoint: prepared.infra.sqs,
+    ports: { postgres: 0, kinesis: 0, sqs: 0, lambda: 0 },
+    scheduleSpeedUp: options.scheduleSpeedUp ?? 30,
+    host: { functionSources: functionSources(options.template, plan, prepared.side), pollIntervalMs: 100 },
+    log: (line) => {
+      // The stack migrates from source after the bundle did: anything left means the bundle lacks it.
+      if (line.startsWith('migrations applied')) findings.push(`the bundled migrations missed: ${line}`);
+      log(line);
+    },
+  });
+  try {
+    await warmAll(stack);
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+  log(`${stack.host.functions.size} functions warm from their assets`);
+  return stack;
+}
+
 export async function rehearse(options: RehearsalOptions): Promise<RehearsalReport> {
   const started = Date.now();
   const plan = templateToHost(options.template, options.outdir);
@@ -524,54 +594,13 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   parts.add(async () => rmSync(stateDir, { recursive: true, force: true }));
   const log = options.log ?? (() => undefined);
   try {
-    const infra = await startInfrastructure(stateDir, parts);
-    const superuserPassword = decodeURIComponent(new URL(infra.adminUrl).password);
-    const parameters = { DbAdminPassword: superuserPassword };
-    const secrets = secretsOfTemplate(options.template, parameters, networkRewrite(infra));
-    for (const db of new Set(secrets.map((s) => s.value.dbname).filter((d): d is string => typeof d === 'string')))
-      await ensureDatabase(infra.adminUrl, db);
-    const standIn = await startSecretsStandIn(secrets);
-    parts.add(() => standIn.stop());
-
-    const sqs = createSqsClient({ region: REGION, endpoint: infra.sqs });
-    parts.add(async () => sqs.destroy());
-    const queueUrls = await ensureQueues(sqs, plan.topology);
-    const side: StackSide = {
-      region: REGION,
-      streamName: plan.topology.stream.name,
-      queueUrls: Object.fromEntries(
-        Object.entries(queueUrls).map(([id, url]) => [plan.topology.queues[id as keyof typeof queueUrls].name, url]),
-      ),
-      secretArn: (id) => standIn.arnOf(id),
-      parameters,
-      endpoints: { kinesis: infra.kinesisH2, sqs: infra.sqs, secretsManager: standIn.url },
-    };
-    const { runs, migrations } = await createCustomResources(options.template, plan, side, logDir, parts);
+    const prepared = await prepare(options, plan, stateDir, parts);
+    const { runs, migrations } = await createCustomResources(options.template, plan, prepared.side, logDir, parts);
     log(`custom resources created: ${migrations.applied} migrations, ${migrations.users} users`);
-
-    const databaseName = String(secrets.find((s) => s.value.dbname)?.value.dbname ?? LOCALSTACK.databaseName);
     const findings: string[] = [];
-    const stack = await startStack({
-      projectRoot: options.projectRoot,
-      stateDir,
-      topology: plan.topology,
-      databaseUrl: infra.adminUrl.replace(/\/postgres$/, `/${databaseName}`),
-      kinesisEndpoint: infra.kinesis,
-      sqsEndpoint: infra.sqs,
-      ports: { postgres: 0, kinesis: 0, sqs: 0, lambda: 0 },
-      scheduleSpeedUp: options.scheduleSpeedUp ?? 30,
-      host: { functionSources: functionSources(options.template, plan, side), pollIntervalMs: 100 },
-      log: (line) => {
-        // The stack migrates from source after the bundle did: anything left means the bundle lacks it.
-        if (line.startsWith('migrations applied')) findings.push(`the bundled migrations missed: ${line}`);
-        log(line);
-      },
-    });
+    const stack = await startRehearsalStack(options, plan, prepared, stateDir, findings);
     parts.add(() => stack.stop());
-    await warmAll(stack);
-    log(`${stack.host.functions.size} functions warm from their assets`);
-
-    const db = new pg.Pool({ connectionString: infra.adminUrl.replace(/\/postgres$/, `/${databaseName}`), max: 2 });
+    const db = new pg.Pool({ connectionString: prepared.databaseUrl, max: 2 });
     parts.add(() => db.end());
     const scenario: Scenario = { stack, db, logDir, waitMs: options.waitMs ?? 120_000 };
     const ingested = await ingest(scenario, options);
@@ -579,8 +608,6 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     const checked = await aggregateAndCheck(scenario);
     const api = await askApi(scenario);
     const deleteKeptRows = await deleteCustomResources(runs, db);
-    if (standIn.unsupported.length > 0)
-      findings.push(`Secrets Manager calls the stand-in does not serve: ${standIn.unsupported.join(', ')}`);
     return {
       functionsFromAssets: stack.host.functions.size,
       eventSources: plan.counts.kinesisSources + plan.counts.sqsSources,
@@ -591,6 +618,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       deleteKeptRows,
       api,
       findings,
+      refusedCalls: [...new Set(prepared.standIn.unsupported)],
       notRehearsed: notRehearsed(options.template, plan),
       seconds: (Date.now() - started) / 1000,
     };
@@ -608,6 +636,7 @@ export function summaryLine(r: RehearsalReport): string {
     `${r.kafka.sent} via kafka bridge -> ${r.kafka.readings}; ${r.windows} windows; ` +
     `dq ${r.dq.passed}/${r.dq.checks} checks passed; ` +
     (r.api ? `api /api/health ${r.api.withToken} with token, ${r.api.withoutToken} without; ` : '') +
+    (r.refusedCalls.length > 0 ? `refused calls: ${r.refusedCalls.join(', ')}; ` : '') +
     `ok in ${Math.round(r.seconds)} s; ` +
     `not rehearsed: ${r.notRehearsed.join('; ')}`
   );

@@ -25,7 +25,10 @@ export interface SecretsStandIn {
   readonly url: string;
   /** The ARN `Ref` gives for a secret of the template. */
   arnOf(logicalId: string): string;
-  /** Calls other than GetSecretValue the bundles made (each fails for the caller too). */
+  /**
+   * Calls other than GetSecretValue the bundles made, Secrets Manager's or (through the
+   * `AWS_ENDPOINT_URL` catch-all) another service's; each is refused, so its caller sees a failure.
+   */
   readonly unsupported: readonly string[];
   stop(): Promise<void>;
 }
@@ -89,9 +92,11 @@ export async function startSecretsStandIn(secrets: readonly StandInSecret[]): Pr
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const operation = String(req.headers['x-amz-target'] ?? '').replace(/^secretsmanager\./, '');
-      if (operation !== 'GetSecretValue') {
-        unsupported.push(operation || `${req.method} ${req.url}`);
+      const operation = String(req.headers['x-amz-target'] ?? '');
+      if (operation !== 'secretsmanager.GetSecretValue') {
+        // JSON protocols name the operation in X-Amz-Target; others in the path (CBOR) or the body (query).
+        const action = /Action=([A-Za-z]+)/.exec(Buffer.concat(chunks).toString('utf8'))?.[1];
+        unsupported.push(operation || `${req.method} ${req.url}${action ? ` ${action}` : ''}`);
         return reply(res, 400, { __type: 'InvalidRequestException', message: `${operation} is not rehearsed` });
       }
       const { SecretId: id } = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { SecretId?: string };

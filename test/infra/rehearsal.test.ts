@@ -95,6 +95,8 @@ describe('rehearsal end to end: the cdk.out assets run the pipeline on the embed
     expect(report.deleteKeptRows).toBe(true);
     // The stack's own migrate() from source found nothing left: the bundle ships every migration.
     expect(report.findings).toEqual([]);
+    // Calls to services without an emulator (CloudWatch) are refused and listed; Secrets Manager has one.
+    expect(report.refusedCalls.filter((c) => c.startsWith('secretsmanager.'))).toEqual([]);
   });
 
   it('lands exactly the readings and errors the producer and the Kafka bridge report', () => {
@@ -113,7 +115,8 @@ describe('rehearsal end to end: the cdk.out assets run the pipeline on the embed
     );
   });
 
-  it('fails, naming the variable, when the template renames one the code requires', async () => {
+  // The two negative controls run side by side: each starts its own stack and fails at the warm-up.
+  it.concurrent('fails, naming the variable, when the template renames one the code requires', async ({ expect }) => {
     const template = structuredClone(synth.template);
     const variables = (functionProps(template, 'validator').Environment as { Variables: Record<string, unknown> })
       .Variables;
@@ -124,7 +127,9 @@ describe('rehearsal end to end: the cdk.out assets run the pipeline on the embed
     );
   }, 300_000);
 
-  it('fails, naming the export, when a handler string points to an export the asset lacks', async () => {
+  it.concurrent('fails, naming the export, when a handler string points to an export the asset lacks', async ({
+    expect,
+  }) => {
     const template = structuredClone(synth.template);
     functionProps(template, 'aggregator').Handler = 'index.handle';
     await expect(rehearse({ template, outdir: synth.outdir, projectRoot: PROJECT_ROOT })).rejects.toThrow(
