@@ -257,10 +257,13 @@ function functionSources(
   return out;
 }
 
-/** Every host function's container started: an import or configuration error fails here, named. */
+/**
+ * Every host function's container started: an import or configuration error fails here, named.
+ * One at a time, so a loaded machine does not push a healthy init past the host's init timeout.
+ */
 async function warmAll(stack: RunningStack): Promise<void> {
-  const results = await Promise.allSettled([...stack.host.functions.values()].map((f) => f.warm()));
-  const failed = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+  const failed: string[] = [];
+  for (const f of stack.host.functions.values()) await f.warm().catch((error: Error) => failed.push(error.message));
   if (failed.length > 0) throw new RehearsalError(`functions failed to start from their assets: ${failed.join(' | ')}`);
 }
 

@@ -186,16 +186,11 @@ export class FunctionRuntime {
     const started = Date.now();
     try {
       let container = this.idle.pop();
-      if (!container || container.dead) {
-        this.stats.coldStarts++;
-        container = new Container(this.options, this.logFd, (c) => this.forget(c));
-        this.all.add(container);
-      }
+      if (!container || container.dead) container = this.launch();
       try {
         await container.ready;
       } catch (error) {
-        container.kill();
-        this.forget(container);
+        this.discard(container);
         const errorType = (error as { errorType?: string }).errorType ?? 'Runtime.InitError';
         this.stats.errors++;
         return {
@@ -275,23 +270,30 @@ export class FunctionRuntime {
    * fails to import, a missing export), so a caller can check a function before any event.
    */
   async warm(): Promise<void> {
+    const container = this.launch();
+    const failure = await container.ready.then(
+      () => undefined,
+      (error: Error & { errorType?: string }) => error,
+    );
+    if (failure) {
+      this.discard(container);
+      const errorType = failure.errorType ?? 'Runtime.InitError';
+      throw Object.assign(new Error(`${this.functionName}: ${errorType}: ${failure.message}`), { errorType });
+    }
+    this.idle.push(container);
+  }
+
+  /** A new container (a cold start), tracked until it dies or is discarded. */
+  private launch(): Container {
+    this.stats.coldStarts++;
     const container = new Container(this.options, this.logFd, (c) => this.forget(c));
     this.all.add(container);
-    try {
-      await container.ready;
-    } catch (error) {
-      container.kill();
-      this.forget(container);
-      const { errorType } = error as { errorType?: string };
-      throw Object.assign(
-        new Error(`${this.functionName}: ${errorType ?? 'Runtime.InitError'}: ${(error as Error).message}`),
-        {
-          errorType,
-        },
-      );
-    }
-    this.stats.coldStarts++;
-    this.idle.push(container);
+    return container;
+  }
+
+  private discard(container: Container): void {
+    container.kill();
+    this.forget(container);
   }
 
   /** Number of live containers (warm or busy). */

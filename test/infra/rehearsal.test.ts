@@ -115,8 +115,7 @@ describe('rehearsal end to end: the cdk.out assets run the pipeline on the embed
     );
   });
 
-  // The two negative controls run side by side: each starts its own stack and fails at the warm-up.
-  it.concurrent('fails, naming the variable, when the template renames one the code requires', async ({ expect }) => {
+  it('fails, naming the variable, when the template renames one the code requires', async () => {
     const template = structuredClone(synth.template);
     const variables = (functionProps(template, 'validator').Environment as { Variables: Record<string, unknown> })
       .Variables;
@@ -127,9 +126,7 @@ describe('rehearsal end to end: the cdk.out assets run the pipeline on the embed
     );
   }, 300_000);
 
-  it.concurrent('fails, naming the export, when a handler string points to an export the asset lacks', async ({
-    expect,
-  }) => {
+  it('fails, naming the export, when a handler string points to an export the asset lacks', async () => {
     const template = structuredClone(synth.template);
     functionProps(template, 'aggregator').Handler = 'index.handle';
     await expect(rehearse({ template, outdir: synth.outdir, projectRoot: PROJECT_ROOT })).rejects.toThrow(
