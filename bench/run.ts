@@ -69,6 +69,8 @@ export interface BenchOptions {
   readonly mqttSeconds: number;
   /** An existing PostgreSQL server's superuser URL; an embedded one is started otherwise. */
   readonly adminUrl?: string | undefined;
+  /** With `adminUrl`: leave the benchmark's databases there after the run (the smoke test counts their rows). */
+  readonly keepDatabases?: boolean | undefined;
   /** Folder for child-process logs and the e2e stack's state. */
   readonly logDir: string;
   /** Folder for CPU profiles of the ingest validator worker and the e2e function containers (`--cpu-prof`). */
@@ -157,7 +159,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const started = Date.now();
   const loadBefore = os.loadavg().map((l) => Math.round(l * 100) / 100);
   mkdirSync(options.logDir, { recursive: true });
-  const server = await startBenchServer({ adminUrl: options.adminUrl, log });
+  const server = await startBenchServer({ adminUrl: options.adminUrl, keepDatabases: options.keepDatabases, log });
   const results: { -readonly [K in keyof BenchResults]?: BenchResults[K] } = {};
   const failures: { benchmark: string; message: string }[] = [];
   const attempt = async (name: Benchmark, work: () => Promise<void>): Promise<void> => {
@@ -245,7 +247,14 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   } finally {
     await server.stop();
   }
-  const { logDir: _logDir, quiet: _quiet, adminUrl: _adminUrl, cpuProfileDir: _cpu, ...shown } = options;
+  const {
+    logDir: _logDir,
+    quiet: _quiet,
+    adminUrl: _adminUrl,
+    keepDatabases: _keep,
+    cpuProfileDir: _cpu,
+    ...shown
+  } = options;
   return {
     startedAt: new Date(started).toISOString(),
     durationSeconds: Math.round((Date.now() - started) / 100) / 10,
