@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { createSqsClient } from '#adapters/aws/clients.js';
 import { PostgresTokenStore } from '#adapters/postgres/token-store.js';
@@ -520,6 +521,17 @@ function notRehearsed(template: CfnTemplate, plan: HostPlan): string[] {
   return out;
 }
 
+/** Every queue's URL by name, its dead-letter queue's too (the api function reads their depth). */
+async function queueUrlsByName(sqs: SQSClient, plan: HostPlan): Promise<Record<string, string>> {
+  const names = Object.values(plan.topology.queues).flatMap((q) => [q.name, q.deadLetterQueueName]);
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+    if (QueueUrl) out[name] = QueueUrl;
+  }
+  return out;
+}
+
 /** The side of the stack the functions see: database, secrets, queues, endpoints. */
 interface Prepared {
   readonly side: StackSide;
@@ -539,13 +551,11 @@ async function prepare(options: RehearsalOptions, plan: HostPlan, stateDir: stri
   parts.add(() => standIn.stop());
   const sqs = createSqsClient({ region: REGION, endpoint: infra.sqs });
   parts.add(async () => sqs.destroy());
-  const queueUrls = await ensureQueues(sqs, plan.topology);
+  await ensureQueues(sqs, plan.topology);
   const side: StackSide = {
     region: REGION,
     streamName: plan.topology.stream.name,
-    queueUrls: Object.fromEntries(
-      Object.entries(queueUrls).map(([id, url]) => [plan.topology.queues[id as keyof typeof queueUrls].name, url]),
-    ),
+    queueUrls: await queueUrlsByName(sqs, plan),
     secretArn: (id) => standIn.arnOf(id),
     parameters,
     endpoints: { kinesis: infra.kinesisH2, sqs: infra.sqs, secretsManager: standIn.url },

@@ -22,7 +22,7 @@ const ACCOUNT = '000000000000';
 export interface StackSide {
   readonly region: string;
   readonly streamName: string;
-  /** Queue URLs by queue name (the template's QueueName). */
+  /** Queue URLs by queue name (the template's QueueName), dead-letter queues included. */
   readonly queueUrls: Readonly<Record<string, string>>;
   readonly secretArn: (logicalId: string) => string;
   readonly parameters: Readonly<Record<string, string>>;
@@ -64,6 +64,8 @@ export function stackReferences(template: CfnTemplate, side: StackSide, where: s
       if (type === 'AWS::SQS::Queue') return queueUrl(id, String(p.QueueName ?? id));
       if (type === 'AWS::SecretsManager::Secret') return side.secretArn(id);
       if (type === 'AWS::Lambda::Function') return String(p.FunctionName ?? id);
+      // No SNS here: a publish reaches the stand-in through AWS_ENDPOINT_URL, refused and listed.
+      if (type === 'AWS::SNS::Topic') return `arn:aws:sns:${side.region}:${ACCOUNT}:${String(p.TopicName ?? id)}`;
       throw new EnvironmentError(`${where}: Ref ${id} (${type}) has no counterpart in the embedded stack`);
     },
     getAtt: (id, attribute) => {

@@ -293,6 +293,8 @@ export function templateToHost(template: CfnTemplate, outdir: string): HostPlan 
   const cap = Number(validator?.variables.PAYLOAD_CAP_BYTES);
   return {
     topology: {
+      // Parts the host does not run from the template (none today; a door added later) keep the source's.
+      ...sourceTopology,
       stream: stream.spec,
       payloadCapBytes: Number.isInteger(cap) && cap > 0 ? cap : sourceTopology.payloadCapBytes,
       functions: topologyFunctions(functions),
