@@ -115,7 +115,17 @@ class Container {
         });
         this.onDeath();
       };
-      this.child.on('exit', (code, signal) => die(signal ? `signal: ${signal}` : `exit status ${code}`));
+      this.child.on('exit', (code, signal) => {
+        const how = signal ? `signal: ${signal}` : `exit status ${code}`;
+        // 'exit' can overtake the child's last IPC message (its init error, a result): wait for the
+        // channel to drain, or a failed import reads as a bare exit (the rehearsal saw it under load).
+        if (!this.child.connected) return die(how);
+        const drained = setTimeout(() => die(how), 1_000);
+        this.child.once('disconnect', () => {
+          clearTimeout(drained);
+          die(how);
+        });
+      });
       // A failed spawn (EAGAIN, EMFILE) emits 'error', perhaps without 'exit'; unheard, it would
       // crash the whole host. The container is given up on like one that exited.
       this.child.on('error', (error) => {
