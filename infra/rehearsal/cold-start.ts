@@ -14,7 +14,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type CfnTemplate, intrinsicName, isRecord, type TemplateResource } from '../checks/template.js';
+import { type CfnTemplate, isRecord, type TemplateResource } from '../checks/template.js';
+import { resolveValue } from './intrinsics.js';
 
 /** Stand-ins for what only a deployment knows. */
 const ACCOUNT = '000000000000';
@@ -58,7 +59,8 @@ function refValue(template: CfnTemplate, id: string): string {
   }
 }
 
-function getAttValue(template: CfnTemplate, id: string, attribute: string): string {
+/** `Fn::GetAtt` of the stand-ins: ARNs of the right service, other attributes by name. */
+export function standInArn(template: CfnTemplate, id: string, attribute: string): string {
   const r = template.Resources[id];
   if (attribute === 'Arn') {
     const service = (r?.Type ?? 'AWS::X::Y').split('::')[1]?.toLowerCase();
@@ -68,27 +70,11 @@ function getAttValue(template: CfnTemplate, id: string, attribute: string): stri
 }
 
 /** Resolves intrinsics to plain strings, as CloudFormation would with the stand-ins above. */
-export function resolveValue(template: CfnTemplate, value: unknown): string {
-  const fn = intrinsicName(value);
-  if (!fn) return typeof value === 'string' ? value : JSON.stringify(value);
-  const arg = (value as Record<string, unknown>)[fn];
-  if (fn === 'Ref') return refValue(template, String(arg));
-  if (fn === 'Fn::GetAtt') {
-    const [id, ...attr] = Array.isArray(arg) ? arg.map(String) : String(arg).split('.');
-    return getAttValue(template, String(id), attr.join('.'));
-  }
-  if (fn === 'Fn::Join' && Array.isArray(arg)) {
-    const [sep, parts] = arg as [string, unknown[]];
-    return parts.map((p) => resolveValue(template, p)).join(sep);
-  }
-  if (fn === 'Fn::Sub' && typeof arg === 'string') {
-    return arg.replace(/\$\{([^}]+)\}/g, (_, name: string) =>
-      name.includes('.')
-        ? getAttValue(template, name.split('.')[0] ?? '', name.split('.').slice(1).join('.'))
-        : refValue(template, name),
-    );
-  }
-  throw new Error(`cannot resolve ${fn} for a rehearsal`);
+export function resolveStandIn(template: CfnTemplate, value: unknown): string {
+  return resolveValue(value, {
+    ref: (id) => refValue(template, id),
+    getAtt: (id, attribute) => standInArn(template, id, attribute),
+  });
 }
 
 /** The asset folder of a function: `Code.S3Key` is `<hash>.zip`, the folder `asset.<hash>`. */
@@ -239,7 +225,7 @@ async function coldStartEach(template: CfnTemplate, outdir: string, nodePath: st
     }
     const variables = isRecord(p.Environment) && isRecord(p.Environment.Variables) ? p.Environment.Variables : {};
     const env: Record<string, string> = { ...lambdaVariables(name, p.MemorySize, dir, handler), NODE_PATH: nodePath };
-    for (const [k, v] of Object.entries(variables)) env[k] = resolveValue(template, v);
+    for (const [k, v] of Object.entries(variables)) env[k] = resolveStandIn(template, v);
     const { code, stderr } = await runImport(target.file, target.exportName, env, dir);
     const warnings = stderr
       .split('\n')

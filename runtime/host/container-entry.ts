@@ -4,11 +4,15 @@
  * Lambda execution environment. The host owns timeouts: it kills this process when the
  * deadline passes, so nothing here needs to race the handler.
  *
- * argv[2] is the absolute path of the handler module; the module's `handler` export is called
- * as `handler(event, context)` (a third `callback` argument is supported for callback-style
- * handlers, as the Node.js Lambda runtime does).
+ * argv[2] is the absolute path of the handler module; the module's `handler` export (or the
+ * export named by argv[3]) is called as `handler(event, context)` (a third `callback` argument
+ * is supported for callback-style handlers, as the Node.js Lambda runtime does).
+ *
+ * A built asset (the rehearsal of cdk.out) is imported by plain Node before tsx is registered
+ * (container-bootstrap.mjs), which then hands the loaded module to {@link serveContainer}.
  */
-import { pathToFileURL } from 'node:url';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { type ContainerMessage, type InvokeMessage, toErrorPayload } from './protocol.js';
 
@@ -51,18 +55,24 @@ async function invoke(handler: Handler, message: InvokeMessage): Promise<unknown
   return handler(message.event, context, () => undefined);
 }
 
-async function main(): Promise<void> {
-  const modulePath = process.argv[2];
-  if (!modulePath) throw new Error('container-entry: missing handler module path');
+/**
+ * Loads the handler with `load` (the cold start), then serves invocations until the host
+ * disconnects. `label` names the module in an init error.
+ */
+export async function serveContainer(
+  load: () => Promise<Record<string, unknown>>,
+  exportName: string,
+  label: string,
+): Promise<void> {
   let handler: Handler;
   try {
-    const mod = (await import(pathToFileURL(modulePath).href)) as { handler?: unknown };
-    if (typeof mod.handler !== 'function') {
-      throw Object.assign(new Error(`${modulePath} does not export a function named "handler"`), {
+    const mod = await load();
+    if (typeof mod[exportName] !== 'function') {
+      throw Object.assign(new Error(`${label} does not export a function named "${exportName}"`), {
         name: 'Runtime.HandlerNotFound',
       });
     }
-    handler = mod.handler as Handler;
+    handler = mod[exportName] as Handler;
   } catch (error) {
     const payload = toErrorPayload(error);
     send({
@@ -138,4 +148,12 @@ async function main(): Promise<void> {
   send({ type: 'ready' });
 }
 
-void main();
+async function main(): Promise<void> {
+  const modulePath = process.argv[2];
+  if (!modulePath) throw new Error('container-entry: missing handler module path');
+  const url = pathToFileURL(modulePath).href;
+  await serveContainer(() => import(url), process.argv[3] ?? 'handler', modulePath);
+}
+
+// Run when forked as the entry; imported by container-bootstrap.mjs, it only exports serveContainer.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) void main();

@@ -32,13 +32,28 @@ export interface FunctionRuntimeOptions {
   readonly maxConcurrency?: number;
   /** Working directory of the containers (the project root). */
   readonly cwd: string;
+  /** Export of the handler module to call; `handler` unless a template's Handler string names another. */
+  readonly handlerExport?: string;
+  /**
+   * True when `handlerPath` is a built asset (a cdk.out bundle): the container imports it with
+   * plain Node, as the Lambda runtime does, instead of through tsx (container-bootstrap.mjs).
+   */
+  readonly bundled?: boolean;
 }
 
 /** Time a container may take to import its handler (Lambda's init phase has its own 10 s limit). */
 const INIT_TIMEOUT_MS = 30_000;
 
 const CONTAINER_ENTRY = fileURLToPath(new URL('./container-entry.ts', import.meta.url));
+const BUNDLE_ENTRY = fileURLToPath(new URL('./container-bootstrap.mjs', import.meta.url));
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+/** Source modules run through tsx; a built asset through the plain-Node bootstrap. */
+function containerEntry(options: FunctionRuntimeOptions): { entry: string; loader: string[] } {
+  return options.bundled
+    ? { entry: BUNDLE_ENTRY, loader: [] }
+    : { entry: CONTAINER_ENTRY, loader: ['--import', TSX_LOADER] };
+}
 
 interface Pending {
   readonly requestId: string;
@@ -56,10 +71,11 @@ class Container {
 
   constructor(options: FunctionRuntimeOptions, logFd: number, onDeath: (container: Container) => void) {
     this.onDeath = () => onDeath(this);
-    this.child = fork(CONTAINER_ENTRY, [options.handlerPath], {
+    const { entry, loader } = containerEntry(options);
+    this.child = fork(entry, [options.handlerPath, options.handlerExport ?? 'handler'], {
       cwd: options.cwd,
       env: { ...options.environment },
-      execArgv: ['--import', TSX_LOADER, `--max-old-space-size=${Math.max(64, options.memoryMb)}`],
+      execArgv: [...loader, `--max-old-space-size=${Math.max(64, options.memoryMb)}`],
       stdio: ['ignore', logFd, logFd, 'ipc'],
       serialization: 'json',
     });
@@ -99,7 +115,17 @@ class Container {
         });
         this.onDeath();
       };
-      this.child.on('exit', (code, signal) => die(signal ? `signal: ${signal}` : `exit status ${code}`));
+      this.child.on('exit', (code, signal) => {
+        const how = signal ? `signal: ${signal}` : `exit status ${code}`;
+        // 'exit' can overtake the child's last IPC message (its init error, a result): wait for the
+        // channel to drain, or a failed import reads as a bare exit (the rehearsal saw it under load).
+        if (!this.child.connected) return die(how);
+        const drained = setTimeout(() => die(how), 1_000);
+        this.child.once('disconnect', () => {
+          clearTimeout(drained);
+          die(how);
+        });
+      });
       // A failed spawn (EAGAIN, EMFILE) emits 'error', perhaps without 'exit'; unheard, it would
       // crash the whole host. The container is given up on like one that exited.
       this.child.on('error', (error) => {
@@ -170,16 +196,11 @@ export class FunctionRuntime {
     const started = Date.now();
     try {
       let container = this.idle.pop();
-      if (!container || container.dead) {
-        this.stats.coldStarts++;
-        container = new Container(this.options, this.logFd, (c) => this.forget(c));
-        this.all.add(container);
-      }
+      if (!container || container.dead) container = this.launch();
       try {
         await container.ready;
       } catch (error) {
-        container.kill();
-        this.forget(container);
+        this.discard(container);
         const errorType = (error as { errorType?: string }).errorType ?? 'Runtime.InitError';
         this.stats.errors++;
         return {
@@ -251,6 +272,38 @@ export class FunctionRuntime {
   private releaseSlot(): void {
     this.busy--;
     this.waiting.shift()?.();
+  }
+
+  /**
+   * Starts one container and waits for its init, like Lambda's provisioned concurrency; the
+   * container then serves the next invocation warm. Rejects with the init error (a handler that
+   * fails to import, a missing export), so a caller can check a function before any event.
+   */
+  async warm(): Promise<void> {
+    const container = this.launch();
+    const failure = await container.ready.then(
+      () => undefined,
+      (error: Error & { errorType?: string }) => error,
+    );
+    if (failure) {
+      this.discard(container);
+      const errorType = failure.errorType ?? 'Runtime.InitError';
+      throw Object.assign(new Error(`${this.functionName}: ${errorType}: ${failure.message}`), { errorType });
+    }
+    this.idle.push(container);
+  }
+
+  /** A new container (a cold start), tracked until it dies or is discarded. */
+  private launch(): Container {
+    this.stats.coldStarts++;
+    const container = new Container(this.options, this.logFd, (c) => this.forget(c));
+    this.all.add(container);
+    return container;
+  }
+
+  private discard(container: Container): void {
+    container.kill();
+    this.forget(container);
   }
 
   /** Number of live containers (warm or busy). */

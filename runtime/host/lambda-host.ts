@@ -28,6 +28,24 @@ import { sqsSources } from './sqs-source.js';
  */
 const EVENT_SOURCE_KINDS: readonly EventSourceKind[] = [kinesisSources, sqsSources];
 
+/**
+ * A function run from a built asset instead of its topology entry (the rehearsal of cdk.out,
+ * infra/rehearsal): the template's handler file and export, its task root and its whole
+ * environment.
+ */
+export interface FunctionSource {
+  /** Absolute path of the asset's handler file (`index.mjs` for `index.handler`). */
+  readonly handlerPath: string;
+  readonly handlerExport: string;
+  /** The asset folder: the containers' working directory, Lambda's task root. */
+  readonly cwd: string;
+  /** The function's own variables; they replace `LambdaHostOptions.environment` for it. */
+  readonly environment: Readonly<Record<string, string>>;
+  /** The template's `Runtime` and `Handler`, reported by GetFunction. */
+  readonly runtime: string;
+  readonly handler: string;
+}
+
 export interface LambdaHostOptions {
   readonly topology: Topology;
   /** Handler entries in the topology are relative to this folder (the project root). */
@@ -55,6 +73,8 @@ export interface LambdaHostOptions {
   readonly pollIntervalMs?: number;
   readonly retryDelayMs?: (attempt: number) => number;
   readonly log?: (message: string) => void;
+  /** Functions run from built assets rather than their topology entries (see {@link FunctionSource}). */
+  readonly functionSources?: Readonly<Partial<Record<FunctionId, FunctionSource>>>;
 }
 
 export interface HostStatus {
@@ -120,21 +140,27 @@ export class LambdaHost {
     const { topology } = options;
     for (const [id, spec] of Object.entries(topology.functions) as [FunctionId, FunctionSpec][]) {
       const logFile = path.join(options.logDir, `${spec.name}.log`);
+      const source = options.functionSources?.[id];
+      const environment = source?.environment ?? options.environment;
       const runtime = new FunctionRuntime({
         functionName: spec.name,
-        handlerPath: path.resolve(options.projectRoot, spec.entry),
+        handlerPath: source?.handlerPath ?? path.resolve(options.projectRoot, spec.entry),
         memoryMb: spec.memoryMb,
         timeoutSeconds: spec.timeoutSeconds,
-        environment: { ...lambdaEnvironment(spec.name, spec.memoryMb, options.region), ...options.environment },
+        environment: { ...lambdaEnvironment(spec.name, spec.memoryMb, options.region), ...environment },
         region: options.region,
         logFile,
-        cwd: options.projectRoot,
+        cwd: source?.cwd ?? options.projectRoot,
+        ...(source ? { handlerExport: source.handlerExport, bundled: true } : {}),
       });
       const target = {
         runtime,
         functionArn: runtime.functionArn,
         logFile,
-        configuration: functionConfiguration(spec, runtime.functionArn, options.environment),
+        configuration: {
+          ...functionConfiguration(spec, runtime.functionArn, environment),
+          ...(source ? { Runtime: source.runtime, Handler: source.handler } : {}),
+        },
         invoke: (event: unknown) => runtime.invoke(event),
       };
       this.functions.set(id, runtime);
