@@ -17,6 +17,7 @@ import { readApiSettings } from '#config/api.js';
 import { composeApi } from '#lambdas/api/compose.js';
 import { createToken } from '#pipeline/api-tokens.js';
 import { type AlertNotifier, startAlertNotifier } from './alert-notifier.js';
+import { localGauges } from './api-gauges.js';
 import type { StackService } from './service.js';
 
 export interface ApiServiceOptions {
@@ -24,6 +25,8 @@ export interface ApiServiceOptions {
   readonly port: number;
   /** smtp://host:port: e-mail each alert (`npm start -- --smtp URL`). */
   readonly smtpUrl?: string | undefined;
+  /** Where the API's settings are read from (src/config/api.ts); the process environment by default. */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined;
 }
 
 export const LOCAL_TOKEN_FILE = 'api-token';
@@ -61,7 +64,8 @@ export function apiService(options: ApiServiceOptions): StackService {
         const token = await localToken(pool, context.stateDir, context.log);
         const app = composeApi({
           pool,
-          settings: readApiSettings(),
+          settings: readApiSettings({ ...(options.env ?? process.env) }),
+          gauges: localGauges(context),
           staticAssets: await dashboardAssets(),
           log: () => undefined,
         });

@@ -44,12 +44,18 @@ export interface QueryOptions {
   readonly aggregatorLateAfterSeconds: number;
   /** The data-quality function runs every 5 minutes; later than this, health says late. */
   readonly dqLateAfterSeconds: number;
+  /** A shard whose oldest unprocessed record is older than this is late (and so is the stream). */
+  readonly streamLateAfterSeconds: number;
+  /** A working queue holding more visible messages than this is late (a dead-letter queue: any). */
+  readonly queueLateAfterMessages: number;
 }
 
 export const DEFAULT_QUERY_OPTIONS: QueryOptions = {
   thresholds: { staleAfterSeconds: 300, offlineAfterSeconds: 3_600 },
   aggregatorLateAfterSeconds: 180,
   dqLateAfterSeconds: 900,
+  streamLateAfterSeconds: 60,
+  queueLateAfterMessages: 1_000,
 };
 
 const DAY_MS = 86_400_000;
@@ -370,11 +376,13 @@ export class QueryService implements QueryApi {
 
   async health(): Promise<HealthReply> {
     const nowMs = Date.now();
-    const [facts, shards, queues] = await Promise.all([
+    // A gauge that cannot be read (a queue deleted, CloudWatch throttling) reports null, never a 500.
+    const [facts, stream, queues] = await Promise.all([
       this.store.health(),
-      this.gauges?.shards().catch(() => null) ?? null,
+      this.gauges?.stream().catch(() => null) ?? null,
       this.gauges?.queues().catch(() => null) ?? null,
     ]);
+    const lagLate = (ms: number | null) => ms !== null && ms > this.options.streamLateAfterSeconds * 1000;
     const lateSince = (at: string | null, seconds: number) => at === null || nowMs - Date.parse(at) > seconds * 1000;
     return {
       generatedAt: isoOf(nowMs),
@@ -390,8 +398,13 @@ export class QueryService implements QueryApi {
         late: lateSince(facts.dqLastRunAt, this.options.dqLateAfterSeconds),
         outcome: facts.dqOutcome,
       },
-      shards,
-      queues,
+      stream: stream && { iteratorAgeMs: stream.iteratorAgeMs, late: lagLate(stream.iteratorAgeMs) },
+      shards: stream?.shards.map((shard) => ({ ...shard, late: lagLate(shard.lagMs) })) ?? null,
+      queues:
+        queues?.map((q) => ({
+          ...q,
+          late: q.dlq ? q.visible + q.inFlight > 0 : q.visible > this.options.queueLateAfterMessages,
+        })) ?? null,
     };
   }
 
