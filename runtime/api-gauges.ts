@@ -7,7 +7,8 @@
  *   The records after the checkpoint are read once (GetRecords on an iterator of our own, which
  *   leaves the source's iterator alone); the lag is the age of the first of them (0 when there is
  *   none), the pending count their number, up to PENDING_COUNT_CAP. Records in flight in the
- *   validator count as pending: they are not acknowledged yet.
+ *   validator count as pending: they are not acknowledged yet. With the Kafka door on, its
+ *   partitions follow, with the consumer group's lag in records (Kafka offsets carry no time).
  * - queue depths of the errors and failures queues and their dead-letter queues, from fauxqs's
  *   GetQueueAttributes, as the AWS adapter reads SQS.
  */
@@ -39,6 +40,8 @@ export interface LocalGaugeParts {
   readonly positions: () => readonly ShardStatus[];
   /** URLs of the working queues; their dead-letter queues are looked up by name. */
   readonly queueUrls: Readonly<Record<QueueId, string>>;
+  /** Positions of other consumers (the Kafka door's partitions), listed after the Kinesis shards. */
+  readonly otherShards?: () => readonly ShardGauge[];
   readonly clock?: () => number;
 }
 
@@ -60,7 +63,8 @@ export class LocalPipelineGauges implements PipelineGauges {
 
   async stream(): Promise<StreamGauge | null> {
     const positions = new Map(this.parts.positions().map((p) => [p.shardId, p]));
-    const shards = await Promise.all((await this.openShards()).map((id) => this.shard(id, positions.get(id))));
+    const kinesis = await Promise.all((await this.openShards()).map((id) => this.shard(id, positions.get(id))));
+    const shards = [...kinesis, ...(this.parts.otherShards?.() ?? [])];
     const lags = shards.flatMap((s) => (s.lagMs === null ? [] : [s.lagMs]));
     return { iteratorAgeMs: lags.length > 0 ? Math.max(...lags) : null, shards };
   }
@@ -136,5 +140,6 @@ export function localGauges(context: ServiceContext): LocalPipelineGauges {
     topology: context.topology,
     positions: () => context.host.status().shards,
     queueUrls: { errors: context.endpoints.errorsQueueUrl, failures: context.endpoints.failuresQueueUrl },
+    otherShards: () => (context.services?.() ?? []).flatMap((door) => door.shardGauges?.() ?? []),
   });
 }

@@ -24,6 +24,8 @@ import { ConfigurationError } from '#config/env.js';
 import type { HealthReply } from '#domain/api.js';
 import { awsGauges } from '#lambdas/api/compose.js';
 import { apiService } from '#runtime/api-service.js';
+import { kafkaDoor } from '#runtime/kafka/service.js';
+import { kafkaSkipReason, type MockKafka, startMockKafka } from '../support/kafka-broker.js';
 import {
   copyTopology,
   LOADED_MACHINE_BOUND_MS,
@@ -242,3 +244,54 @@ describe('health gauges on AWS (the adapter against fauxqs, kinesalite and a Clo
     expect(() => readApiSettings({ ERRORS_DLQ_URL: 'not a url' })).toThrow(/ERRORS_DLQ_URL/);
   });
 });
+
+const kafkaSkip = kafkaSkipReason();
+
+describe.skipIf(kafkaSkip !== undefined)(
+  `health gauges with the Kafka door on${kafkaSkip ? ` (skipped: ${kafkaSkip})` : ''}`,
+  () => {
+    let kafka: MockKafka;
+    let withKafka: TestStack;
+
+    afterAll(async () => {
+      await withKafka?.close();
+      await kafka?.stop();
+    });
+
+    it("lists the topic's partitions after the shards, with the consumer group's lag as pending", async () => {
+      kafka = await startMockKafka();
+      const topic = 'gauges';
+      await kafka.produceWithKcat(topic, ['{"a":1}', '{"a":2}', '{"a":3}', '{"a":4}', '{"a":5}']);
+      // A bridge that always fails: the source retries, so nothing is committed and the lag stays.
+      const topology = withFixtures(copyTopology(), { kafkaBridge: 'test/fixtures/handlers/always-fails.ts' });
+      withKafka = await startTestStack({
+        topology,
+        label: 'api_gauges_kafka',
+        host: { enable: { sqs: false, schedules: false } },
+        services: [
+          apiService({ port: 0, env: { API_SHARE_REPLIES_MS: '0' } }),
+          kafkaDoor({ bootstrap: kafka.bootstrap, topic }),
+        ],
+      });
+      const door = withKafka.services[0]?.endpoints ?? {};
+      const ask = async (): Promise<HealthReply> => {
+        const res = await fetch(`${door.apiEndpoint}/health`, {
+          headers: { authorization: `Bearer ${door.apiToken}` },
+        });
+        return (await res.json()) as HealthReply;
+      };
+      const kafkaShards = (h: HealthReply) => (h.shards ?? []).filter((s) => s.shardId.startsWith(`kafka ${topic}/`));
+      const seen = await waitFor(
+        ask,
+        (h) => kafkaShards(h).reduce((n, s) => n + (s.pending ?? 0), 0) === 5,
+        LOADED_MACHINE_BOUND_MS,
+        'the Kafka partitions with 5 records pending',
+      );
+      expect(kafkaShards(seen).every((s) => s.lagMs === null && !s.late)).toBe(true);
+      // The Kinesis shards are still there, first.
+      expect(seen.shards?.slice(0, topology.stream.shardCount).every((s) => s.shardId.startsWith('shardId-'))).toBe(
+        true,
+      );
+    });
+  },
+);
