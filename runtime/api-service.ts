@@ -2,7 +2,9 @@
  * The query API and the dashboard as a door of `npm start` (a StackService, runtime/service.ts):
  * the same Hono app the `api` Lambda serves, in a Node server on its own port; a local read token
  * created at the first start (shown once in the log, kept in `<state>/api-token` and put in the
- * READY line and endpoints.json as `apiToken`); and the alert notifier (ALERT lines in the status
+ * READY line and endpoints.json as `apiToken`); a database login of its own in the `iot_api` role
+ * (runtime/api-login.ts), not the superuser; the health gauges of the local host
+ * (runtime/api-gauges.ts); and the alert notifier (ALERT lines in the status
  * output, `<state>/alerts.jsonl`, e-mail with an SMTP URL).
  */
 import { existsSync } from 'node:fs';
@@ -17,16 +19,22 @@ import { readApiSettings } from '#config/api.js';
 import { composeApi } from '#lambdas/api/compose.js';
 import { createToken, revokeToken } from '#pipeline/api-tokens.js';
 import { type AlertNotifier, startAlertNotifier } from './alert-notifier.js';
-import type { StackService } from './service.js';
+import { localGauges } from './api-gauges.js';
+import { ensureApiLogin } from './api-login.js';
+import type { ServiceContext, StackService } from './service.js';
 
 export interface ApiServiceOptions {
   /** 0 asks the OS for a free port. */
   readonly port: number;
   /** smtp://host:port: e-mail each alert (`npm start -- --smtp URL`). */
   readonly smtpUrl?: string | undefined;
+  /** Where the API's settings are read from (src/config/api.ts); the process environment by default. */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined;
 }
 
 export const LOCAL_TOKEN_FILE = 'api-token';
+/** The API's connections in pg_stat_activity. */
+export const API_APPLICATION_NAME = 'iot-first-api';
 const LOCAL_TOKEN_NAME = 'local-dashboard';
 
 /** The dashboard's built files when the web/ build step is present (h-dash's web/build.ts). */
@@ -58,18 +66,38 @@ async function localToken(pool: pg.Pool, stateDir: string, log: (line: string) =
   return token;
 }
 
+/**
+ * The API's own login (runtime/api-login.ts). A database the stack was given whose user may not
+ * create roles keeps the stack's user, and says so: the API then runs with more rights than on AWS.
+ */
+async function apiDatabaseUrl(context: ServiceContext): Promise<string> {
+  try {
+    return await ensureApiLogin(context.endpoints.databaseUrl, context.stateDir);
+  } catch (error) {
+    context.log(
+      `query API: cannot make its own iot_api login (${(error as Error).message}); it connects as the stack's database user`,
+    );
+    return context.endpoints.databaseUrl;
+  }
+}
+
 export function apiService(options: ApiServiceOptions): StackService {
   return {
     name: 'query API',
     async start(context) {
-      const pool = new pg.Pool({ connectionString: context.endpoints.databaseUrl, max: 8 });
+      const pool = new pg.Pool({
+        connectionString: await apiDatabaseUrl(context),
+        max: 8,
+        application_name: API_APPLICATION_NAME,
+      });
       let notifier: AlertNotifier | undefined;
       let server: Awaited<ReturnType<typeof serveApi>> | undefined;
       try {
         const token = await localToken(pool, context.stateDir, context.log);
         const app = composeApi({
           pool,
-          settings: readApiSettings(),
+          settings: readApiSettings({ ...(options.env ?? process.env) }),
+          gauges: localGauges(context),
           staticAssets: await dashboardAssets(),
           log: () => undefined,
         });

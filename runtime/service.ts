@@ -8,6 +8,7 @@
  */
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { ShardGauge } from '#domain/query-ports.js';
 import type { Topology } from '#topology.js';
 import type { LambdaHost } from './host/lambda-host.js';
 import type { Endpoints } from './stack.js';
@@ -25,6 +26,11 @@ export interface ServiceContext {
   /** The address to listen on: loopback unless `npm start --listen-all`. */
   readonly listenHost: string;
   readonly log: (line: string) => void;
+  /**
+   * The doors started so far, read when called (a door started later shows up then): the API
+   * door asks the others for their stream positions (`shardGauges`).
+   */
+  readonly services?: () => readonly StartedService[];
 }
 
 export interface StartedService {
@@ -32,6 +38,8 @@ export interface StartedService {
   readonly endpoints: Readonly<Record<string, string>>;
   /** Lines for the status panel, e.g. `api          12 requests, 0 errors`. */
   statusLines?(): string[];
+  /** Positions of the streams the door consumes (the Kafka door's partitions), for /api/health. */
+  shardGauges?(): readonly ShardGauge[];
   stop(): Promise<void>;
 }
 

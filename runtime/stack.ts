@@ -411,6 +411,7 @@ async function startServices(
         logDir: ctx.logDir,
         listenHost: ctx.listenHost,
         log: ctx.log,
+        services: () => started,
       })
       .catch((error: Error) => {
         throw new StartupError(`cannot start ${service.name}: ${error.message}`, { cause: error });

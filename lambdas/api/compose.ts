@@ -4,6 +4,8 @@
  */
 import type { Hono } from 'hono';
 import type pg from 'pg';
+import { createCloudWatchClient, createKinesisClient, createSqsClient } from '#adapters/aws/clients.js';
+import { AwsPipelineGauges } from '#adapters/aws/pipeline-gauges.js';
 import { createApiApp, type StaticAsset } from '#adapters/http/app.js';
 import { PostgresQueryStore } from '#adapters/postgres/query-store.js';
 import { PostgresTokenStore } from '#adapters/postgres/token-store.js';
@@ -31,6 +33,8 @@ export function composeApi(options: ComposeOptions): Hono {
       },
       aggregatorLateAfterSeconds: s.AGGREGATOR_LATE_AFTER_SECONDS,
       dqLateAfterSeconds: s.DQ_LATE_AFTER_SECONDS,
+      streamLateAfterSeconds: s.STREAM_LATE_AFTER_SECONDS,
+      queueLateAfterMessages: s.QUEUE_LATE_AFTER_MESSAGES,
     },
     options.gauges,
   );
@@ -41,4 +45,28 @@ export function composeApi(options: ComposeOptions): Hono {
     shareMs: s.API_SHARE_REPLIES_MS,
     log: options.log,
   });
+}
+
+/**
+ * The health gauges from the stack's settings: only the clients whose sources are named are
+ * made, so an older stack without them still serves health (with null gauges).
+ */
+export function awsGauges(s: ApiSettings): PipelineGauges {
+  const queues = [
+    { url: s.ERRORS_QUEUE_URL, dlq: false },
+    { url: s.FAILURES_QUEUE_URL, dlq: false },
+    { url: s.ERRORS_DLQ_URL, dlq: true },
+    { url: s.FAILURES_DLQ_URL, dlq: true },
+  ].flatMap(({ url, dlq }) => (url ? [{ url, dlq }] : []));
+  const region = s.AWS_REGION;
+  return new AwsPipelineGauges(
+    { streamName: s.STREAM_NAME, validatorFunctionName: s.VALIDATOR_FUNCTION_NAME, queues },
+    {
+      sqs: queues.length > 0 ? createSqsClient({ region, endpoint: s.SQS_ENDPOINT }) : undefined,
+      kinesis: s.STREAM_NAME ? createKinesisClient({ region, endpoint: s.KINESIS_ENDPOINT }) : undefined,
+      cloudWatch: s.VALIDATOR_FUNCTION_NAME
+        ? createCloudWatchClient({ region, endpoint: s.CLOUDWATCH_ENDPOINT })
+        : undefined,
+    },
+  );
 }

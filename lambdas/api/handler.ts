@@ -10,7 +10,7 @@ import { handle } from 'hono/aws-lambda';
 import type { StaticAsset } from '#adapters/http/app.js';
 import { databaseSourceFromEnv, sharedPool } from '#adapters/postgres/pool.js';
 import { readApiSettings } from '#config/api.js';
-import { composeApi } from './compose.js';
+import { awsGauges, composeApi } from './compose.js';
 
 const settings = readApiSettings();
 databaseSourceFromEnv(); // fail the cold start when no database is configured
@@ -49,12 +49,14 @@ function dashboardDir(env: Record<string, string | undefined> = process.env): st
   return bundled && existsSync(bundled) ? bundled : undefined;
 }
 
+const gauges = awsGauges(settings);
+
 let app: Promise<Hono> | undefined;
 
 function appOnce(): Promise<Hono> {
   app ??= sharedPool().then((pool) => {
     const dir = dashboardDir();
-    return composeApi({ pool, settings, staticAssets: dir ? readAssetDir(dir) : undefined });
+    return composeApi({ pool, settings, gauges, staticAssets: dir ? readAssetDir(dir) : undefined });
   });
   app.catch(() => {
     app = undefined;

@@ -36,6 +36,11 @@ export function kafkaDoor(options: { readonly bootstrap: string; readonly topic:
       return {
         endpoints: { kafkaBootstrapServers: options.bootstrap, kafkaTopic: topic },
         statusLines: () => [kafkaStatusLine(source)],
+        // The group's lag in records per partition; Kafka offsets carry no arrival time to age.
+        shardGauges: () =>
+          source
+            .status()
+            .partitions.map((p) => ({ shardId: `kafka ${topic}/${p.partition}`, lagMs: null, pending: p.lag })),
         stop: () => source.stop(),
       };
     },

@@ -321,12 +321,34 @@ export const healthReply = z.object({
     oldestPendingWindow: iso.nullable(),
   }),
   dq: z.object({ lastRunAt: iso.nullable(), late: z.boolean(), outcome: z.string().nullable() }),
+  stream: z
+    .object({
+      iteratorAgeMs: z.number().nullable().describe('age of the oldest record the validator has not processed'),
+      late: z.boolean(),
+    })
+    .nullable()
+    .describe('null where this target does not report it'),
   shards: z
-    .array(z.object({ shardId: z.string(), lagMs: z.number().nullable(), pending: z.number().nullable() }))
+    .array(
+      z.object({
+        shardId: z.string(),
+        lagMs: z.number().nullable().describe('null where the target reports no per-shard lag (AWS)'),
+        pending: z.number().int().nullable().describe('records after the checkpoint, counted up to 10,000'),
+        late: z.boolean(),
+      }),
+    )
     .nullable()
     .describe('null where this target does not report them'),
   queues: z
-    .array(z.object({ name: z.string(), visible: z.number().int(), inFlight: z.number().int(), dlq: z.boolean() }))
+    .array(
+      z.object({
+        name: z.string(),
+        visible: z.number().int(),
+        inFlight: z.number().int(),
+        dlq: z.boolean(),
+        late: z.boolean().describe('a dead-letter queue holding anything, or a backlog over the limit'),
+      }),
+    )
     .nullable(),
 });
 export type HealthReply = z.output<typeof healthReply>;

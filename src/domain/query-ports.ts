@@ -161,10 +161,44 @@ export interface QueryStore {
   changes(since: string | undefined, limit: number): Promise<ChangeSet>;
 }
 
-/** Live figures of the stream and queues, where a target can report them (the local host can). */
+/** One shard as its consumer sees it: how far behind the tip, null where the target cannot tell per shard. */
+export interface ShardGauge {
+  readonly shardId: string;
+  /** Age of the oldest record not yet acknowledged (0 when caught up). */
+  readonly lagMs: number | null;
+  /** Records after the consumer's checkpoint, counted up to {@link PENDING_COUNT_CAP}. */
+  readonly pending: number | null;
+}
+
+/**
+ * Counting what is left in a shard means reading it; past this many records the count stops
+ * (a figure equal to the cap means "at least"), so a health poll never reads a whole backlog.
+ */
+export const PENDING_COUNT_CAP = 10_000;
+
+export interface StreamGauge {
+  /**
+   * The consumer's iterator age: the oldest unprocessed record's age, over all shards (locally
+   * the largest shard lag; on AWS the validator's `IteratorAge` maximum from CloudWatch).
+   */
+  readonly iteratorAgeMs: number | null;
+  readonly shards: readonly ShardGauge[];
+}
+
+export interface QueueGauge {
+  readonly name: string;
+  readonly visible: number;
+  readonly inFlight: number;
+  readonly dlq: boolean;
+}
+
+/**
+ * Live figures of the stream and queues, where a target can report them: the local host from its
+ * own checkpoints and fauxqs, AWS from SQS, Kinesis and CloudWatch. Null: not reported here.
+ */
 export interface PipelineGauges {
-  shards(): Promise<{ shardId: string; lagMs: number | null; pending: number | null }[] | null>;
-  queues(): Promise<{ name: string; visible: number; inFlight: number; dlq: boolean }[] | null>;
+  stream(): Promise<StreamGauge | null>;
+  queues(): Promise<QueueGauge[] | null>;
 }
 
 export type TokenScope = 'read' | 'admin';

@@ -26,7 +26,16 @@ export interface ApiTestServer {
   close(): Promise<void>;
 }
 
-export async function startApiTestServer(label: string, env: Record<string, string> = {}): Promise<ApiTestServer> {
+export interface ApiTestServerOptions {
+  /** Called with the text of every statement the API's pool runs (pool.query), before it runs. */
+  readonly onQuery?: (text: string) => void;
+}
+
+export async function startApiTestServer(
+  label: string,
+  env: Record<string, string> = {},
+  options: ApiTestServerOptions = {},
+): Promise<ApiTestServer> {
   const adminUrl = await createTestDatabase(label);
   const db = new pg.Pool({ connectionString: adminUrl, max: 4 });
   const user = `api_test_${randomUUID().slice(0, 8)}`;
@@ -36,6 +45,7 @@ export async function startApiTestServer(label: string, env: Record<string, stri
   apiUrl.username = user;
   apiUrl.password = password;
   const apiPool = new pg.Pool({ connectionString: apiUrl.toString(), max: 8 });
+  if (options.onQuery) observeQueries(apiPool, options.onQuery);
   const settings: ApiSettings = readApiSettings({ TOKEN_CACHE_MS: '1', API_SHARE_REPLIES_MS: '0', ...env });
   const errors: Record<string, unknown>[] = [];
   const app = composeApi({
@@ -75,4 +85,14 @@ export async function startApiTestServer(label: string, env: Record<string, stri
       if (errors.length) throw new Error(`the API logged errors: ${JSON.stringify(errors)}`);
     },
   };
+}
+
+/** Wraps the pool's query so a test can count the statements the API runs on the real database. */
+function observeQueries(pool: pg.Pool, onQuery: (text: string) => void): void {
+  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  pool.query = ((...args: unknown[]) => {
+    const first = args[0];
+    onQuery(typeof first === 'string' ? first : String((first as { text?: unknown }).text ?? ''));
+    return query(...args);
+  }) as typeof pool.query;
 }

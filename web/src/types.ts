@@ -146,8 +146,9 @@ export interface HealthReply {
   database: { ok: boolean };
   aggregator: { lastRunAt: string | null; late: boolean; pendingWindows: number; oldestPendingWindow: string | null };
   dq: { lastRunAt: string | null; late: boolean; outcome: string | null };
-  shards: Array<{ shardId: string; lagMs: number | null; pending: number | null }> | null;
-  queues: Array<{ name: string; visible: number; inFlight: number; dlq: boolean }> | null;
+  stream: { iteratorAgeMs: number | null; late: boolean } | null;
+  shards: Array<{ shardId: string; lagMs: number | null; pending: number | null; late: boolean }> | null;
+  queues: Array<{ name: string; visible: number; inFlight: number; dlq: boolean; late: boolean }> | null;
 }
 
 export interface SensorChange {

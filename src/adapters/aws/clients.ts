@@ -6,6 +6,7 @@
  * Kinesis client must not negotiate HTTP/2, and the emulators accept any credentials, so a
  * machine without an AWS profile still works.
  */
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -42,4 +43,8 @@ export function createKinesisClient(options: ClientOptions): KinesisClient {
 
 export function createSqsClient(options: ClientOptions): SQSClient {
   return new SQSClient({ ...localSettings(options), maxAttempts: 3 });
+}
+
+export function createCloudWatchClient(options: ClientOptions): CloudWatchClient {
+  return new CloudWatchClient({ ...localSettings(options), maxAttempts: 3 });
 }

@@ -29,8 +29,11 @@ export function healthProblems(health: HealthReply): string[] {
   if (health.aggregator.late) problems.push(health.aggregator.lastRunAt ? 'aggregator late' : 'no aggregator run yet');
   if (health.dq.late) problems.push(health.dq.lastRunAt ? 'data-quality run late' : 'no data-quality run yet');
   if (health.dq.outcome === 'fail' || health.dq.outcome === 'error') problems.push('data-quality checks failing');
-  const dlq = (health.queues ?? []).filter((q) => q.dlq && q.visible + q.inFlight > 0);
+  if (health.stream?.late) problems.push(`stream ${formatDuration(health.stream.iteratorAgeMs)} behind`);
+  const dlq = (health.queues ?? []).filter((q) => q.dlq && q.late);
   if (dlq.length) problems.push(`${dlq.reduce((n, q) => n + q.visible + q.inFlight, 0)} in dead-letter queues`);
+  const backlog = (health.queues ?? []).filter((q) => !q.dlq && q.late);
+  if (backlog.length) problems.push(`backlog in ${backlog.map((q) => q.name).join(', ')}`);
   return problems;
 }
 
@@ -62,18 +65,27 @@ export class HealthController implements ViewController {
         health.dq.lastRunAt ? `last run ${formatTime(health.dq.lastRunAt)}` : 'no run yet (it runs every 5 minutes)',
         health.dq.outcome ? `outcome ${health.dq.outcome}` : '',
       ),
+      health.stream
+        ? card(
+            'stream',
+            health.stream.late,
+            health.stream.iteratorAgeMs === null
+              ? 'iterator age unknown (no batch delivered lately)'
+              : `iterator age ${formatDuration(health.stream.iteratorAgeMs)}`,
+          )
+        : null,
       ...(health.shards ?? []).map((s) =>
         card(
           `stream shard ${s.shardId}`,
-          false,
-          `lag ${formatDuration(s.lagMs)}`,
-          `${s.pending ?? '—'} records pending`,
+          s.late,
+          s.lagMs === null ? '' : `lag ${formatDuration(s.lagMs)}`,
+          s.pending === null ? '' : `${s.pending >= 10_000 ? 'at least 10,000' : s.pending} records pending`,
         ),
       ),
       ...(health.queues ?? []).map((q) =>
         card(
           `${q.dlq ? 'dead-letter queue' : 'queue'} ${q.name}`,
-          q.dlq && q.visible + q.inFlight > 0,
+          q.late,
           `${q.visible} waiting, ${q.inFlight} in flight`,
         ),
       ),
