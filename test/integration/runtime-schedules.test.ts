@@ -9,14 +9,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createKinesisClient } from '#adapters/aws/clients.js';
 import { topology } from '#topology.js';
 import { createTestDatabase } from '../support/database.js';
 import { aReading } from '../support/factories.js';
-import { count, LOADED_MACHINE_BOUND_MS, spawnServe, waitFor } from '../support/runtime-stack.js';
+import { count, LOADED_MACHINE_BOUND_MS, putReadingsAt, spawnServe, waitFor } from '../support/runtime-stack.js';
 
 const SPEED_UP = 30;
 
@@ -56,14 +54,7 @@ it(
           aReading({ sensor_id, value: 10 + s, timestamp: `2026-11-26T12:0${s}:${second}Z` }),
         ),
       );
-      const kinesis = createKinesisClient({ region: endpoints.region, endpoint: endpoints.kinesisEndpoint });
-      await kinesis.send(
-        new PutRecordsCommand({
-          StreamName: endpoints.streamName,
-          Records: readings.map((r) => ({ PartitionKey: String(r.sensor_id), Data: Buffer.from(JSON.stringify(r)) })),
-        }),
-      );
-      kinesis.destroy();
+      await putReadingsAt(endpoints, readings);
 
       // Windows: one per sensor and minute, each holding its three readings.
       const windows = await waitFor(

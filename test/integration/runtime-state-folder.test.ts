@@ -18,12 +18,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  ListShardsCommand,
-  PutRecordsCommand,
-} from '@aws-sdk/client-kinesis';
+import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +28,14 @@ import type { Endpoints } from '#runtime/stack.js';
 import { topology } from '#topology.js';
 import { createTestDatabase } from '../support/database.js';
 import { aReading } from '../support/factories.js';
-import { count, LOADED_MACHINE_BOUND_MS, type ServeProcess, spawnServe, waitFor } from '../support/runtime-stack.js';
+import {
+  count,
+  LOADED_MACHINE_BOUND_MS,
+  putReadingsAt,
+  type ServeProcess,
+  spawnServe,
+  waitFor,
+} from '../support/runtime-stack.js';
 
 const RECORDS = 12;
 const DLQ = topology.queues.errors.deadLetterQueueName;
@@ -148,14 +150,7 @@ describe('the embedded stack on one state folder', () => {
       const first = start();
       const endpoints = await first.ready;
       const readings = Array.from({ length: RECORDS }, (_, i) => aReading({ sensor_id: `keep-${i % 3}` }));
-      const kinesis = createKinesisClient({ region: endpoints.region, endpoint: endpoints.kinesisEndpoint });
-      await kinesis.send(
-        new PutRecordsCommand({
-          StreamName: endpoints.streamName,
-          Records: readings.map((r) => ({ PartitionKey: String(r.sensor_id), Data: Buffer.from(JSON.stringify(r)) })),
-        }),
-      );
-      kinesis.destroy();
+      await putReadingsAt(endpoints, readings);
       written.records = readings.map((r) => JSON.stringify(r)).sort();
       await withDatabase(endpoints, async (db) => {
         await waitFor(
@@ -269,17 +264,10 @@ describe('the embedded stack on one state folder', () => {
       try {
         const first = spawnServe(args, external);
         const endpoints = await first.ready;
-        const kinesis = createKinesisClient({ region: endpoints.region, endpoint: endpoints.kinesisEndpoint });
-        await kinesis.send(
-          new PutRecordsCommand({
-            StreamName: endpoints.streamName,
-            Records: [0, 1, 2, 3].map((i) => ({
-              PartitionKey: `ext-${i}`,
-              Data: Buffer.from(JSON.stringify(aReading({ sensor_id: `ext-${i}` }))),
-            })),
-          }),
+        await putReadingsAt(
+          endpoints,
+          [0, 1, 2, 3].map((i) => aReading({ sensor_id: `ext-${i}` })),
         );
-        kinesis.destroy();
         await withDatabase(endpoints, async (db) => {
           await waitFor(
             () => count(db, 'SELECT count(*) AS n FROM sensor_readings'),

@@ -15,6 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
+import { createKinesisClient } from '#adapters/aws/clients.js';
 import { sleep } from '#adapters/retry.js';
 import { type Endpoints, type RunningStack, type StackOptions, startStack } from '#runtime/stack.js';
 import { type FunctionId, topology as realTopology, type Topology } from '#topology.js';
@@ -107,6 +108,28 @@ export async function putRecords(
     for (const e of res.Records ?? []) out.push({ shardId: e.ShardId ?? '', sequenceNumber: e.SequenceNumber ?? '' });
   }
   return out;
+}
+
+/**
+ * Puts readings, keyed by their sensor, into the stream of a stack known only by its READY line
+ * (an `npm start` child process), with a client of its own.
+ */
+export async function putReadingsAt(
+  endpoints: { readonly region: string; readonly kinesisEndpoint: string; readonly streamName: string },
+  readings: readonly Record<string, unknown>[],
+): Promise<void> {
+  const kinesis = createKinesisClient({ region: endpoints.region, endpoint: endpoints.kinesisEndpoint });
+  try {
+    const res = await kinesis.send(
+      new PutRecordsCommand({
+        StreamName: endpoints.streamName,
+        Records: readings.map((r) => ({ PartitionKey: String(r.sensor_id), Data: Buffer.from(JSON.stringify(r)) })),
+      }),
+    );
+    if (res.FailedRecordCount) throw new Error(`PutRecords: ${res.FailedRecordCount} failed`);
+  } finally {
+    kinesis.destroy();
+  }
 }
 
 /**
