@@ -32,10 +32,16 @@ export interface FunctionRuntimeOptions {
   readonly maxConcurrency?: number;
   /** Working directory of the containers (the project root). */
   readonly cwd: string;
+  /** Time a container may take to import its handler; {@link DEFAULT_INIT_TIMEOUT_MS} by default. */
+  readonly initTimeoutMs?: number;
 }
 
-/** Time a container may take to import its handler (Lambda's init phase has its own 10 s limit). */
-const INIT_TIMEOUT_MS = 30_000;
+/**
+ * Time a container may take to import its handler (Lambda's init phase has its own 10 s limit;
+ * tsx compiling a handler on a busy machine needs more). An init that fails is not the batch's
+ * fault: the event sources retry the whole batch after a back-off (kinesis-policy.ts).
+ */
+export const DEFAULT_INIT_TIMEOUT_MS = 30_000;
 
 const CONTAINER_ENTRY = fileURLToPath(new URL('./container-entry.ts', import.meta.url));
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
@@ -56,6 +62,7 @@ class Container {
 
   constructor(options: FunctionRuntimeOptions, logFd: number, onDeath: (container: Container) => void) {
     this.onDeath = () => onDeath(this);
+    const initTimeoutMs = options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS;
     this.child = fork(CONTAINER_ENTRY, [options.handlerPath], {
       cwd: options.cwd,
       env: { ...options.environment },
@@ -66,12 +73,12 @@ class Container {
     this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(
-          Object.assign(new Error(`init did not finish within ${INIT_TIMEOUT_MS} ms`), {
+          Object.assign(new Error(`init did not finish within ${initTimeoutMs} ms`), {
             errorType: 'Runtime.InitTimeout',
           }),
         );
         this.kill();
-      }, INIT_TIMEOUT_MS);
+      }, initTimeoutMs);
       this.child.on('message', (message: ContainerMessage) => {
         if (message.type === 'ready') {
           clearTimeout(timer);
@@ -186,6 +193,7 @@ export class FunctionRuntime {
           ok: false,
           error: { errorType, errorMessage: (error as Error).message },
           functionError: 'Unhandled',
+          initError: true,
           requestId,
           durationMs: Date.now() - started,
         };

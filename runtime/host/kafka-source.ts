@@ -314,8 +314,9 @@ export class KafkaEventSource {
     let tries = attempts;
     let invokeCount = attempts;
     let last: InvocationOutcome | undefined;
+    let notStarted = 0;
     while (current.length > 0) {
-      if (this.stopping && tries > 0) throw new Stopped();
+      if (this.stopping && (tries > 0 || notStarted > 0)) throw new Stopped();
       // Kafka records carry their own timestamp; it plays the part of Kinesis's arrival time.
       const expired = expiredPrefix(
         current.map((r) => ({ approximateArrivalMs: r.timestamp })),
@@ -344,6 +345,15 @@ export class KafkaEventSource {
         return;
       }
       this.stats.failedInvocations++;
+      if (decision.action === 'wait') {
+        await sleep(retryDelay(++notStarted));
+        continue;
+      }
+      // Stopping: what failed is not acknowledged and comes again after a restart (see kinesis-source.ts).
+      if (this.stopping) {
+        this.acknowledge(current.slice(0, decision.action === 'bisect' ? 0 : decision.acknowledge));
+        throw new Stopped();
+      }
       if (decision.action === 'bisect') {
         await this.deliver(current.slice(0, decision.at), decision.attempts, heartbeat);
         await this.deliver(current.slice(decision.at), decision.attempts, heartbeat);

@@ -54,6 +54,8 @@ export interface LambdaHostOptions {
   readonly enable?: Readonly<Record<string, boolean | undefined>>;
   readonly pollIntervalMs?: number;
   readonly retryDelayMs?: (attempt: number) => number;
+  /** Time a container may take to start (function-runtime.ts's default otherwise); tests shorten it. */
+  readonly initTimeoutMs?: number;
   readonly log?: (message: string) => void;
 }
 
@@ -129,6 +131,7 @@ export class LambdaHost {
         region: options.region,
         logFile,
         cwd: options.projectRoot,
+        ...(options.initTimeoutMs !== undefined ? { initTimeoutMs: options.initTimeoutMs } : {}),
       });
       const target = {
         runtime,
