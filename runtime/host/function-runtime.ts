@@ -150,6 +150,8 @@ export class FunctionRuntime {
   private readonly logFd: number;
   private busy = 0;
   private stopped = false;
+  /** The cold start in progress, if any (see takeContainer). */
+  private initializing: Promise<void> | undefined;
   /** Counters for the status display. */
   readonly stats = { invocations: 0, errors: 0, timeouts: 0, coldStarts: 0 };
 
@@ -176,12 +178,7 @@ export class FunctionRuntime {
     this.stats.invocations++;
     const started = Date.now();
     try {
-      let container = this.idle.pop();
-      if (!container || container.dead) {
-        this.stats.coldStarts++;
-        container = new Container(this.options, this.logFd, (c) => this.forget(c));
-        this.all.add(container);
-      }
+      const container = await this.takeContainer();
       try {
         await container.ready;
       } catch (error) {
@@ -206,6 +203,35 @@ export class FunctionRuntime {
     } finally {
       this.releaseSlot();
     }
+  }
+
+  /**
+   * A warm container, or a new one. A function's cold starts happen one at a time: on a loaded
+   * machine, eight containers compiling the handler with tsx at once each took longer than the
+   * init timeout, were killed, and the next eight did the same; one at a time, each start is
+   * quick (tsx's cache is warm after the first) and a waiting invocation takes any container
+   * that became idle meanwhile.
+   */
+  private async takeContainer(): Promise<Container> {
+    for (;;) {
+      const idle = this.idle.pop();
+      if (idle && !idle.dead) return idle;
+      if (!this.initializing) break;
+      await this.initializing;
+    }
+    this.stats.coldStarts++;
+    const container = new Container(this.options, this.logFd, (c) => this.forget(c));
+    this.all.add(container);
+    const gate: Promise<void> = container.ready
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        if (this.initializing === gate) this.initializing = undefined;
+      });
+    this.initializing = gate;
+    return container;
   }
 
   private run(container: Container, event: unknown, requestId: string): Promise<InvocationOutcome> {
