@@ -13,6 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
 import mqtt, { type MqttClient } from 'mqtt';
 import { type FaultRates, simulate } from '#domain/fleet.js';
 import type { MockKafka } from '#runtime/kafka/mock-cluster.js';
@@ -197,6 +198,7 @@ export class MqttDevices {
 
 export class KafkaSender {
   private batch = 0;
+  private admin: Admin | undefined;
   private producer: Awaited<ReturnType<MockKafka['producer']>> | undefined;
 
   constructor(
@@ -205,6 +207,27 @@ export class KafkaSender {
     private readonly runSeed: number,
     private readonly topic: string,
   ) {}
+
+  /** Records in the topic the door's consumer group has not committed yet; undefined when the broker cannot tell. */
+  async lag(groupId: string): Promise<number | undefined> {
+    try {
+      if (!this.admin) {
+        const admin = new Kafka({ brokers: this.kafka.bootstrap.split(','), logLevel: logLevel.NOTHING }).admin();
+        await admin.connect();
+        this.admin = admin;
+      }
+      const ends = await this.admin.fetchTopicOffsets(this.topic);
+      const [committed] = await this.admin.fetchOffsets({ groupId, topics: [this.topic] });
+      const at = new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+      return ends.reduce((sum, e) => sum + Number(e.high) - Math.max(0, at.get(e.partition) ?? 0), 0);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.admin?.disconnect().catch(() => undefined);
+  }
 
   async send(count: number): Promise<void> {
     if (count <= 0) return;

@@ -238,10 +238,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     while (Date.now() - settleStart < SETTLE_LIMIT_MS) {
       const rows = await rowCount(db);
       const q = await queued(sqs, queueUrls);
-      if (rows === undefined || q === undefined || q > 0 || rows !== previous) stableSince = Date.now();
+      const kafkaLag = kafka ? await kafka.lag(topology.kafkaSources[0]?.consumerGroupId ?? 'iot-kafka-bridge') : 0;
+      if (rows === undefined || q === undefined || q > 0 || kafkaLag !== 0 || rows !== previous)
+        stableSince = Date.now();
       previous = rows ?? previous;
       if (Date.now() - stableSince >= SETTLED_FOR_MS) break;
-      if ((Date.now() - settleStart) % 10_000 < 1_000) say(`  settling: rows ${rows ?? '?'}, queued ${q ?? '?'}`);
+      if ((Date.now() - settleStart) % 10_000 < 1_000)
+        say(`  settling: rows ${rows ?? '?'}, queued ${q ?? '?'}, Kafka lag ${kafkaLag ?? '?'}`);
       await sleep(1_000);
     }
     const settleSeconds = Math.round((Date.now() - settleStart) / 1000);
@@ -255,7 +258,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       say(`the aggregator failed: ${(await aggregated.text()).slice(0, 300)}`);
     else await aggregated.text();
 
-    const verdict = await judge({ db, sqs, ledger, faults: faultRecords, latencyTargetMs: options.latencyTargetMs });
+    await kafka?.close();
+    const verdict = await judge({
+      db,
+      sqs,
+      ledger,
+      faults: faultRecords,
+      latencyTargetMs: options.latencyTargetMs,
+      warmUpUntil: started + Math.min(20_000, durationMs * 0.2),
+    });
     say('stopping the stack (SIGTERM)');
     const stop = await stack.stop(90_000);
     const report: SoakReport = {

@@ -45,6 +45,7 @@ export interface Verdict {
   readonly deadLetters: { queue: string; messages: number; unaccounted: number }[];
   readonly latency: {
     readonly targetMs: number;
+    /** Readings sent after the warm-up and outside every fault (from its start until it healed). */
     readonly outsideFaults: Percentiles;
     readonly all: Percentiles;
   };
@@ -200,6 +201,8 @@ export async function judge(options: {
   readonly ledger: Ledger;
   readonly faults: FaultRecord[];
   readonly latencyTargetMs: number;
+  /** Readings sent before this (cold starts, the first compile) count in "all" only. */
+  readonly warmUpUntil: number;
 }): Promise<Verdict> {
   const { byId, rows } = await landedRows(options.db);
   const landedIds = new Set(byId.keys());
@@ -238,7 +241,8 @@ export async function judge(options: {
   // Ids in the database the ledger never sent.
   rows.unknownIds += byId.size;
   heal(options.faults, samples, options.latencyTargetMs);
-  const inFault = (t: number) => options.faults.some((f) => t >= f.startedAt && t <= (f.healedAt ?? Infinity));
+  const inFault = (t: number) =>
+    t < options.warmUpUntil || options.faults.some((f) => t >= f.startedAt && t <= (f.healedAt ?? Infinity));
   const windows = compareWindows(await expectedWindows(options.db), await storedWindows(options.db));
   const dlq = await deadLetters(options.sqs, landedIds);
   const clean =
