@@ -29,8 +29,10 @@ export interface FaultRecord {
   endedAt: number;
   happened: boolean;
   detail: string;
-  /** When records sent after the fault were back under the latency target (verdict.ts). */
+  /** When records sent after the fault were back under the threshold (verdict.ts). */
   healedAt?: number;
+  /** The latency a reading had to be back under: the target, or 1.5 × the p99 before the fault. */
+  healThresholdMs?: number;
 }
 
 export interface ChaosContext {

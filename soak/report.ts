@@ -29,14 +29,14 @@ export function markdown(r: SoakReport): string {
     '',
     `Rows: ${n(v.rows.readings)} readings, ${n(v.rows.errors)} errors (${v.rows.processingFailures} PROCESSING_FAILURE, ${v.rows.unknownIds} without a known id). Windows: ${n(v.windows.reference)} in the reference, ${n(v.windows.stored)} stored, ${v.windows.mismatched} mismatched. DLQs: ${v.deadLetters.map((q) => `${q.queue} ${q.messages} (${q.unaccounted} unaccounted)`).join(', ')}.`,
     '',
-    '| fault | at (s) | happened | healed after (s, from its start) | detail |',
-    '| --- | ---: | --- | ---: | --- |',
+    '| fault | at (s) | happened | healed after (s, from its start) | heal threshold (ms) | detail |',
+    '| --- | ---: | --- | ---: | ---: | --- |',
     ...r.faults.map(
       (f) =>
-        `| ${f.name} | ${Math.round((f.startedAt - Date.parse(r.startedAt)) / 1000)} | ${f.happened ? 'yes' : 'NO'} | ${f.healMs === undefined ? 'not healed' : (f.healMs / 1000).toFixed(1)} | ${f.detail} |`,
+        `| ${f.name} | ${Math.round((f.startedAt - Date.parse(r.startedAt)) / 1000)} | ${f.happened ? 'yes' : 'NO'} | ${f.healMs === undefined ? 'not healed' : (f.healMs / 1000).toFixed(1)} | ${f.healThresholdMs ?? ''} | ${f.detail} |`,
     ),
     '',
-    `Latency, send to row (readings): outside faults p50 ${v.latency.outsideFaults.p50} ms, p95 ${v.latency.outsideFaults.p95} ms, p99 ${v.latency.outsideFaults.p99} ms (${n(v.latency.outsideFaults.samples)} readings); all readings p99 ${v.latency.all.p99} ms, max ${v.latency.all.max} ms. Healed = back under ${v.latency.targetMs} ms.`,
+    `Latency, send to row (readings): outside faults p50 ${v.latency.outsideFaults.p50} ms, p95 ${v.latency.outsideFaults.p95} ms, p99 ${v.latency.outsideFaults.p99} ms (${n(v.latency.outsideFaults.samples)} readings); all readings p99 ${v.latency.all.p99} ms, max ${v.latency.all.max} ms. Healed = readings sent in one second all landed within ${v.latency.targetMs} ms (or 1.5 × the p99 of the 30 s before the fault, when that was higher).`,
     '',
     '| process group | RSS after warm-up (MB) | at the end | peak | growth |',
     '| --- | ---: | ---: | ---: | ---: |',

@@ -178,8 +178,11 @@ export function percentiles(values: number[]): Percentiles {
 }
 
 /**
- * When each fault healed: the first second after its end in which every reading sent had its
- * row within the target. Records sent from the fault's start to then are "in the fault".
+ * When each fault healed: the first second after its end in which every reading sent had its row
+ * within the threshold: the latency target, or 1.5 times the p99 of the 30 s before the fault
+ * when the machine was already slower than the target (a loaded machine never meets it, and a
+ * fault then heals when latency is back to where it was). Readings sent from the fault's start
+ * until then are "in the fault".
  */
 function heal(faults: FaultRecord[], samples: { sentAt: number; latency: number }[], targetMs: number): void {
   const buckets = new Map<number, number>();
@@ -189,8 +192,11 @@ function heal(faults: FaultRecord[], samples: { sentAt: number; latency: number 
   }
   const seconds = [...buckets.keys()].sort((a, b) => a - b);
   for (const f of faults) {
+    const before = samples.filter((s) => s.sentAt >= f.startedAt - 30_000 && s.sentAt < f.startedAt);
+    const threshold = Math.max(targetMs, 1.5 * percentiles(before.map((s) => s.latency)).p99);
+    f.healThresholdMs = Math.round(threshold);
     const from = Math.floor(f.endedAt / 1000);
-    const healthy = seconds.find((s) => s >= from && (buckets.get(s) ?? Infinity) <= targetMs);
+    const healthy = seconds.find((s) => s >= from && (buckets.get(s) ?? Infinity) <= threshold);
     if (healthy !== undefined) f.healedAt = Math.max(f.endedAt, healthy * 1000);
   }
 }
