@@ -64,7 +64,16 @@ async function main(): Promise<number> {
   }
   const kafka = !values['no-kafka'] && KCAT !== undefined;
   if (!values['no-kafka'] && !kafka) process.stdout.write('soak: kcat is not installed: the Kafka door is not fed\n');
+  const abort = new AbortController();
+  const onSignal = (): void => {
+    if (abort.signal.aborted) process.exit(130);
+    process.stdout.write('soak: stopping the feed (again to quit at once); the run settles and is judged\n');
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const report = await runSoak({
+    signal: abort.signal,
     minutes,
     rate,
     seed,

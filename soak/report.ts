@@ -18,7 +18,7 @@ export function markdown(r: SoakReport): string {
     `${o.minutes} min at ${o.rate} readings/s, seed ${o.seed}, ${o.faults.length > 0 ? `chaos (${o.faults.join(', ')})` : 'no chaos'}, doors: producer, MQTT${o.kafka ? ', Kafka' : ''}, hostile records when scheduled.`,
     `Load average (1/5/15 min) before ${r.loadAverage.before.map((x) => x.toFixed(1)).join(' / ')}, after ${r.loadAverage.after.map((x) => x.toFixed(1)).join(' / ')}; 2 cores shared with other work.`,
     '',
-    `**Verdict: ${r.ok ? 'clean' : 'NOT CLEAN'}** (lost ${v.totals.lost}, duplicated ${v.totals.duplicated}, wrong outcome ${v.totals.wrongOutcome}, unacknowledged but duplicated ${v.totals.unackedDuplicated}, window mismatches ${v.windows.mismatched}, unaccounted DLQ messages ${v.deadLetters.reduce((a, q) => a + q.unaccounted, 0)}, faults that did not happen ${r.faults.filter((f) => !f.happened).length}, graceful stop ${r.stop.graceful ? `yes (${(r.stop.ms / 1000).toFixed(1)} s)` : 'NO'}).`,
+    `**Verdict: ${r.ok ? 'clean' : 'NOT CLEAN'}** (lost ${v.totals.lost}, duplicated ${v.totals.duplicated}, wrong outcome ${v.totals.wrongOutcome}, unacknowledged but duplicated ${v.totals.unackedDuplicated}, window mismatches ${v.windows.mismatched}, unaccounted DLQ messages ${v.deadLetters.reduce((a, q) => a + q.unaccounted, 0)}, faults that did not happen ${r.faults.filter((f) => !f.happened).length}, graceful stop ${r.stop.graceful ? `yes (${(r.stop.ms / 1000).toFixed(1)} s)` : 'NO'}, stack crashes ${r.stackCrashes.length}).`,
     '',
     '| door | sent | acknowledged | lost | duplicated | wrong outcome | unacked, landed once | unacked, duplicated |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

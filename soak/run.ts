@@ -36,6 +36,8 @@ export interface SoakOptions {
   /** Keep the state folder (logs, data) after the run. */
   readonly keepState: boolean;
   readonly progress: (line: string) => void;
+  /** Ends the feeding early (Ctrl-C); the run then settles and is judged as usual. */
+  readonly signal?: AbortSignal;
 }
 
 export interface MemoryFigures {
@@ -55,6 +57,8 @@ export interface SoakReport {
   readonly faults: (FaultRecord & { healMs?: number })[];
   readonly memory: Record<string, MemoryFigures>;
   readonly stop: { readonly graceful: boolean; readonly ms: number };
+  /** The stack process exiting by itself (each one restarted so the run could go on). */
+  readonly stackCrashes: readonly string[];
   readonly stateDir: string;
   readonly verdict: Verdict;
   /** Clean verdict, every fault happened, and the stack stopped by itself. */
@@ -206,7 +210,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     // Feed: one tick a second, the rate split over the doors.
     let lastProgress = started;
     let lastRows = 0;
-    for (let tick = 0; Date.now() - started < durationMs; tick++) {
+    for (let tick = 0; Date.now() - started < durationMs && !options.signal?.aborted; tick++) {
+      if (stack.crashed && currentFault !== 'stack-kill') {
+        say(`THE STACK CRASHED (${stack.crashes.at(-1)}); restarting it so the run can go on`);
+        ready = await stack.start();
+      }
       const due = started + tick * 1000;
       if (due > Date.now()) await sleep(due - Date.now());
       const n = options.rate * multiplier;
@@ -258,6 +266,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       say(`the aggregator failed: ${(await aggregated.text()).slice(0, 300)}`);
     else await aggregated.text();
 
+    if (stack.crashed) {
+      say(`THE STACK CRASHED (${stack.crashes.at(-1)}); restarting it to settle`);
+      ready = await stack.start();
+    }
     await kafka?.close();
     const verdict = await judge({
       db,
@@ -287,9 +299,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       faults: faultRecords.map((f) => ({ ...f, ...(f.healedAt ? { healMs: f.healedAt - f.startedAt } : {}) })),
       memory: memoryFigures(memory),
       stop,
+      stackCrashes: stack.crashes,
       stateDir,
       verdict,
-      ok: verdict.clean && faultRecords.every((f) => f.happened) && stop.graceful,
+      ok: verdict.clean && faultRecords.every((f) => f.happened) && stop.graceful && stack.crashes.length === 0,
     };
     return report;
   } finally {

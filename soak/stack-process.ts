@@ -42,12 +42,20 @@ export class StackProcess {
   private exited: Promise<void> = Promise.resolve();
   private logStream: WriteStream | undefined;
   starts = 0;
+  /** Exits nobody asked for (not a kill or stop of ours): each one is a crash of the pipeline. */
+  crashes: string[] = [];
+  private expectingExit = false;
   ready: ReadyDocument | undefined;
 
   constructor(private readonly options: StackProcessOptions) {}
 
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /** True when the process is gone without being asked to go. */
+  get crashed(): boolean {
+    return this.child !== undefined && this.child.exitCode !== null && !this.expectingExit;
   }
 
   async start(): Promise<ReadyDocument> {
@@ -84,7 +92,11 @@ export class StackProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
+    this.expectingExit = false;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    child.once('exit', (code, signal) => {
+      if (!this.expectingExit && this.ready) this.crashes.push(`${new Date().toISOString()} exit ${signal ?? code}`);
+    });
     const log = this.logStream;
     child.stderr?.pipe(log, { end: false });
     let out: string | undefined = '';
@@ -116,6 +128,7 @@ export class StackProcess {
   async kill(): Promise<void> {
     const pid = this.child?.pid;
     if (pid === undefined) return;
+    this.expectingExit = true;
     try {
       process.kill(-pid, 'SIGKILL');
     } catch {
@@ -130,6 +143,7 @@ export class StackProcess {
     const child = this.child;
     if (!child?.pid) return { graceful: true, ms: 0 };
     const started = Date.now();
+    this.expectingExit = true;
     child.kill('SIGTERM');
     const graceful = await Promise.race([
       this.exited.then(() => true),
