@@ -49,17 +49,8 @@ export interface ChaosContext {
   readonly log: (line: string) => void;
 }
 
-/** A small seeded generator (mulberry32), so a seed gives the same schedule and victims. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** The device simulator's seeded generator (mulberry32): a seed gives the same schedule and victims. */
+export { seededRandom } from '#runtime/mqtt/device-simulator.js';
 
 /** How long an outage or a hold lasts. */
 const OUTAGE_MS = 5_000;
