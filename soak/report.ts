@@ -16,6 +16,7 @@ export function markdown(r: SoakReport): string {
     `# Soak run ${r.startedAt}`,
     '',
     `${o.minutes} min at ${o.rate} readings/s, seed ${o.seed}, ${o.faults.length > 0 ? `chaos (${o.faults.join(', ')})` : 'no chaos'}, doors: producer, MQTT${o.kafka ? ', Kafka' : ''}, hostile records when scheduled.`,
+    `Warm-up (until the pipeline had caught up with its cold start; faults start after it): ${r.warmUpSeconds === undefined ? 'never caught up' : `${r.warmUpSeconds} s`}. Fed for ${r.feedSeconds} s, settled ${r.settleSeconds} s after.`,
     `Load average (1/5/15 min) before ${r.loadAverage.before.map((x) => x.toFixed(1)).join(' / ')}, after ${r.loadAverage.after.map((x) => x.toFixed(1)).join(' / ')}; 2 cores shared with other work.`,
     '',
     `**Verdict: ${r.ok ? 'clean' : 'NOT CLEAN'}** (lost ${v.totals.lost}, duplicated ${v.totals.duplicated}, wrong outcome ${v.totals.wrongOutcome}, unacknowledged but duplicated ${v.totals.unackedDuplicated}, window mismatches ${v.windows.mismatched}, unaccounted DLQ messages ${v.deadLetters.reduce((a, q) => a + q.unaccounted, 0)}, faults that did not happen ${r.faults.filter((f) => !f.happened).length}, graceful stop ${r.stop.graceful ? `yes (${(r.stop.ms / 1000).toFixed(1)} s)` : 'NO'}, stack crashes ${r.stackCrashes.length}).`,

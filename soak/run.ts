@@ -51,6 +51,8 @@ export interface SoakReport {
   readonly options: Omit<SoakOptions, 'progress'>;
   readonly startedAt: string;
   readonly feedSeconds: number;
+  /** Until the pipeline had caught up with its cold start (faults and "outside faults" latency begin there). */
+  readonly warmUpSeconds: number | undefined;
   readonly settleSeconds: number;
   readonly loadAverage: { readonly before: number[]; readonly after: number[] };
   readonly sendErrors: { readonly count: number; readonly last: string };
@@ -179,10 +181,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const started = Date.now();
     const memory: Record<string, number>[] = [];
 
+    // Faults begin once the pipeline has caught up with its cold start (the backlog at most a few
+    // seconds of traffic) or half the run has gone: a fault during the start-up backlog would be
+    // measured against the backlog, not against a running pipeline.
+    let caughtUpAt: number | undefined;
     const chaos = (async () => {
-      const plan = schedule({ durationMs, faults, random });
+      while (faults.length > 0 && caughtUpAt === undefined && Date.now() - started < durationMs / 2) await sleep(500);
+      const clock = Math.min(caughtUpAt ?? Date.now(), Date.now());
+      const plan = schedule({ durationMs: durationMs - (clock - started), faults, random });
       for (const step of plan) {
-        const wait = started + step.at - Date.now();
+        const wait = clock + step.at - Date.now();
         if (wait > 0) await sleep(wait);
         currentFault = step.name;
         const record = await inject(
@@ -231,6 +239,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           `[${Math.round((Date.now() - started) / 1000)}s] sent ${c.sent} acked ${c.acked} rows ${rows ?? '?'} (+${rows === undefined ? '?' : rows - lastRows}) lag ${rows === undefined ? '?' : c.acked - rows} records, send errors ${c.sendErrors}, fault ${currentFault}`,
         );
         lastRows = rows ?? lastRows;
+        if (caughtUpAt === undefined && rows !== undefined && c.acked - rows <= Math.max(50, options.rate * 3))
+          caughtUpAt = Date.now();
       }
     }
     const feedSeconds = Math.round((Date.now() - started) / 1000);
@@ -277,7 +287,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       ledger,
       faults: faultRecords,
       latencyTargetMs: options.latencyTargetMs,
-      warmUpUntil: started + Math.min(20_000, durationMs * 0.2),
+      warmUpUntil: caughtUpAt ?? started + Math.min(20_000, durationMs * 0.2),
     });
     say('stopping the stack (SIGTERM)');
     const stop = await stack.stop(90_000);
@@ -293,6 +303,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       },
       startedAt: new Date(started).toISOString(),
       feedSeconds,
+      warmUpSeconds: caughtUpAt === undefined ? undefined : Math.round((caughtUpAt - started) / 1000),
       settleSeconds,
       loadAverage: { before: loadBefore, after: os.loadavg() },
       sendErrors: { count: ledger.counts.sendErrors, last: ledger.lastSendError },
