@@ -165,20 +165,21 @@ export class FunctionRuntime {
 
   /** Invokes the handler with `event`; never rejects: failures come back as an outcome. */
   async invoke(event: unknown, requestId: string = randomUUID()): Promise<InvocationOutcome> {
-    if (this.stopped) {
-      return {
-        ok: false,
-        error: { errorType: 'ServiceUnavailable', errorMessage: 'the Lambda host is stopping' },
-        functionError: 'Unhandled',
-        requestId,
-        durationMs: 0,
-      };
-    }
+    const stopping: InvocationOutcome = {
+      ok: false,
+      error: { errorType: 'ServiceUnavailable', errorMessage: 'the Lambda host is stopping' },
+      functionError: 'Unhandled',
+      requestId,
+      durationMs: 0,
+    };
+    if (this.stopped) return stopping;
     await this.acquireSlot();
     this.stats.invocations++;
     const started = Date.now();
     try {
       const container = await this.takeContainer();
+      // Stopped while waiting for another container's cold start: start no new one.
+      if (!container) return stopping;
       try {
         await container.ready;
       } catch (error) {
@@ -212,12 +213,13 @@ export class FunctionRuntime {
    * quick (tsx's cache is warm after the first) and a waiting invocation takes any container
    * that became idle meanwhile.
    */
-  private async takeContainer(): Promise<Container> {
+  private async takeContainer(): Promise<Container | undefined> {
     for (;;) {
       const idle = this.idle.pop();
       if (idle && !idle.dead) return idle;
       if (!this.initializing) break;
       await this.initializing;
+      if (this.stopped) return undefined;
     }
     this.stats.coldStarts++;
     const container = new Container(this.options, this.logFd, (c) => this.forget(c));
