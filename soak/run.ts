@@ -239,7 +239,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           `[${Math.round((Date.now() - started) / 1000)}s] sent ${c.sent} acked ${c.acked} rows ${rows ?? '?'} (+${rows === undefined ? '?' : rows - lastRows}) lag ${rows === undefined ? '?' : c.acked - rows} records, send errors ${c.sendErrors}, fault ${currentFault}`,
         );
         lastRows = rows ?? lastRows;
-        if (caughtUpAt === undefined && rows !== undefined && c.acked - rows <= Math.max(50, options.rate * 3))
+        if (
+          caughtUpAt === undefined &&
+          rows !== undefined &&
+          rows > 0 &&
+          c.acked - rows <= Math.max(50, options.rate * 3)
+        )
           caughtUpAt = Date.now();
       }
     }
