@@ -59,6 +59,11 @@ function withDatabase(adminUrl: string, database: string): string {
  */
 export async function startBenchServer(options: {
   adminUrl?: string | undefined;
+  /**
+   * Leave the databases on the given server after `stop()`, so a test can count what each
+   * benchmark wrote (its owner drops them).
+   */
+  keepDatabases?: boolean | undefined;
   log?: (line: string) => void;
 }): Promise<BenchServer> {
   let adminUrl = options.adminUrl;
@@ -115,7 +120,7 @@ export async function startBenchServer(options: {
       return withDatabase(adminUrl, name);
     },
     async stop() {
-      if (options.adminUrl) {
+      if (options.adminUrl && !options.keepDatabases) {
         for (const name of [...created, template]) {
           await admin
             .query(`DROP DATABASE IF EXISTS ${admin.escapeIdentifier(name)} WITH (FORCE)`)

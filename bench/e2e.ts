@@ -33,7 +33,8 @@ import type { SimulatedRecord } from '#domain/fleet.js';
 import { type RunningStack, startStack } from '#runtime/stack.js';
 import { topology } from '#topology.js';
 import { type BenchServer, PROJECT_ROOT, percentile, round, sleep } from './common.js';
-import { type RecordSet, recordSet } from './records.js';
+import { copyBatch, prepare } from './ingest.js';
+import { type RecordSet, type RecordSetSpec, recordSet } from './records.js';
 
 export interface E2eOptions {
   readonly rate: number;
@@ -78,8 +79,18 @@ export interface E2eResult {
   readonly fixedLoad: PhaseResult & { readonly offeredPerSecond: number; readonly p99TargetMs: number };
   readonly saturation: PhaseResult;
   readonly drain: { readonly records: number; readonly recordsPerSecond: number; readonly runs: readonly number[] };
+  /**
+   * The rate if PostgreSQL had the machine to itself: raw COPY of the saturation set's valid
+   * rows, cut in validator-size batches, into a fresh clone of the schema, host idle. In
+   * records/s (the set's records ÷ COPY time), to compare with the drain rate.
+   */
+  readonly copy: { readonly rows: number; readonly ms: number; readonly recordsPerSecondEquivalent: number };
+  /** Which of the two limits is lower, so binds: the stream's drain rate or PostgreSQL's COPY rate. */
+  readonly binds: 'drain' | 'copy';
   /** Saturation throughput ÷ drain rate. */
   readonly ratio: number;
+  /** Saturation throughput ÷ the binding limit (the lower of drain and COPY). */
+  readonly ratioToLimit: number;
   readonly hostStats: unknown;
 }
 
@@ -283,6 +294,8 @@ export async function benchE2e(server: BenchServer, options: E2eOptions): Promis
     const saturation = await saturationPhase(run, options);
     const hostStats = stack.host.status();
     const { drain, drainRate } = await drainBaseline(run);
+    const copy = await copyLimit(server, options, source.batchSize, run.log);
+    const limit = Math.min(drainRate, copy.recordsPerSecondEquivalent);
     return {
       shards: topology.stream.shardCount,
       batchSize: source.batchSize,
@@ -291,7 +304,10 @@ export async function benchE2e(server: BenchServer, options: E2eOptions): Promis
       fixedLoad,
       saturation,
       drain,
+      copy,
+      binds: copy.recordsPerSecondEquivalent < drainRate ? 'copy' : 'drain',
       ratio: round(saturation.throughputPerSecond / drainRate),
+      ratioToLimit: round(saturation.throughputPerSecond / limit),
       hostStats,
     };
   } finally {
@@ -385,9 +401,14 @@ async function fixedLoadPhase(run: E2eRun, options: E2eOptions): Promise<PhaseRe
   return phaseResult(set, t0, lastPut, await awaitLanding(run, set));
 }
 
+/** The saturation phase's records (the COPY limit copies the same ones). */
+function saturationSpec(options: E2eOptions): RecordSetSpec {
+  return { count: options.saturationRecords, seed: 22, sensors: options.sensors, positionOffset: 0 };
+}
+
 /** Saturation: the set put by four concurrent writers as fast as the emulator takes it. */
 async function saturationPhase(run: E2eRun, options: E2eOptions): Promise<PhaseResult> {
-  const set = recordSet({ count: options.saturationRecords, seed: 22, sensors: options.sensors, positionOffset: 0 });
+  const set = recordSet(saturationSpec(options));
   run.log(`e2e: saturation, ${set.records.length} records as fast as the emulator takes them`);
   const t0 = performance.now();
   const chunks: SimulatedRecord[][] = [];
@@ -425,4 +446,30 @@ async function drainBaseline(run: E2eRun): Promise<{ drain: E2eResult['drain']; 
     runs: rates.map((x) => round(x)),
   };
   return { drain, drainRate };
+}
+
+/**
+ * The second limit: the saturation set's valid rows by raw COPY (text prepared before the
+ * clock, one COPY per validator-size batch, as the ingest baseline), into a fresh clone with the
+ * same indexes and trigger, while the stack is idle.
+ */
+async function copyLimit(
+  server: BenchServer,
+  options: E2eOptions,
+  batchSize: number,
+  log: (line: string) => void,
+): Promise<E2eResult['copy']> {
+  log("e2e: COPY limit (raw COPY of the saturation set's valid rows, stack idle)");
+  const { batches } = prepare(saturationSpec(options), batchSize);
+  const client = new pg.Client({ connectionString: await server.createDatabase('e2e_copy') });
+  await client.connect();
+  try {
+    const started = performance.now();
+    for (const batch of batches) await copyBatch(client, batch.copy);
+    const ms = performance.now() - started;
+    const rows = batches.reduce((n, b) => n + b.rows.length, 0);
+    return { rows, ms: round(ms), recordsPerSecondEquivalent: round((options.saturationRecords / ms) * 1000) };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }

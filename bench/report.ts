@@ -22,6 +22,12 @@ export interface Machine {
   /** 1/5/15-minute load averages before and after: the machine is shared. */
   readonly loadBefore: readonly number[];
   readonly loadAfter: readonly number[];
+  /**
+   * Set when the 1-minute load average before or after the run was above the number of cores:
+   * the figures were measured beside other work, so a noisy run is recognisable in its own
+   * output. A warning, not a verdict: the ratios are still side by side in the same run.
+   */
+  readonly loadWarning: string | null;
 }
 
 export interface Ratio {
@@ -45,7 +51,83 @@ export interface BenchResults {
   readonly kafka?: KafkaBenchResult;
   readonly mqtt?: MqttResult;
   readonly ratios: readonly Ratio[];
+  /** What bounds each figure, and how close the subject came to it. */
+  readonly limits: readonly Limit[];
   readonly failures: readonly { readonly benchmark: string; readonly message: string }[];
+}
+
+/**
+ * The warning a busy machine earns (load above its cores before or after the run), or null.
+ * The 1-minute average is compared: it is the one that tracks the run itself.
+ */
+export function loadWarning(cores: number, before: readonly number[], after: readonly number[]): string | null {
+  const peak = Math.max(before[0] ?? 0, after[0] ?? 0);
+  if (peak <= cores) return null;
+  return (
+    `machine busy: 1-minute load ${before[0] ?? '?'} before, ${after[0] ?? '?'} after, on ${cores} cores; ` +
+    'rates are depressed and ratios noisier than on an idle machine (compare with a quieter run before drawing conclusions)'
+  );
+}
+
+/** "The limit" of a figure: the rate the subject could reach at best on this machine, this run. */
+export interface Limit {
+  readonly figure: string;
+  /** What the limit is, e.g. raw COPY of the same rows. */
+  readonly limit: string;
+  readonly subject: string;
+  /** Subject ÷ limit (for durations, limit ÷ subject): 1 means at the limit. */
+  readonly share: number;
+  /** When a figure has more than one candidate limit: which one binds and why. */
+  readonly note: string;
+}
+
+const rate = (n: number, unit: string): string => `${n.toLocaleString('en-US')} ${unit}`;
+
+/** The limit of each figure measured in this run (ingest, end to end, aggregation). */
+export function limits(r: Pick<BenchResults, 'ingest' | 'e2e' | 'aggregation'>): Limit[] {
+  const out: Limit[] = [];
+  if (r.ingest) {
+    const i = r.ingest;
+    out.push({
+      figure: `ingest, batches of ${i.batchSize}`,
+      limit: `raw COPY of the same rows: ${rate(i.copyBaseline.recordsPerSecondEquivalent, 'rec/s')}`,
+      subject: `handler ${rate(i.subject.recordsPerSecond, 'rec/s')}`,
+      share: i.ratio,
+      note: 'the handler cannot beat the server taking the same rows with nothing else to do',
+    });
+  }
+  if (r.e2e) {
+    const e = r.e2e;
+    const drain = e.drain.recordsPerSecond;
+    const copy = e.copy.recordsPerSecondEquivalent;
+    const lower = e.binds === 'copy' ? 'COPY' : 'drain';
+    out.push({
+      figure: 'e2e saturation',
+      limit: `drain ${rate(drain, 'rec/s')}; COPY (PostgreSQL alone) ${rate(copy, 'rec/s')}`,
+      subject: `${rate(e.saturation.throughputPerSecond, 'rec/s')}`,
+      share: e.ratioToLimit,
+      note: `${lower} binds (the lower); ${e.ratio.toLocaleString('en-US')} of drain, ${(Math.round((e.saturation.throughputPerSecond / copy) * 1000) / 1000).toLocaleString('en-US')} of COPY`,
+    });
+  }
+  if (r.aggregation) {
+    const a = r.aggregation;
+    out.push({
+      figure: 'aggregation full',
+      limit: `bare INSERT … SELECT … GROUP BY: ${rate(a.bare.msMedian, 'ms')}`,
+      subject: `${rate(a.full.msMedian, 'ms')}`,
+      share: Math.round((a.bare.msMedian / a.full.msMedian) * 1000) / 1000,
+      note: 'one scan and one sort, no claims, no upsert',
+    });
+  }
+  return out;
+}
+
+/** The limits as table rows (figure, limit, subject, share of the limit, note). */
+export function limitRows(list: readonly Limit[]): string[][] {
+  return [
+    ['figure', 'limit (this run)', 'subject', 'share', 'which binds'],
+    ...list.map((l) => [l.figure, l.limit, l.subject, l.share.toLocaleString('en-US'), l.note]),
+  ];
 }
 
 /** Incremental runs count as proportional while a touched window costs at most this many full-run windows. */

@@ -27,7 +27,16 @@ import { benchKafka, KAFKA_BENCH_SETTINGS } from './kafka.js';
 import { benchMemory } from './memory.js';
 import { benchMqtt } from './mqtt.js';
 import { VALIDATOR_BATCH_SIZE } from './records.js';
-import { type BenchResults, ratios, renderMarkdown, renderTable, tableRows } from './report.js';
+import {
+  type BenchResults,
+  limitRows,
+  limits,
+  loadWarning,
+  ratios,
+  renderMarkdown,
+  renderTable,
+  tableRows,
+} from './report.js';
 
 export const BENCHMARKS = ['ingest', 'e2e', 'aggregation', 'memory', 'api', 'kafka', 'mqtt'] as const;
 export type Benchmark = (typeof BENCHMARKS)[number];
@@ -69,6 +78,8 @@ export interface BenchOptions {
   readonly mqttSeconds: number;
   /** An existing PostgreSQL server's superuser URL; an embedded one is started otherwise. */
   readonly adminUrl?: string | undefined;
+  /** With `adminUrl`: leave the benchmark's databases there after the run (the smoke test counts their rows). */
+  readonly keepDatabases?: boolean | undefined;
   /** Folder for child-process logs and the e2e stack's state. */
   readonly logDir: string;
   /** Folder for CPU profiles of the ingest validator worker and the e2e function containers (`--cpu-prof`). */
@@ -138,26 +149,36 @@ function machine(
   server: { version: string; settings: Readonly<Record<string, string>> },
   loadBefore: number[],
 ): BenchResults['machine'] {
+  const cores = os.cpus().length;
+  const loadAfter = currentLoad();
   return {
     cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    cores: os.cpus().length,
+    cores,
     memoryGb: Math.round(os.totalmem() / 2 ** 30),
     platform: `${os.platform()} ${os.release()}`,
     node: process.version,
     postgres: server.version.split(' on ')[0] ?? server.version,
     postgresSettings: server.settings,
     loadBefore,
-    loadAfter: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    loadAfter,
+    loadWarning: loadWarning(cores, loadBefore, loadAfter),
   };
+}
+
+/** 1/5/15-minute load averages, as `uptime` prints them. */
+function currentLoad(): number[] {
+  return os.loadavg().map((l) => Math.round(l * 100) / 100);
 }
 
 /** Runs the selected benchmarks; never throws for one benchmark's failure (it is in `failures`). */
 export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const log = logger(options.quiet);
   const started = Date.now();
-  const loadBefore = os.loadavg().map((l) => Math.round(l * 100) / 100);
+  const loadBefore = currentLoad();
+  if (loadBefore[0] !== undefined && loadBefore[0] > os.cpus().length)
+    log(`warning: load ${loadBefore.join(' ')} on ${os.cpus().length} cores before the run; figures will be noisy`);
   mkdirSync(options.logDir, { recursive: true });
-  const server = await startBenchServer({ adminUrl: options.adminUrl, log });
+  const server = await startBenchServer({ adminUrl: options.adminUrl, keepDatabases: options.keepDatabases, log });
   const results: { -readonly [K in keyof BenchResults]?: BenchResults[K] } = {};
   const failures: { benchmark: string; message: string }[] = [];
   const attempt = async (name: Benchmark, work: () => Promise<void>): Promise<void> => {
@@ -245,7 +266,14 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   } finally {
     await server.stop();
   }
-  const { logDir: _logDir, quiet: _quiet, adminUrl: _adminUrl, cpuProfileDir: _cpu, ...shown } = options;
+  const {
+    logDir: _logDir,
+    quiet: _quiet,
+    adminUrl: _adminUrl,
+    keepDatabases: _keep,
+    cpuProfileDir: _cpu,
+    ...shown
+  } = options;
   return {
     startedAt: new Date(started).toISOString(),
     durationSeconds: Math.round((Date.now() - started) / 100) / 10,
@@ -254,6 +282,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     machine: machine(server, loadBefore),
     ...results,
     ratios: ratios(results),
+    limits: limits(results),
     failures,
   };
 }
@@ -322,13 +351,20 @@ async function main(): Promise<void> {
   const rows = tableRows(results);
   const m = results.machine;
   process.stdout.write(`\n${renderTable(rows)}\n\n`);
+  if (results.limits.length > 0)
+    process.stdout.write(`The limit of each figure:\n${renderTable(limitRows(results.limits))}\n\n`);
   process.stdout.write(
     `machine: ${m.cores} × ${m.cpuModel}, ${m.memoryGb} GiB, ${m.node}, ${m.postgres}; load ${m.loadBefore.join(' ')} → ${m.loadAfter.join(' ')}\n`,
   );
+  if (m.loadWarning) process.stdout.write(`WARNING: ${m.loadWarning}\n`);
   process.stdout.write(
     `took ${results.durationSeconds} s; JSON: ${path.relative(process.cwd(), file)}; logs: ${options.logDir}\n`,
   );
-  if (values.markdown) process.stdout.write(`\n${renderMarkdown(rows)}\n`);
+  if (values.markdown) {
+    process.stdout.write(`\n${renderMarkdown(rows)}\n`);
+    if (results.limits.length > 0) process.stdout.write(`\n${renderMarkdown(limitRows(results.limits))}\n`);
+    if (m.loadWarning) process.stdout.write(`\n**Warning:** ${m.loadWarning}\n`);
+  }
   if (results.failures.length > 0) process.exitCode = 1;
 }
 

@@ -24,6 +24,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IConstruct } from 'constructs';
 import { AwsDatabase, LocalStackDatabase } from './constructs/database.js';
+import { QueryApi } from './constructs/query-api.js';
 import type { PipelineStack } from './pipeline-stack.js';
 
 /** Acknowledgement ids carry the plugin's name as their namespace. */
@@ -53,10 +54,6 @@ export function addGuardPlugin(app: App): void {
 }
 
 const REASONS = {
-  alarmActions:
-    'CT.CLOUDWATCH.PR.1: the alarms notify the operator’s SNS topic when the deployment names one ' +
-    '(-c alarmTopicArn=...); this deployment names none, so they show on the dashboard and in the console only. ' +
-    'With a topic configured every alarm has an alarm and an OK action and this acknowledgement is not added.',
   logRetention:
     'CT.CLOUDWATCH.PR.2: log retention is the deployment’s choice (-c logRetentionDays, default 30): these are ' +
     'operational logs (structured JSON, no readings and no secrets), and the data itself lives in PostgreSQL. ' +
@@ -98,6 +95,11 @@ const REASONS = {
     'CT.RDS.PR.30: storage is encrypted at rest with the AWS managed key aws/rds. A customer key would matter for ' +
     'sharing snapshots across accounts or revoking access by key policy, neither of which this deployment does; ' +
     'it would add a key to manage and its monthly charge.',
+  apiInvokePermission:
+    'CT.LAMBDA.PR.2: this permission lets only apigateway.amazonaws.com invoke the function, and only with SourceArn ' +
+    'set to this stack’s own REST API and stage (arn:…:execute-api:<region>:<account>:<api id>/<stage>/*/…). The ' +
+    'rule accepts a SourceArn only as a literal or a plain Ref/GetAtt, and an execute-api ARN can only be built with ' +
+    'Fn::Join; the function is not public.',
   rdsIamAuth:
     'CT.RDS.PR.7: functions authenticate as their own PostgreSQL users whose passwords live in Secrets Manager and ' +
     'rotate every 30 days (multi-user rotation); IAM database authentication would replace that with a token per ' +
@@ -112,13 +114,17 @@ function ack(scope: IConstruct, rule: string, reason: string): void {
 export function acknowledgeGuardFindings(stack: PipelineStack): void {
   const all = stack.node.findAll();
   const settings = stack.settings;
-  if (!settings.alarmTopicArn) ack(stack.monitoring, 'cloudwatch_alarm_action_check', REASONS.alarmActions);
   for (const group of all.filter((c): c is logs.LogGroup => c instanceof logs.LogGroup)) {
     if (settings.logRetentionDays < 365)
       ack(group, 'cloudwatch_log_group_retention_period_check', REASONS.logRetention);
     ack(group, 'cloudwatch_log_group_encrypted_check', REASONS.logKms);
   }
   acknowledgeFunctionsOutsideVpc(stack, all);
+  for (const api of all.filter((c): c is QueryApi => c instanceof QueryApi)) {
+    for (const permission of api.node.findAll().filter((c) => c instanceof lambda.CfnPermission)) {
+      ack(permission, 'lambda_function_public_access_prohibited_check', REASONS.apiInvokePermission);
+    }
+  }
   for (const dlq of Object.values(stack.deadLetterQueues)) ack(dlq, 'sqs_dlq_check', REASONS.dlqOfDlq);
 
   const db = stack.database;

@@ -17,6 +17,13 @@ export const LOCALSTACK = {
   databaseName: 'iot',
   /** The container's superuser; its password is `IOT_DB_PASSWORD`, passed to the deploy as a NoEcho parameter. */
   adminUser: 'postgres',
+  /**
+   * A REST API stage's URL from the host, in LocalStack's documented `execute-api` form (the AWS
+   * form, `<id>.execute-api.<region>.amazonaws.com`, does not resolve to LocalStack).
+   */
+  apiUrl(restApiId: string, stageName: string): string {
+    return `http://${restApiId}.execute-api.localhost.localstack.cloud:4566/${stageName}/`;
+  },
   /** AWS API endpoint as seen from a Lambda container on the compose network. */
   get endpoint(): string {
     return `http://${this.localstackService}:4566`;

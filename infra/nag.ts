@@ -5,9 +5,12 @@
  * anywhere else still fails `cdk synth` and the tests.
  */
 import { type CfnElement, Validations } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type { IConstruct } from 'constructs';
 import { AwsDatabase, LocalStackDatabase } from './constructs/database.js';
+import { QueryApi } from './constructs/query-api.js';
 import type { PipelineStack } from './pipeline-stack.js';
+import { FUNCTION_WIRING, GET_METRIC_DATA_REASON } from './wiring.js';
 
 const REASONS = {
   vpcEni:
@@ -42,6 +45,24 @@ const REASONS = {
   localUserSecretRotation:
     'LocalStack target only: a per-function login user of a disposable local database on a Docker network; LocalStack ' +
     'has no RDS for a rotation function to act on. On AWS the same secrets rotate every 30 days (multi-user rotation).',
+  apiRequestValidation:
+    'The API is one Lambda proxy integration: the function validates every request itself, with the zod schemas the ' +
+    'OpenAPI document is generated from (unknown parameters refused, RFC 9457 problem replies, tested with hostile ' +
+    'query strings). An API Gateway request validator would duplicate a subset of those rules in a second place.',
+  apiWaf:
+    'No WAF web ACL by default: a web ACL costs a monthly fee plus per-request charges, more than the whole API at ' +
+    "this fleet's size. The stage throttles every request (-c apiThrottleRateLimit / apiThrottleBurstLimit) before " +
+    'the function or the database sees it, and every request needs a bearer token. Associate a WAF web ACL with the ' +
+    'stage when the API is exposed to untrusted networks at scale.',
+  apiAuthorization:
+    "Authorization is the function's own: every request but the token-free health of the page shell carries a bearer " +
+    'token checked against hashed tokens in PostgreSQL (scope and expiry, constant-time comparison, 401/403), the same ' +
+    'code and the same tokens as `npm start` (DESIGN.md section 10: same authorization on every target). An API Gateway ' +
+    'authorizer or Cognito would add a second, different identity system.',
+  apiAccountLogRole:
+    "API Gateway's account-wide CloudWatch Logs role writes the execution and access logs of every REST API of the " +
+    'account and region, to log groups API Gateway names itself (API-Gateway-Execution-Logs_<api id>/<stage>) or ' +
+    'the stage names; the resource is narrowed from the managed policy’s "*" to log groups of this account and region.',
 } as const;
 
 function ack(scope: IConstruct, id: string, reason: string): void {
@@ -54,7 +75,20 @@ export function acknowledgeFindings(stack: PipelineStack): void {
   const vpcFunctions = [...Object.values(stack.functions), stack.migrations.handler].filter(
     (f) => f.function.isBoundToVpc,
   );
-  for (const fn of vpcFunctions) ack(fn.role, 'AwsSolutions-IAM5[Resource::*]', REASONS.vpcEni);
+  // The same finding id covers every "*" resource of a role: a gauge-reading function's reason names both.
+  const withGauges = new Set(
+    Object.entries(stack.functions)
+      .filter(([fid]) => FUNCTION_WIRING[fid as keyof typeof FUNCTION_WIRING].gauges)
+      .map(([, fn]) => fn),
+  );
+  for (const fn of vpcFunctions) {
+    const reason = withGauges.has(fn) ? `${REASONS.vpcEni} Also: ${GET_METRIC_DATA_REASON}` : REASONS.vpcEni;
+    ack(fn.role, 'AwsSolutions-IAM5[Resource::*]', reason);
+  }
+  for (const fn of withGauges) {
+    if (!fn.function.isBoundToVpc) ack(fn.role, 'AwsSolutions-IAM5[Resource::*]', GET_METRIC_DATA_REASON);
+  }
+  acknowledgeApis(stack);
 
   // The finding names the function by its logical id, as in `<MigrationsHandlerFunction12F7BFB0.Arn>:*`.
   const handlerLogicalId = stack.getLogicalId(stack.migrations.handler.function.node.defaultChild as CfnElement);
@@ -74,5 +108,24 @@ export function acknowledgeFindings(stack: PipelineStack): void {
   if (db instanceof LocalStackDatabase) {
     ack(db.adminSecret, 'AwsSolutions-SMG4', REASONS.localAdminSecretRotation);
     for (const secret of db.userSecrets) ack(secret, 'AwsSolutions-SMG4', REASONS.localUserSecretRotation);
+  }
+}
+
+/** The query API's findings, on the API, its stage, each method, and the account log role. */
+function acknowledgeApis(stack: PipelineStack): void {
+  for (const api of stack.node.findAll().filter((c): c is QueryApi => c instanceof QueryApi)) {
+    ack(api.api, 'AwsSolutions-APIG2', REASONS.apiRequestValidation);
+    ack(api.api.deploymentStage, 'AwsSolutions-APIG3', REASONS.apiWaf);
+    for (const method of api.api.node.findAll().filter((c): c is apigw.Method => c instanceof apigw.Method)) {
+      ack(method, 'AwsSolutions-APIG4', REASONS.apiAuthorization);
+      ack(method, 'AwsSolutions-COG4', REASONS.apiAuthorization);
+    }
+    if (api.accountRole) {
+      ack(
+        api.accountRole,
+        'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:*]',
+        REASONS.apiAccountLogRole,
+      );
+    }
   }
 }

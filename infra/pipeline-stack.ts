@@ -30,6 +30,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { topology as defaultTopology, type FunctionId, type QueueId, type Topology } from '#topology.js';
+import { AlertTopic } from './constructs/alert-topic.js';
 import { AwsDatabase, LocalStackDatabase, type PipelineDatabase } from './constructs/database.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { PipelineFunction } from './constructs/pipeline-function.js';
@@ -66,6 +67,7 @@ export class PipelineStack extends Stack {
   readonly queues: Record<QueueId, sqs.Queue>;
   readonly deadLetterQueues: Record<QueueId, sqs.Queue>;
   readonly database: PipelineDatabase;
+  readonly alerts: AlertTopic;
   readonly functions: Record<FunctionId, PipelineFunction>;
   readonly migrations: SchemaMigrations;
   readonly monitoring: Monitoring;
@@ -82,10 +84,11 @@ export class PipelineStack extends Stack {
     this.stream = this.createStream();
     [this.queues, this.deadLetterQueues] = this.createQueues();
     this.database = this.createDatabase();
+    this.alerts = this.createAlertTopic();
     const access = this.createDatabaseUsers();
     this.functions = this.createFunctions(access);
     this.migrations = this.createMigrations(access);
-    this.monitoring = this.createMonitoring(this.importAlarmTopic());
+    this.monitoring = this.createMonitoring([this.alerts.topic, ...this.importAlarmTopic()]);
     this.connectTriggers();
     this.createOutputs();
   }
@@ -95,7 +98,14 @@ export class PipelineStack extends Stack {
   }
 
   private get wiringTargets(): WiringTargets {
-    return { topology: this.topology, stream: this.stream, queues: this.queues, database: this.database };
+    return {
+      topology: this.topology,
+      stream: this.stream,
+      queues: this.queues,
+      deadLetterQueues: this.deadLetterQueues,
+      database: this.database,
+      functionName: (fid) => deployedName(this, this.topology.functions[fid].name),
+    };
   }
 
   private createStream(): kinesis.Stream {
@@ -143,12 +153,25 @@ export class PipelineStack extends Stack {
       : new LocalStackDatabase(this, 'Database');
   }
 
+  /** The topic every alarm and every reading alert goes to (constructs/alert-topic.ts). */
+  private createAlertTopic(): AlertTopic {
+    const spec = this.topology.alertTopic;
+    return new AlertTopic(this, 'Alerts', {
+      topicName: deployedName(this, spec.name),
+      displayName: spec.displayName,
+      alertEmail: this.settings.alertEmail,
+      removalPolicy: this.settings.removalPolicy,
+    });
+  }
+
   /** One login user per function whose wiring has a database role; then the database is final. */
   private createDatabaseUsers(): Map<FunctionId, FunctionAccess> {
     const access = new Map<FunctionId, FunctionAccess>();
     for (const fid of this.functionIds) {
       const wiring = FUNCTION_WIRING[fid];
-      const userSecret = wiring.databaseRole ? this.database.addUser(pascal(fid), databaseUsername(fid)) : undefined;
+      const userSecret = wiring.databaseRole
+        ? this.database.addUser(pascal(fid), databaseUsername(fid, wiring.databaseRole))
+        : undefined;
       access.set(fid, { wiring, userSecret });
     }
     this.database.finalize();
@@ -163,7 +186,7 @@ export class PipelineStack extends Stack {
       // Only functions that reach the database need the VPC; the producer stays outside it.
       const inVpc = fa.userSecret !== undefined;
       const fn = new PipelineFunction(this, pascal(fid), {
-        functionName: deployedName(this, spec.name),
+        functionName: this.wiringTargets.functionName(fid),
         entry: path.join(this.projectRoot, spec.entry),
         description: spec.description,
         memoryMb: spec.memoryMb,
@@ -176,6 +199,7 @@ export class PipelineStack extends Stack {
         vpcSubnets: inVpc ? this.database.vpcSubnets : undefined,
         bundleMetafile: this.bundleMetafile,
         copyFolders: fa.wiring.copyFolders,
+        generatedFolders: fa.wiring.generatedFolders,
       });
       grantWiring(fa, fn.function, this.wiringTargets);
       functions[fid] = fn;
@@ -224,13 +248,13 @@ export class PipelineStack extends Stack {
     for (const c of waiting) c.node.addDependency(this.migrations.resource);
   }
 
-  /** The operator's SNS topic the alarms notify, when the deployment names one. */
-  private importAlarmTopic(): sns.ITopic | undefined {
+  /** The operator's own SNS topic the alarms also notify, when the deployment names one. */
+  private importAlarmTopic(): sns.ITopic[] {
     const arn = this.settings.alarmTopicArn;
-    return arn ? sns.Topic.fromTopicArn(this, 'AlarmTopic', arn) : undefined;
+    return arn ? [sns.Topic.fromTopicArn(this, 'AlarmTopic', arn)] : [];
   }
 
-  private createMonitoring(alarmTopic: sns.ITopic | undefined): Monitoring {
+  private createMonitoring(alarmTopics: sns.ITopic[]): Monitoring {
     const { topology, functions, queues } = this;
     const named = <T>(entries: [string, T][], suffix: string) =>
       Object.fromEntries(entries.map(([qid, q]) => [`${qid}${suffix}`, q]));
@@ -246,7 +270,12 @@ export class PipelineStack extends Stack {
       ),
       queues: named(Object.entries(queues), 'Queue'),
       metricAlarms: this.functionIds.flatMap((fid) => FUNCTION_WIRING[fid].metricAlarms ?? []),
-      alarmTopic,
+      heartbeatAlarms: this.functionIds.flatMap((fid) => FUNCTION_WIRING[fid].heartbeatAlarms ?? []),
+      ratioAlarms: this.functionIds.flatMap((fid) => {
+        const spec = FUNCTION_WIRING[fid].rejectionRateAlarm;
+        return spec ? [{ ...spec, threshold: this.settings.rejectionRateAlarm }] : [];
+      }),
+      alarmTopics,
     });
   }
 
@@ -260,5 +289,9 @@ export class PipelineStack extends Stack {
       description: 'ARN only; read the value with secretsmanager get-secret-value when you need to connect',
     });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
+    new CfnOutput(this, 'AlertTopicArn', {
+      value: this.alerts.topic.topicArn,
+      description: 'Every alarm and reading alert; subscribe with -c alertEmail=... or aws sns subscribe',
+    });
   }
 }

@@ -34,8 +34,29 @@ export interface DeploymentSettings {
    */
   readonly removalPolicy: RemovalPolicy;
   readonly database: DatabaseSettings;
-  /** Optional SNS topic ARN the alarms notify; without one the alarms only show in the console. */
+  /**
+   * An operator's own SNS topic the alarms notify as well (an existing ops channel); the stack's
+   * alert topic gets every alarm either way.
+   */
   readonly alarmTopicArn?: string | undefined;
+  /** E-mail address subscribed to the alert topic (alarms and reading alerts); none when absent. */
+  readonly alertEmail?: string | undefined;
+  readonly api: ApiSettings;
+  /** Share of rejected records (rejected ÷ received, over 5 minutes) at which an alarm fires. */
+  readonly rejectionRateAlarm: number;
+}
+
+export interface ApiSettings {
+  /** Stage-wide steady request rate, requests per second, before API Gateway answers 429. */
+  readonly throttleRateLimit: number;
+  /** Stage-wide burst (token bucket size) above the steady rate. */
+  readonly throttleBurstLimit: number;
+  /**
+   * Set API Gateway's account-wide CloudWatch Logs role (one per account and region, needed for
+   * access and execution logs). Turn off when the account already has one, so this stack does
+   * not replace it.
+   */
+  readonly accountLogRole: boolean;
 }
 
 export class SettingsError extends Error {
@@ -65,6 +86,25 @@ function int(node: Node, key: string, fallback: number, min: number): number {
   return n;
 }
 
+function fraction(node: Node, key: string, fallback: number): number {
+  const value = text(node, key);
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 1)
+    throw new SettingsError(`Context ${key} must be a number in (0, 1], got ${value}`);
+  return n;
+}
+
+/** Deliberately loose (SNS confirms the address by mail); catches a missing `@` or stray spaces. */
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+function email(node: Node, key: string): string | undefined {
+  const value = text(node, key);
+  if (value !== undefined && !EMAIL.test(value))
+    throw new SettingsError(`Context ${key} must be an e-mail address, got ${value}`);
+  return value;
+}
+
 /**
  * Reads the settings from context. Unknown targets fail the synth with the accepted values, so a
  * typo (`-c target=localstak`) never silently deploys the AWS variant.
@@ -92,5 +132,13 @@ export function settingsFromContext(node: Node): DeploymentSettings {
       rdsProxy: bool(node, 'rdsProxy', false),
     },
     alarmTopicArn: text(node, 'alarmTopicArn'),
+    alertEmail: email(node, 'alertEmail'),
+    api: {
+      throttleRateLimit: int(node, 'apiThrottleRateLimit', 50, 1),
+      throttleBurstLimit: int(node, 'apiThrottleBurstLimit', 100, 1),
+      accountLogRole: bool(node, 'apiAccountLogRole', true),
+    },
+    // The simulated fleet rejects about 37% by design (README); half is well above that.
+    rejectionRateAlarm: fraction(node, 'rejectionRateAlarm', 0.5),
   };
 }

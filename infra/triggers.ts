@@ -6,7 +6,8 @@
  * Everything a trigger creates starts only once the schema exists: the stack makes every event
  * source mapping of every function, and whatever a trigger returns, wait for the migrations.
  */
-import { Duration, type Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, type Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -18,8 +19,10 @@ import { type FunctionId, type QueueId, rateExpression, type Topology } from '#t
 import { KafkaBridgeSource, kafkaSourceFromContext } from './constructs/kafka-source.js';
 import type { Monitoring } from './constructs/monitoring.js';
 import type { PipelineFunction } from './constructs/pipeline-function.js';
+import { QueryApi } from './constructs/query-api.js';
 import { iotDoor } from './iot-door.js';
-import { pascal } from './names.js';
+import { LOCALSTACK } from './localstack.js';
+import { deployedName, pascal } from './names.js';
 import type { DeploymentSettings } from './settings.js';
 
 /** What a trigger may connect: the stack's shared resources and its functions. */
@@ -84,7 +87,6 @@ const schedules: Trigger = ({ scope, topology, functions }) =>
       }),
   );
 
-/** Every kind of trigger the stack creates, in order. */
 /** The Kafka door: only when the deployment names a cluster (see constructs/kafka-source.ts). */
 const kafkaSources: Trigger = ({ scope, topology, queues, functions }) => {
   const deployment = kafkaSourceFromContext(scope.node);
@@ -100,4 +102,65 @@ const kafkaSources: Trigger = ({ scope, topology, queues, functions }) => {
   );
 };
 
-export const TRIGGERS: readonly Trigger[] = [kinesisSources, sqsSources, kafkaSources, schedules, iotDoor];
+/**
+ * The query API door: a REST API in front of each HTTP function (constructs/query-api.ts), its
+ * URL as a stack output. The API Gateway deployment waits for the schema: the first request may
+ * come as soon as the stage exists.
+ */
+const httpApis: Trigger = ({ scope, topology, settings, functions, monitoring }) =>
+  topology.httpApis.map((spec, index) => {
+    const suffix = index === 0 ? '' : String(index);
+    const api = new QueryApi(scope, `QueryApi${suffix}`, {
+      restApiName: deployedName(scope, spec.name),
+      stageName: spec.stageName,
+      handler: functions[spec.function].function,
+      throttleRateLimit: settings.api.throttleRateLimit,
+      throttleBurstLimit: settings.api.throttleBurstLimit,
+      accountLogRole: settings.api.accountLogRole,
+      logRetentionDays: settings.logRetentionDays,
+      removalPolicy: settings.removalPolicy,
+    });
+    watchApi(monitoring, api, spec.name, suffix);
+    new CfnOutput(scope, `ApiUrl${suffix}`, {
+      value: settings.target === 'localstack' ? LOCALSTACK.apiUrl(api.api.restApiId, spec.stageName) : api.url,
+      description: 'Query API and dashboard (append api/openapi.json for the API description); bearer token required',
+    });
+    return api.api.deploymentStage;
+  });
+
+/**
+ * The API's own signals: 5xx answers alarm (a function error, the 29 s integration timeout, an
+ * integration API Gateway could not call; 4xx are the callers' and 429 the throttle doing its
+ * job), and a dashboard row with requests, errors and latency.
+ */
+function watchApi(monitoring: Monitoring, api: QueryApi, name: string, suffix: string): void {
+  const period = Duration.minutes(5);
+  monitoring.addAlarm(`QueryApi${suffix}ServerErrors`, {
+    description: `${name}: API Gateway answered 5xx (function error, 29 s timeout or failed integration)`,
+    metric: api.api.metricServerError({ statistic: 'Sum', period }),
+    threshold: 1,
+  });
+  const minute = Duration.minutes(1);
+  monitoring.dashboard.addWidgets(
+    new cloudwatch.GraphWidget({
+      title: `Query API ${name}: requests, 4xx, 5xx`,
+      left: [
+        api.api.metricCount({ statistic: 'Sum', period: minute, label: 'requests' }),
+        api.api.metricClientError({ statistic: 'Sum', period: minute, label: '4xx (429 included)' }),
+        api.api.metricServerError({ statistic: 'Sum', period: minute, label: '5xx' }),
+      ],
+      width: 12,
+    }),
+    new cloudwatch.GraphWidget({
+      title: `Query API ${name}: latency p50 / p99 (ms)`,
+      left: [
+        api.api.metricLatency({ statistic: 'p50', period: minute, label: 'p50' }),
+        api.api.metricLatency({ statistic: 'p99', period: minute, label: 'p99' }),
+      ],
+      width: 12,
+    }),
+  );
+}
+
+/** Every kind of trigger the stack creates, in order. */
+export const TRIGGERS: readonly Trigger[] = [kinesisSources, sqsSources, kafkaSources, schedules, iotDoor, httpApis];

@@ -9,13 +9,14 @@
  *   new kind (say, publishing to an alert topic) is a new optional field on
  *   {@link FunctionWiring} plus one rule, and leaves the other rules and the stack untouched.
  */
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { FunctionId, QueueId, Topology } from '#topology.js';
 import type { PipelineDatabase } from './constructs/database.js';
-import type { MetricAlarmSpec } from './constructs/monitoring.js';
+import type { HeartbeatAlarmSpec, MetricAlarmSpec, RatioAlarmSpec } from './constructs/monitoring.js';
 import type { GroupRole } from './database-roles.js';
 
 /** What a function touches besides its event source (event sources grant their own reads). */
@@ -32,17 +33,65 @@ export interface FunctionWiring {
   readonly payloadCap?: boolean;
   /** Project folders the function reads at run time, copied into its bundle (see PipelineFunction). */
   readonly copyFolders?: readonly { readonly from: string; readonly to: string }[];
+  /** Files a project script generates into the bundle at synth time (see PipelineFunction). */
+  readonly generatedFolders?: readonly { readonly script: string; readonly to: string }[];
   /** Alarms on the function's own metrics (namespace IoTFirst, dimension service = `service`). */
   readonly metricAlarms?: readonly MetricAlarmSpec[];
+  /** "Stopped" alarms: the function must emit this metric on every successful run (missing data breaches). */
+  readonly heartbeatAlarms?: readonly HeartbeatAlarmSpec[];
+  /** The rejection-rate alarm on the function's own counts; its threshold is the `rejectionRateAlarm` setting. */
+  readonly rejectionRateAlarm?: Omit<RatioAlarmSpec, 'threshold'>;
+  /**
+   * Reads the pipeline's gauges for a health report (the query API): the stream's shards, the
+   * depth of queues and dead-letter queues, a function's CloudWatch metrics (iterator age).
+   */
+  readonly gauges?: PipelineGaugesWiring;
 }
+
+/** What a health report reads, each with the environment variable that names it. */
+export interface PipelineGaugesWiring {
+  /** Carries the stream name (kinesis:DescribeStreamSummary, kinesis:ListShards). */
+  readonly streamEnv: string;
+  /** Queues whose depth it reads (sqs:GetQueueAttributes); `deadLetter` for the queue's DLQ. */
+  readonly queues: readonly { readonly queue: QueueId; readonly deadLetter: boolean; readonly env: string }[];
+  /** A function whose AWS/Lambda metrics it reads (cloudwatch:GetMetricData), by deployed name. */
+  readonly metricsOf: { readonly function: FunctionId; readonly env: string };
+}
+
+/** Why the gauges' CloudWatch statement has resource "*" (also the cdk-nag acknowledgement's reason). */
+export const GET_METRIC_DATA_REASON =
+  'cloudwatch:GetMetricData supports no resource-level permissions (the service authorization reference lists ' +
+  'no resource type for it), so "*" is the only resource that works; it only reads metric values (here the ' +
+  "validator's IteratorAge for the API's health report) and can change nothing.";
 
 const WIRING = {
   producer: { writesStream: 'STREAM_NAME' },
   kafkaBridge: { writesStream: 'STREAM_NAME' },
-  validator: { databaseRole: 'iot_ingest', sendsTo: [{ queue: 'errors', env: 'ERRORS_QUEUE_URL' }], payloadCap: true },
+  validator: {
+    databaseRole: 'iot_ingest',
+    sendsTo: [{ queue: 'errors', env: 'ERRORS_QUEUE_URL' }],
+    payloadCap: true,
+    rejectionRateAlarm: {
+      service: 'validator',
+      part: 'RecordsRejected',
+      whole: 'RecordsReceived',
+      description: 'Rejection rate: the share of records the validator rejected over 5 minutes reached the threshold',
+    },
+  },
   // Failure notices name a shard and a sequence range; the drainer reads those records back.
   dlqDrainer: { databaseRole: 'iot_ingest', readsStream: true, payloadCap: true },
-  aggregator: { databaseRole: 'iot_aggregation' },
+  // Every successful run emits WindowsRecomputed (0 included); a failing or unscheduled one emits nothing.
+  aggregator: {
+    databaseRole: 'iot_aggregation',
+    heartbeatAlarms: [
+      {
+        service: 'aggregator',
+        metric: 'WindowsRecomputed',
+        withinMinutes: 5,
+        description: 'Aggregator stopped: no successful run in 5 minutes (windows and reading alerts are not updated)',
+      },
+    ],
+  },
   // The handler looks for the SodaCL files at $LAMBDA_TASK_ROOT/soda/checks.
   dq: {
     databaseRole: 'iot_dq',
@@ -52,14 +101,35 @@ const WIRING = {
       { service: 'dq', metric: 'DqChecksErrored', description: 'Data-quality checks could not be evaluated' },
     ],
   },
+  // The query API (h-api's contract): a read-only user, plus the gauges of its /api/health. The
+  // handler serves the dashboard from $LAMBDA_TASK_ROOT/dashboard, built from web/ at synth time.
+  api: {
+    databaseRole: 'iot_api',
+    generatedFolders: [{ script: 'web/build-cli.ts', to: 'dashboard' }],
+    gauges: {
+      streamEnv: 'STREAM_NAME',
+      queues: [
+        { queue: 'errors', deadLetter: false, env: 'ERRORS_QUEUE_URL' },
+        { queue: 'failures', deadLetter: false, env: 'FAILURES_QUEUE_URL' },
+        { queue: 'errors', deadLetter: true, env: 'ERRORS_DLQ_URL' },
+        { queue: 'failures', deadLetter: true, env: 'FAILURES_DLQ_URL' },
+      ],
+      metricsOf: { function: 'validator', env: 'VALIDATOR_FUNCTION_NAME' },
+    },
+  },
 } satisfies Readonly<Record<string, FunctionWiring>>;
 
 /** How each topology function is wired; typed by FunctionId so none can be forgotten. */
 export const FUNCTION_WIRING: Readonly<Record<FunctionId, FunctionWiring>> = WIRING;
 
-/** PostgreSQL login user of a function: `iot_` plus its id in snake case (dlqDrainer → iot_dlq_drainer). */
-export function databaseUsername(id: string): string {
-  return `iot_${id.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+/**
+ * PostgreSQL login user of a function: `iot_` plus its id in snake case (dlqDrainer →
+ * iot_dlq_drainer), with `_login` added when that is its group role's own name (dq → iot_dq_login,
+ * api → iot_api_login): a role cannot be granted to itself, and the group role must stay NOLOGIN.
+ */
+export function databaseUsername(id: string, groupRole?: string): string {
+  const name = `iot_${id.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+  return name === groupRole ? `${name}_login` : name;
 }
 
 /** The shared resources a rule may hand to a function. */
@@ -67,7 +137,10 @@ export interface WiringTargets {
   readonly topology: Topology;
   readonly stream: kinesis.IStream;
   readonly queues: Readonly<Record<QueueId, sqs.IQueue>>;
+  readonly deadLetterQueues: Readonly<Record<QueueId, sqs.IQueue>>;
   readonly database: PipelineDatabase;
+  /** Deployed name of a topology function (known before the function exists). */
+  readonly functionName: (id: FunctionId) => string;
 }
 
 /** One function's wiring entry with what was created for it before the function existed. */
@@ -125,8 +198,39 @@ const payloadCap: WiringRule = {
   grant: () => {},
 };
 
+const gauges: WiringRule = {
+  environment: ({ wiring }, to): Record<string, string> => {
+    const g = wiring.gauges;
+    if (!g) return {};
+    return {
+      [g.streamEnv]: to.stream.streamName,
+      ...Object.fromEntries(
+        g.queues.map((q) => [q.env, (q.deadLetter ? to.deadLetterQueues : to.queues)[q.queue].queueUrl]),
+      ),
+      [g.metricsOf.env]: to.functionName(g.metricsOf.function),
+    };
+  },
+  grant: ({ wiring }, fn, to) => {
+    const g = wiring.gauges;
+    if (!g) return;
+    to.stream.grant(fn, 'kinesis:DescribeStreamSummary', 'kinesis:ListShards');
+    for (const q of g.queues)
+      (q.deadLetter ? to.deadLetterQueues : to.queues)[q.queue].grant(fn, 'sqs:GetQueueAttributes');
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'ReadPipelineMetrics', actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),
+    );
+  },
+};
+
 /** Every kind of access, in the order the stack applies them. */
-export const WIRING_RULES: readonly WiringRule[] = [databaseAccess, queueSends, streamWrites, streamReads, payloadCap];
+export const WIRING_RULES: readonly WiringRule[] = [
+  databaseAccess,
+  queueSends,
+  streamWrites,
+  streamReads,
+  payloadCap,
+  gauges,
+];
 
 /** The environment a function's wiring asks for, from every rule in order. */
 export function wiringEnvironment(access: FunctionAccess, to: WiringTargets): Record<string, string> {

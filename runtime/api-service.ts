@@ -15,7 +15,7 @@ import { serveApi } from '#adapters/http/node-server.js';
 import { PostgresTokenStore } from '#adapters/postgres/token-store.js';
 import { readApiSettings } from '#config/api.js';
 import { composeApi } from '#lambdas/api/compose.js';
-import { createToken } from '#pipeline/api-tokens.js';
+import { createToken, revokeToken } from '#pipeline/api-tokens.js';
 import { type AlertNotifier, startAlertNotifier } from './alert-notifier.js';
 import type { StackService } from './service.js';
 
@@ -39,12 +39,20 @@ async function dashboardAssets(): Promise<ReadonlyMap<string, StaticAsset> | und
   return module.buildDashboardAssets?.();
 }
 
-/** The local read token: created once per state folder; later starts reuse it. */
+/**
+ * The local read token: created once per state folder; later starts reuse it. When the file is
+ * gone but the database kept its token (a new state folder on an existing `DATABASE_URL`, or a
+ * deleted `.iot-first/` while root's data stays in /var/tmp), that token can never be shown again:
+ * it is revoked and a new one made, instead of failing on the one-active-token-per-name rule.
+ */
 async function localToken(pool: pg.Pool, stateDir: string, log: (line: string) => void): Promise<string> {
   const file = path.join(stateDir, LOCAL_TOKEN_FILE);
   const kept = (await readFile(file, 'utf8').catch(() => '')).trim();
   if (kept) return kept;
-  const { token } = await createToken(new PostgresTokenStore(pool), { name: LOCAL_TOKEN_NAME, scope: 'read' });
+  const store = new PostgresTokenStore(pool);
+  const revoked = await revokeToken(store, LOCAL_TOKEN_NAME);
+  if (revoked.length > 0) log(`revoked the previous local API token: its file ${file} is gone`);
+  const { token } = await createToken(store, { name: LOCAL_TOKEN_NAME, scope: 'read' });
   await writeFile(file, `${token}\n`, { mode: 0o600 });
   log(`created a local API read token (shown once; also in ${file}): ${token}`);
   return token;

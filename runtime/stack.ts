@@ -130,14 +130,14 @@ async function stopOrphanedPostgres(dataDir: string, log: (line: string) => void
 }
 
 /** Fails fast with a clear message when a fixed port is already taken. */
-async function assertPortFree(port: number, what: string): Promise<void> {
+async function assertPortFree(port: number, what: string, flag: string): Promise<void> {
   if (port === 0) return;
   await new Promise<void>((resolve, reject) => {
     const server = net.createServer();
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(
         new StartupError(
-          `port ${port} for ${what} is already in use (${error.code}); stop what uses it or pass another port`,
+          `port ${port} for ${what} is already in use (${error.code}); stop what uses it or pass another port with ${flag}`,
         ),
       ),
     );
@@ -252,10 +252,10 @@ async function prepare({ options, topology, log }: StartContext): Promise<void> 
     if (!options.databaseUrl) await rm(postgresDataDir(options.stateDir), { recursive: true, force: true });
   }
   // Ports first, so a taken port is reported before anything starts.
-  if (!options.databaseUrl) await assertPortFree(options.ports.postgres, 'PostgreSQL');
-  if (!options.kinesisEndpoint) await assertPortFree(options.ports.kinesis, 'Kinesis (kinesalite)');
-  if (!options.sqsEndpoint) await assertPortFree(options.ports.sqs, 'SQS (fauxqs)');
-  await assertPortFree(options.ports.lambda, 'the Lambda Invoke API');
+  if (!options.databaseUrl) await assertPortFree(options.ports.postgres, 'PostgreSQL', '--pg-port');
+  if (!options.kinesisEndpoint) await assertPortFree(options.ports.kinesis, 'Kinesis (kinesalite)', '--kinesis-port');
+  if (!options.sqsEndpoint) await assertPortFree(options.ports.sqs, 'SQS (fauxqs)', '--sqs-port');
+  await assertPortFree(options.ports.lambda, 'the Lambda Invoke API', '--lambda-port');
 }
 
 /** `DATABASE_URL` checked, or the embedded server started; then the migrations. Returns the URL. */

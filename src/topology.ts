@@ -9,7 +9,7 @@
  */
 
 /** Logical function names; also the suffix of the deployed function names. */
-export type FunctionId = 'producer' | 'validator' | 'dlqDrainer' | 'aggregator' | 'dq' | 'kafkaBridge';
+export type FunctionId = 'producer' | 'validator' | 'dlqDrainer' | 'aggregator' | 'dq' | 'kafkaBridge' | 'api';
 
 /** Logical queue names. */
 export type QueueId = 'errors' | 'failures';
@@ -88,6 +88,29 @@ export interface KafkaSourceSpec {
   readonly onFailure: QueueId;
 }
 
+/**
+ * The query API door (issue 10): one HTTP app behind API Gateway's REST API on AWS (a proxy
+ * integration: every method and path goes to the function) and `npm start`'s own HTTP server
+ * locally (runtime/api-service.ts), which serves the same app.
+ */
+export interface HttpApiSpec {
+  readonly function: FunctionId;
+  /** REST API name (prefixed by the stack on AWS). */
+  readonly name: string;
+  /** API Gateway stage name; the API's URL ends in `/<stage>/`. */
+  readonly stageName: string;
+}
+
+/**
+ * Where alerts go: reading alerts (opened and closed by the aggregator) and the pipeline's
+ * alarms. An SNS topic on AWS; locally the alert notifier (runtime/alert-notifier.ts).
+ */
+export interface AlertTopicSpec {
+  /** Topic name (prefixed by the stack on AWS). */
+  readonly name: string;
+  readonly displayName: string;
+}
+
 export interface Topology {
   readonly stream: { readonly name: string; readonly shardCount: number; readonly retentionHours: number };
   /** Largest accepted reading in bytes; larger records become PAYLOAD_TOO_LARGE errors. */
@@ -98,6 +121,8 @@ export interface Topology {
   readonly sqsSources: readonly SqsSourceSpec[];
   readonly kafkaSources: readonly KafkaSourceSpec[];
   readonly schedules: readonly ScheduleSpec[];
+  readonly httpApis: readonly HttpApiSpec[];
+  readonly alertTopic: AlertTopicSpec;
 }
 
 const DRAINER_TIMEOUT_SECONDS = 30;
@@ -147,6 +172,14 @@ export const topology: Topology = {
       memoryMb: 256,
       timeoutSeconds: 300,
       description: 'Runs the SodaCL checks in soda/checks and stores each result in dq_check_results',
+    },
+    api: {
+      name: 'iot-api',
+      entry: 'lambdas/api/handler.ts',
+      memoryMb: 512,
+      // API Gateway's integration timeout is 29 s: a longer function would outlive its caller.
+      timeoutSeconds: 29,
+      description: 'Query API and dashboard (read-only database user), behind API Gateway',
     },
   },
   queues: {
@@ -214,6 +247,8 @@ export const topology: Topology = {
     { function: 'aggregator', everyMinutes: 1, description: 'Recompute 1-minute windows touched since the last run' },
     { function: 'dq', everyMinutes: 5, description: 'Run the data-quality checks and record their outcomes' },
   ],
+  httpApis: [{ function: 'api', name: 'iot-api', stageName: 'v1' }],
+  alertTopic: { name: 'iot-alerts', displayName: 'IoT First alerts' },
 };
 
 /** EventBridge schedule expression for a schedule, e.g. `rate(1 minute)`. */

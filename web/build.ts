@@ -70,7 +70,11 @@ export async function buildDashboardAssets(options: { minify?: boolean } = {}): 
   const stylePath = hashedPath('dashboard', '.css', style);
   const template = await readFile(HTML_TEMPLATE, 'utf8');
   const html = Buffer.from(
-    template.replace('%SCRIPT%', scriptPath).replace('%STYLE%', stylePath).replace('%FAVICON%', FAVICON),
+    // Relative references: the page is at `/` locally and at `/<stage>/` behind API Gateway.
+    template
+      .replace('%SCRIPT%', scriptPath.slice(1))
+      .replace('%STYLE%', stylePath.slice(1))
+      .replace('%FAVICON%', FAVICON),
     'utf8',
   );
   const page: DashboardAsset = { contentType: contentTypeOf('index.html'), body: html };

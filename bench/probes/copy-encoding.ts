@@ -1,9 +1,9 @@
 /**
  * Diagnostic probe (not part of `npm run bench`): CPU cost of encoding a batch for COPY, the
- * store's current encoder (src/adapters/postgres/pipeline-store.ts's copyText, re-exported by bench/records.ts)
- * against a prototype that escapes only the free-text columns and builds each line with one
- * template string (no per-row arrays, no map/join, no regex on UUIDs, enums, numbers,
- * timestamps or stream positions, which cannot contain a tab, newline or backslash).
+ * store's encoder (src/adapters/postgres/pipeline-store.ts's copyText: one template per row,
+ * escaping only strings that hold a character to escape) against the plain cell-by-cell
+ * encoding it replaced (readingCells → field → join), byte-identical output
+ * (test/unit/copy-encoding.test.ts proves it on the producer's records and on hostile strings).
  *
  * Usage: npx tsx bench/probes/copy-encoding.ts [records]
  */
@@ -12,19 +12,30 @@ import type { ReadingRow } from '#domain/reading.js';
 import { classifyBatch } from '#pipeline/classify-batch.js';
 import { topology } from '#topology.js';
 import { median } from '../common.js';
-import { copyText, kinesisEvents, type RecordSetSpec, recordSet, VALIDATOR_BATCH_SIZE } from '../records.js';
+import {
+  type Cell,
+  copyText,
+  kinesisEvents,
+  type RecordSetSpec,
+  readingCells,
+  recordSet,
+  VALIDATOR_BATCH_SIZE,
+} from '../records.js';
 
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-const NEEDS_ESCAPE = /[\\\n\r\t]/;
-const text = (s: string): string => (NEEDS_ESCAPE.test(s) ? s.replace(/[\\\n\r\t]/g, (c) => ESCAPES[c] as string) : s);
 
-/** Prototype: same bytes as copyText, columns in READING_COLUMNS order. */
-export function copyTextFast(rows: readonly ReadingRow[]): string {
+function plainField(cell: Cell): string {
+  if (cell === null) return '\\N';
+  if (typeof cell === 'string') return cell.replace(/[\\\n\r\t]/g, (c) => ESCAPES[c] as string);
+  if (typeof cell === 'boolean') return cell ? 't' : 'f';
+  if (cell instanceof Date) return cell.toISOString();
+  return String(cell);
+}
+
+/** The encoder before the change: every cell of every row through the generic field encoder. */
+function copyTextPlain(rows: readonly ReadingRow[]): string {
   let out = '';
-  for (const r of rows) {
-    const p = r.position;
-    out += `${r.readingId ?? '\\N'}\t${text(r.sensorId)}\t${r.sensorType}\t${r.value}\t${text(r.unit)}\t${text(r.manufacturer)}\t${text(r.model)}\t${r.min}\t${r.max}\t${text(r.status)}\t${text(r.eventTime)}\t${r.normalizedValue}\t${r.highAlert ? 't' : 'f'}\t${r.lowAlert ? 't' : 'f'}\t${r.processingTime.toISOString()}\t${text(p.streamName)}\t${text(p.shardId)}\t${text(p.sequenceNumber)}\t${text(p.partitionKey)}\t${p.arrivalTime.toISOString()}\n`;
-  }
+  for (const row of rows) out += `${readingCells(row).map(plainField).join('\t')}\n`;
   return out;
 }
 
@@ -34,19 +45,19 @@ const now = new Date();
 const batches = kinesisEvents(recordSet(spec), spec, VALIDATOR_BATCH_SIZE).map(
   (e) => classifyBatch(e.Records.map(toPositionedRecord), { payloadCapBytes: topology.payloadCapBytes, now }).rows,
 );
-for (const rows of batches) if (copyText(rows) !== copyTextFast(rows)) throw new Error('encoders disagree');
+for (const rows of batches) if (copyText(rows) !== copyTextPlain(rows)) throw new Error('encoders disagree');
 const rowsTotal = batches.reduce((n, b) => n + b.length, 0);
-const times = { current: [] as number[], fast: [] as number[] };
+const times = { plain: [] as number[], store: [] as number[] };
 for (let round = 0; round < 7; round++) {
   for (const [key, encode] of (round % 2 === 0
     ? [
-        ['current', copyText],
-        ['fast', copyTextFast],
+        ['plain', copyTextPlain],
+        ['store', copyText],
       ]
     : [
-        ['fast', copyTextFast],
-        ['current', copyText],
-      ]) as Array<['current' | 'fast', (r: readonly ReadingRow[]) => string]>) {
+        ['store', copyText],
+        ['plain', copyTextPlain],
+      ]) as Array<['plain' | 'store', (r: readonly ReadingRow[]) => string]>) {
     const t = performance.now();
     for (const rows of batches) encode(rows);
     if (round > 0) times[key].push(performance.now() - t);

@@ -36,8 +36,32 @@ export interface MonitoringProps {
   readonly queues: Readonly<Record<string, sqs.IQueue>>;
   /** Alarms on the pipeline's own metrics (Powertools EMF, namespace IoTFirst): any non-zero sum alarms. */
   readonly metricAlarms?: readonly MetricAlarmSpec[];
-  /** Topic every alarm notifies on alarm and on recovery; without one the alarms only show in the console. */
-  readonly alarmTopic?: sns.ITopic | undefined;
+  /** Alarms on a function that must succeed on a schedule: no success within the window alarms. */
+  readonly heartbeatAlarms?: readonly HeartbeatAlarmSpec[];
+  /** Alarms on the share of one of the pipeline's counts in another (e.g. rejected ÷ received). */
+  readonly ratioAlarms?: readonly RatioAlarmSpec[];
+  /** Topics every alarm notifies on alarm and on recovery (the stack's alert topic, maybe an operator's). */
+  readonly alarmTopics: readonly sns.ITopic[];
+}
+
+/**
+ * "Stopped": a metric the function emits on every successful run (namespace IoTFirst) has no
+ * sample for `withinMinutes`. Missing data is breaching: a function that stopped emits nothing.
+ */
+export interface HeartbeatAlarmSpec {
+  readonly service: string;
+  readonly metric: string;
+  readonly withinMinutes: number;
+  readonly description: string;
+}
+
+/** `part` ÷ `whole` (both Count metrics of `service`) summed over 5 minutes, at or above `threshold`. */
+export interface RatioAlarmSpec {
+  readonly service: string;
+  readonly part: string;
+  readonly whole: string;
+  readonly threshold: number;
+  readonly description: string;
 }
 
 /** An alarm on one of the pipeline's own metrics: any non-zero sum over 5 minutes alarms. */
@@ -55,20 +79,33 @@ export interface AlarmSpec {
   readonly evaluationPeriods?: number;
   /** Defaults to not breaching: no data means no traffic (or an empty queue), which is not a failure. */
   readonly treatMissingData?: cloudwatch.TreatMissingData;
+  /** Defaults to at or above the threshold. */
+  readonly comparisonOperator?: cloudwatch.ComparisonOperator;
 }
 
 const PERIOD = Duration.minutes(1);
+
+/** One of the pipeline's own metrics (Powertools EMF: namespace IoTFirst, dimension service). */
+function pipelineMetric(service: string, metric: string, statistic: string, period: Duration): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName: metric,
+    dimensionsMap: { service },
+    statistic,
+    period,
+  });
+}
 /** Counts (errors, messages sent, failed checks) are summed over 5 minutes: one is enough to alarm. */
 const COUNT_PERIOD = Duration.minutes(5);
 
 export class Monitoring extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
   readonly dashboard: cloudwatch.Dashboard;
-  private readonly topic: sns.ITopic | undefined;
+  private readonly topics: readonly sns.ITopic[];
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    this.topic = props.alarmTopic;
+    this.topics = props.alarmTopics;
     const iteratorAge = props.streamConsumer.metric('IteratorAge', { statistic: 'Maximum', period: PERIOD });
     this.addAlarm('IteratorAge', {
       description: 'Validator lag: the oldest unprocessed stream record is over 5 minutes old',
@@ -79,12 +116,14 @@ export class Monitoring extends Construct {
     this.alarmOnQueues(props);
     this.alarmOnFunctions(props.functions);
     for (const m of props.metricAlarms ?? []) this.alarmOnPipelineMetric(m);
+    for (const h of props.heartbeatAlarms ?? []) this.alarmOnHeartbeat(h);
+    for (const r of props.ratioAlarms ?? []) this.alarmOnRatio(r);
     this.dashboard = this.createDashboard(props, iteratorAge);
   }
 
   /**
-   * Adds an alarm that notifies the alarm topic (when there is one) and shows on the dashboard's
-   * alarm widget; for parts of the stack that bring signals of their own.
+   * Adds an alarm that notifies the alarm topics and shows on the dashboard's alarm widget; for
+   * parts of the stack that bring signals of their own.
    */
   addAlarm(alarmId: string, spec: AlarmSpec): cloudwatch.Alarm {
     const alarm = new cloudwatch.Alarm(this, alarmId, {
@@ -92,12 +131,12 @@ export class Monitoring extends Construct {
       metric: spec.metric,
       threshold: spec.threshold,
       evaluationPeriods: spec.evaluationPeriods ?? 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      comparisonOperator: spec.comparisonOperator ?? cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: spec.treatMissingData ?? cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    if (this.topic) {
-      alarm.addAlarmAction(new actions.SnsAction(this.topic));
-      alarm.addOkAction(new actions.SnsAction(this.topic));
+    for (const topic of this.topics) {
+      alarm.addAlarmAction(new actions.SnsAction(topic));
+      alarm.addOkAction(new actions.SnsAction(topic));
     }
     this.alarms.push(alarm);
     return alarm;
@@ -138,14 +177,35 @@ export class Monitoring extends Construct {
   private alarmOnPipelineMetric(m: MetricAlarmSpec): void {
     this.addAlarm(`${m.service}${m.metric}`, {
       description: m.description,
-      metric: new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: m.metric,
-        dimensionsMap: { service: m.service },
-        statistic: 'Sum',
-        period: COUNT_PERIOD,
-      }),
+      metric: pipelineMetric(m.service, m.metric, 'Sum', COUNT_PERIOD),
       threshold: 1,
+    });
+  }
+
+  private alarmOnHeartbeat(h: HeartbeatAlarmSpec): void {
+    this.addAlarm(`${h.service}Stopped`, {
+      description: h.description,
+      metric: pipelineMetric(h.service, h.metric, 'SampleCount', Duration.minutes(h.withinMinutes)),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+  }
+
+  private alarmOnRatio(r: RatioAlarmSpec): void {
+    this.addAlarm(`${r.service}${r.part}Rate`, {
+      description: r.description,
+      metric: new cloudwatch.MathExpression({
+        // No records received: no rate, and no data is not breaching (an idle pipeline is fine).
+        expression: 'IF(whole > 0, part / whole, 0)',
+        usingMetrics: {
+          part: pipelineMetric(r.service, r.part, 'Sum', COUNT_PERIOD),
+          whole: pipelineMetric(r.service, r.whole, 'Sum', COUNT_PERIOD),
+        },
+        period: COUNT_PERIOD,
+        label: `${r.part} / ${r.whole}`,
+      }),
+      threshold: r.threshold,
     });
   }
 

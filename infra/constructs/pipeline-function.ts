@@ -63,6 +63,12 @@ export interface PipelineFunctionProps {
    * the bundle: `from` relative to the project root, `to` relative to the bundle root.
    */
   readonly copyFolders?: readonly { readonly from: string; readonly to: string }[] | undefined;
+  /**
+   * Project scripts that write files the function serves (the dashboard's built page), run with
+   * tsx after bundling: `script` relative to the project root, its one argument the folder `to`
+   * relative to the bundle root.
+   */
+  readonly generatedFolders?: readonly { readonly script: string; readonly to: string }[] | undefined;
 }
 
 export class PipelineFunction extends Construct {
@@ -131,11 +137,15 @@ export class PipelineFunction extends Construct {
 /** esbuild on the host, ESM, minified with external source maps, plus the folders read at run time. */
 function bundlingOptions(props: PipelineFunctionProps): nodejs.BundlingOptions {
   const copies = props.copyFolders ?? [];
-  const afterBundling = (inputDir: string, outputDir: string): string[] =>
-    copies.flatMap((c) => [
+  const generated = props.generatedFolders ?? [];
+  const afterBundling = (inputDir: string, outputDir: string): string[] => [
+    ...copies.flatMap((c) => [
       `mkdir -p "${outputDir}/${c.to}"`,
       `cp -R "${inputDir}/${c.from}/." "${outputDir}/${c.to}/"`,
-    ]);
+    ]),
+    // --no-install: tsx is a devDependency of the project, never fetched at synth time.
+    ...generated.map((g) => `npx --no-install tsx "${inputDir}/${g.script}" "${outputDir}/${g.to}"`),
+  ];
   return {
     format: nodejs.OutputFormat.ESM,
     target: ESBUILD_TARGET,
@@ -151,7 +161,7 @@ function bundlingOptions(props: PipelineFunctionProps): nodejs.BundlingOptions {
     metafile: props.bundleMetafile ?? false,
     forceDockerBundling: false,
     logLevel: nodejs.LogLevel.ERROR,
-    ...(copies.length > 0
+    ...(copies.length + generated.length > 0
       ? { commandHooks: { beforeBundling: () => [], beforeInstall: () => [], afterBundling } }
       : {}),
   };

@@ -1,6 +1,6 @@
 /**
  * `npm run cost -- --rate READINGS_PER_SECOND [--reject-share X] [--region R] [--rds-proxy]
- * [--multi-az]`: the monthly AWS cost of this stack at that rate, line by line, with the shard
+ * [--multi-az] [--api-requests N]`: the monthly AWS cost of this stack at that rate, line by line, with the shard
  * count the rate needs and each function's GB-seconds. Prices: infra/cost/prices.json (one region,
  * with the date they were read).
  */
@@ -25,6 +25,7 @@ function parse(argv: string[]) {
       region: { type: 'string' },
       'rds-proxy': { type: 'boolean', default: false },
       'multi-az': { type: 'boolean', default: false },
+      'api-requests': { type: 'string' },
     },
   });
   const rate = Number(values.rate);
@@ -33,7 +34,17 @@ function parse(argv: string[]) {
   const rejectShare = values['reject-share'] === undefined ? DEFAULT_REJECT_SHARE : Number(values['reject-share']);
   if (!Number.isFinite(rejectShare) || rejectShare < 0 || rejectShare > 1)
     throw new Error('--reject-share must be between 0 and 1');
-  return { rate, rejectShare, region: values.region, rdsProxy: values['rds-proxy'], multiAz: values['multi-az'] };
+  const apiRequests = values['api-requests'] === undefined ? undefined : Number(values['api-requests']);
+  if (apiRequests !== undefined && (!Number.isFinite(apiRequests) || apiRequests < 0))
+    throw new Error('--api-requests must be a number of requests a month, 0 or more');
+  return {
+    rate,
+    rejectShare,
+    region: values.region,
+    rdsProxy: values['rds-proxy'],
+    multiAz: values['multi-az'],
+    apiRequests,
+  };
 }
 
 function print(e: CostEstimate, book: PriceBook, rate: number, rejectShare: number): void {
@@ -70,6 +81,7 @@ function main(): number {
     rejectShare: args.rejectShare,
     rdsProxy: args.rdsProxy,
     multiAz: args.multiAz,
+    ...(args.apiRequests !== undefined ? { apiRequestsPerMonth: args.apiRequests } : {}),
   });
   print(estimate, book, args.rate, args.rejectShare);
   return 0;

@@ -52,6 +52,11 @@ export interface Workload {
   readonly secretsApiCallsPerContainerHour: number;
   readonly endpointGbPerMillionReadings: number;
   readonly availabilityZones: number;
+  /** Requests to the query API a month (an assumption: see prices.json). */
+  readonly apiRequestsPerMonth: number;
+  readonly apiMsPerRequest: number;
+  /** Messages on the alert topic a month (alarm and OK transitions, reading alerts), each also e-mailed. */
+  readonly alertsPerMonth: number;
 }
 
 export interface PriceBook {
@@ -79,6 +84,11 @@ export type PriceKey =
   | 'dashboardMonth'
   | 'secretMonth'
   | 'secretsApiPer10k'
+  | 'apiGatewayRestPerMillion'
+  | 'snsPublishesPerMillion'
+  | 'snsEmailPer100k'
+  | 'kmsKeyMonth'
+  | 'kmsRequestsPer10k'
   | 'apiGatewayHttpPerMillion'
   | 'iotMessagesPerMillion'
   | 'iotRuleActionsPerMillion';
@@ -100,6 +110,8 @@ export interface CostOptions {
   readonly multiAz?: boolean;
   /** Log retention in days (default 30, as the stack's default). */
   readonly logRetentionDays?: number;
+  /** Query API requests a month (default: the workload's assumption in prices.json). */
+  readonly apiRequestsPerMonth?: number;
 }
 
 export interface CostLine {
@@ -159,6 +171,7 @@ export function functionUsage(shape: StackShape, book: PriceBook, opts: CostOpti
     const kinesis = topology.kinesisSources.find((s) => s.function === fn);
     const sqs = topology.sqsSources.filter((s) => s.function === fn);
     const schedule = topology.schedules.find((s) => s.function === fn);
+    const api = topology.httpApis.find((a) => a.function === fn);
     if (kinesis) {
       // Each lane (shard × parallelization) is polled about once a second; a full batch goes at once.
       const lanes = shards * kinesis.parallelizationFactor;
@@ -184,6 +197,10 @@ export function functionUsage(shape: StackShape, book: PriceBook, opts: CostOpti
         fn === 'aggregator'
           ? w.aggregatorFixedMs + w.aggregatorMsPerWindow * sensors * (schedule.everyMinutes + 1)
           : w.dqRunMs;
+    } else if (api) {
+      // One invocation per API request (a Lambda proxy integration, no caching in front).
+      perSecond = (opts.apiRequestsPerMonth ?? w.apiRequestsPerMonth) / SECONDS_PER_MONTH;
+      ms = w.apiMsPerRequest;
     } else {
       // A function nothing in the topology triggers (the producer simulates devices): not billed here.
       perSecond = 0;
@@ -299,9 +316,34 @@ export function estimateCost(shape: StackShape, book: PriceBook, opts: CostOptio
       detail: `${secrets} secrets + reads every 5 minutes per warm container`,
     },
   ];
+  lines.push(...doorLines(shape, book, opts));
   const total = lines.reduce((s, l) => s + l.usd, 0);
   const dominant = [...lines].sort((a, b) => b.usd - a.usd);
   return { shardsNeeded, shards, rdsInstance: instance, functions: fns, lines, total, dominant };
+}
+
+/** The query API's requests and the alert topic (its key, publishes, e-mails). */
+function doorLines(shape: StackShape, book: PriceBook, opts: CostOptions): CostLine[] {
+  const w = book.workload;
+  const apiRequests = shape.topology.httpApis.length > 0 ? (opts.apiRequestsPerMonth ?? w.apiRequestsPerMonth) : 0;
+  // At most one KMS request per publish to the encrypted topic: an upper bound.
+  const alerts = w.alertsPerMonth;
+  return [
+    {
+      item: 'API Gateway (REST) requests',
+      usd: (apiRequests / 1e6) * usd(book, 'apiGatewayRestPerMillion'),
+      detail: `${fmt(apiRequests / 1e6)} M requests (the api function's invocations are in the Lambda lines)`,
+    },
+    {
+      item: 'Alert topic (KMS key, SNS)',
+      usd:
+        usd(book, 'kmsKeyMonth') +
+        (alerts / 1e4) * usd(book, 'kmsRequestsPer10k') +
+        (alerts / 1e6) * usd(book, 'snsPublishesPerMillion') +
+        (alerts / 1e5) * usd(book, 'snsEmailPer100k'),
+      detail: `1 customer key; ${fmt(alerts)} alerts published and e-mailed`,
+    },
+  ];
 }
 
 function fmt(n: number): string {

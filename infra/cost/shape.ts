@@ -6,16 +6,25 @@ import { topology as defaultTopology, type FunctionId, type Topology } from '#to
 import { FUNCTION_WIRING } from '../wiring.js';
 import type { StackShape } from './model.js';
 
-/** AwsDatabase's interface endpoints: Secrets Manager, SQS, Kinesis (infra/constructs/database.ts). */
-export const INTERFACE_ENDPOINTS = 3;
+/** AwsDatabase's interface endpoints: Secrets Manager, SQS, Kinesis, CloudWatch metrics (infra/constructs/database.ts). */
+export const INTERFACE_ENDPOINTS = 4;
 
 export function stackShape(topology: Topology = defaultTopology): StackShape {
   const fns = Object.keys(topology.functions) as FunctionId[];
-  const metricAlarms = fns.reduce((n, f) => n + (FUNCTION_WIRING[f].metricAlarms?.length ?? 0), 0);
+  const metricAlarms = fns.reduce((n, f) => {
+    const w = FUNCTION_WIRING[f];
+    return n + (w.metricAlarms?.length ?? 0) + (w.heartbeatAlarms?.length ?? 0) + (w.rejectionRateAlarm ? 1 : 0);
+  }, 0);
   // Monitoring: iterator age, one per dead-letter queue, one per on-failure queue, errors and
-  // throttles per function, and the wiring's metric alarms.
+  // throttles per function, the wiring's metric, heartbeat and rejection-rate alarms, and one
+  // 5xx alarm per HTTP API (infra/triggers.ts).
   const alarms =
-    1 + Object.keys(topology.queues).length + topology.kinesisSources.length + 2 * fns.length + metricAlarms;
+    1 +
+    Object.keys(topology.queues).length +
+    topology.kinesisSources.length +
+    2 * fns.length +
+    metricAlarms +
+    topology.httpApis.length;
   return {
     topology,
     databaseFunctions: fns.filter((f) => FUNCTION_WIRING[f].databaseRole !== undefined),

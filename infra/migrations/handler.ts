@@ -70,6 +70,10 @@ export async function handler(event: CloudFormationCustomResourceEvent): Promise
         const out = await secrets.send(new GetSecretValueCommand({ SecretId: spec.SecretArn }));
         const parsed = userSecret.safeParse(parseWithoutEcho(out.SecretString));
         if (!parsed.success) throw new Error(`Secret ${spec.SecretArn} lacks a valid username or password`);
+        // Granting a group role to itself fails in PostgreSQL, and making the group role itself a
+        // login role would hand its password to every future member: refuse with the reason.
+        if (parsed.data.username === spec.GroupRole)
+          throw new Error(`Secret ${spec.SecretArn}: login user ${parsed.data.username} has its group role's name`);
         await ensureUser(client, parsed.data.username, parsed.data.password, spec.GroupRole);
         created.push(`${parsed.data.username}:${spec.GroupRole}`);
       }

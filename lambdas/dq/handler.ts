@@ -15,7 +15,7 @@ import { pgExecutor } from '#dq/adapters/pg-executor.js';
 import { pgResultStore } from '#dq/adapters/pg-result-store.js';
 import { runScheduledChecks } from '#dq/core/scheduled-run.js';
 import { instrumentedHandler } from '#observability/handler.js';
-import { logFindings, resolveChecksDir } from './scan-io.js';
+import { checkVariablesFromEnv, logFindings, resolveChecksDir } from './scan-io.js';
 
 const config = readConfig(
   'dq',
@@ -37,7 +37,13 @@ export const handler = instrumentedHandler('dq', {
     const client = await (await sharedPool()).connect();
     try {
       const executor = pgExecutor(client, { statementTimeoutMs: config.DQ_STATEMENT_TIMEOUT_MS });
-      const { summary, scan } = await runScheduledChecks({ runId, files, executor, store: pgResultStore(client) });
+      const { summary, scan } = await runScheduledChecks({
+        runId,
+        files,
+        executor,
+        store: pgResultStore(client),
+        environment: checkVariablesFromEnv(),
+      });
       logFindings(logger, scan);
       const { passed, warned, failed, errored } = summary;
       count({ DqChecksPassed: passed, DqChecksWarned: warned, DqChecksFailed: failed, DqChecksErrored: errored });

@@ -18,6 +18,22 @@ export function resolveChecksDir(env: Record<string, string | undefined> = proce
   const bundled = env.LAMBDA_TASK_ROOT && path.join(env.LAMBDA_TASK_ROOT, 'soda', 'checks');
   return bundled && existsSync(bundled) ? bundled : DEFAULT_CHECKS_DIR;
 }
+/** Names that hold credentials: the runtime's own keys and anything named like a secret. */
+const CREDENTIAL_NAME =
+  /^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)$|PASSWORD|SECRET|TOKEN|CREDENTIAL|^DATABASE_URL$/i;
+
+/**
+ * The environment a check file's `${NAME}` may read, as `soda scan` reads the process
+ * environment, minus credentials: a check's SQL text is logged and stored with its result, so a
+ * `${AWS_SECRET_ACCESS_KEY}` or `${DB_PASSWORD}` must stay unresolved (and be reported on its
+ * line) rather than be copied into the database.
+ */
+export function checkVariablesFromEnv(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !CREDENTIAL_NAME.test(name)));
+}
+
 /**
  * Every check that did not pass, and every check file that could not be read, one line each,
  * so a failing alarm leads straight to its check.

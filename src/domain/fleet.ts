@@ -337,19 +337,59 @@ function schemaViolation(faker: Faker, reading: WireReading): WireReading {
   }
 }
 
-/**
- * Generates `count` readings: sensors report in turn (reading i comes from sensor i mod
- * `sensors`), one round every `intervalMs`, each reading with at most one fault drawn from
- * `rates`.
- */
-export function simulate(options: SimulationOptions): Simulation {
-  const { count, sensors, seed, startTime, intervalMs } = options;
+function checkSimulationOptions({ count, sensors, startTime, intervalMs }: SimulationOptions): void {
   if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be a non-negative integer, got ${count}`);
   if (!Number.isInteger(intervalMs) || intervalMs < 0)
     throw new RangeError(`intervalMs must be a non-negative integer, got ${intervalMs}`);
   if (Number.isNaN(startTime.getTime())) throw new RangeError('startTime is not a valid date');
   if (!Number.isInteger(sensors) || sensors < 1)
     throw new RangeError(`sensors must be a positive integer, got ${sensors}`);
+}
+
+/** The reading a healthy sensor would send; `status` already carries the inactive fault. */
+function healthyReading(faker: Faker, sensor: Sensor, expected: ExpectedOutcome, timestamp: Date): WireReading {
+  return {
+    reading_id: faker.string.uuid(),
+    sensor_id: sensor.sensorId,
+    sensor_type: sensor.sensorType,
+    value: normalValue(faker, sensor),
+    unit: sensor.unit,
+    manufacturer: sensor.manufacturer,
+    model: sensor.model,
+    min: sensor.min,
+    max: sensor.max,
+    status: expected === 'INACTIVE_SENSOR' ? INACTIVE_STATUS : 'active',
+    timestamp: timestamp.toISOString(),
+  };
+}
+
+/** The bytes sent for `reading` with its fault applied (the faker draws stay in the same order). */
+function withFault(faker: Faker, sensor: Sensor, reading: WireReading, expected: ExpectedOutcome): Uint8Array {
+  switch (expected) {
+    case 'BELOW_MIN':
+      return encoder.encode(JSON.stringify({ ...reading, value: outOfRange(faker, sensor, 'below') }));
+    case 'ABOVE_MAX':
+      return encoder.encode(JSON.stringify({ ...reading, value: outOfRange(faker, sensor, 'above') }));
+    case 'NULL_VALUE':
+      return encoder.encode(JSON.stringify({ ...reading, value: null }));
+    case 'JSON_PARSE_ERROR':
+      return malformedJson(faker, reading);
+    case 'SCHEMA_ERROR':
+      return encoder.encode(JSON.stringify(schemaViolation(faker, reading)));
+    case 'valid':
+    case 'INACTIVE_SENSOR':
+      return encoder.encode(JSON.stringify(reading));
+  }
+}
+
+/**
+ * Generates `count` readings: sensors report in turn (reading i comes from sensor i mod
+ * `sensors`), one round every `intervalMs`, each reading with at most one fault drawn from
+ * `rates`.
+ */
+export function simulate(options: SimulationOptions): Simulation {
+  checkSimulationOptions(options);
+  const { count, sensors, seed, startTime, intervalMs } = options;
   const rates = resolveFaultRates(options.rates);
   // Only sensors that report are part of the result: a caller counts them as distinct ids.
   const fleetSize = Math.min(sensors, count);
@@ -363,44 +403,10 @@ export function simulate(options: SimulationOptions): Simulation {
     const sensor = fleet[i % fleet.length] as Sensor;
     const tick = Math.floor(i / fleet.length);
     const expected = pickOutcome(faker.number.float(), rates);
-    const reading: WireReading = {
-      reading_id: faker.string.uuid(),
-      sensor_id: sensor.sensorId,
-      sensor_type: sensor.sensorType,
-      value: normalValue(faker, sensor),
-      unit: sensor.unit,
-      manufacturer: sensor.manufacturer,
-      model: sensor.model,
-      min: sensor.min,
-      max: sensor.max,
-      status: expected === 'INACTIVE_SENSOR' ? INACTIVE_STATUS : 'active',
-      timestamp: new Date(startMs + tick * intervalMs).toISOString(),
-    };
-    let data: Uint8Array;
-    switch (expected) {
-      case 'BELOW_MIN':
-        data = encoder.encode(JSON.stringify({ ...reading, value: outOfRange(faker, sensor, 'below') }));
-        break;
-      case 'ABOVE_MAX':
-        data = encoder.encode(JSON.stringify({ ...reading, value: outOfRange(faker, sensor, 'above') }));
-        break;
-      case 'NULL_VALUE':
-        data = encoder.encode(JSON.stringify({ ...reading, value: null }));
-        break;
-      case 'JSON_PARSE_ERROR':
-        data = malformedJson(faker, reading);
-        break;
-      case 'SCHEMA_ERROR':
-        data = encoder.encode(JSON.stringify(schemaViolation(faker, reading)));
-        break;
-      case 'valid':
-      case 'INACTIVE_SENSOR':
-        data = encoder.encode(JSON.stringify(reading));
-        break;
-    }
+    const reading = healthyReading(faker, sensor, expected, new Date(startMs + tick * intervalMs));
     records.push({
       partitionKey: sensor.sensorId,
-      data,
+      data: withFault(faker, sensor, reading, expected),
       expected,
       readingId: reading.reading_id,
       sensorId: sensor.sensorId,

@@ -26,9 +26,25 @@ export interface ErrorWriteResult {
   readonly refused: readonly { readonly index: number; readonly reason: string }[];
 }
 
+/**
+ * One batched write of readings fed chunk by chunk, so the caller's CPU work on the next chunk
+ * overlaps the database's on the previous one. Nothing is committed before `end()` resolves.
+ */
+export interface ReadingsWrite {
+  /** Adds rows to the write (they may be on their way to the database at once). */
+  write(rows: readonly ReadingRow[]): void;
+  /**
+   * Ends the write: durable and idempotent as {@link PipelineStore.insertReadings} for every row
+   * written. Rejects on an infrastructure failure (then none of them is acknowledged).
+   */
+  end(): Promise<ReadingWriteResult>;
+}
+
 export interface PipelineStore {
   /** Durable and idempotent: when it resolves, every row not refused is committed. */
   insertReadings(rows: readonly ReadingRow[]): Promise<ReadingWriteResult>;
+  /** The same as {@link insertReadings}, with the rows given chunk by chunk. */
+  openReadings(): ReadingsWrite;
   insertErrors(errors: readonly ErrorRecord[]): Promise<ErrorWriteResult>;
 }
 

@@ -19,25 +19,33 @@ export interface ClassifiedBatch {
   rejectionsFor(refused: readonly RefusedReading[]): ErrorRecord[];
 }
 
-export function classifyBatch(
-  records: readonly PositionedRecord[],
-  options: { readonly payloadCapBytes: number; readonly now: Date },
-): ClassifiedBatch {
+/** A batch classified chunk by chunk: each chunk's rows as it is added, and the whole batch's so far. */
+export interface BatchClassifier extends ClassifiedBatch {
+  /** Classifies the next records of the batch; returns the rows among them. */
+  add(records: readonly PositionedRecord[]): ReadingRow[];
+}
+
+export function batchClassifier(options: { readonly payloadCapBytes: number; readonly now: Date }): BatchClassifier {
   const rows: ReadingRow[] = [];
   const rejections: ErrorRecord[] = [];
   const dataBySequence = new Map<string, Uint8Array>();
-  for (const record of records) {
-    const result = classifyRecord(record.data, record.position, options);
-    if (result.kind === 'reading') {
-      rows.push(result.row);
-      dataBySequence.set(record.position.sequenceNumber, record.data);
-    } else {
-      rejections.push(result.error);
-    }
-  }
   return {
     rows,
     rejections,
+    add: (records) => {
+      const added: ReadingRow[] = [];
+      for (const record of records) {
+        const result = classifyRecord(record.data, record.position, options);
+        if (result.kind === 'reading') {
+          added.push(result.row);
+          rows.push(result.row);
+          dataBySequence.set(record.position.sequenceNumber, record.data);
+        } else {
+          rejections.push(result.error);
+        }
+      }
+      return added;
+    },
     rejectionsFor: (refused) =>
       refused.map(({ row, reason }) =>
         buildErrorRecord({
@@ -51,4 +59,13 @@ export function classifyBatch(
         }),
       ),
   };
+}
+
+export function classifyBatch(
+  records: readonly PositionedRecord[],
+  options: { readonly payloadCapBytes: number; readonly now: Date },
+): ClassifiedBatch {
+  const batch = batchClassifier(options);
+  batch.add(records);
+  return batch;
 }

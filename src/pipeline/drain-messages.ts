@@ -7,7 +7,10 @@
  *   no longer holds become one PROCESSING_FAILURE row naming the range;
  * - a topic rule's error message (the MQTT door's forward into the stream failed): the
  *   original payload is landed as the validator would have landed it from the stream, with a
- *   position naming the rule and its trace id (src/domain/topic-rule.ts).
+ *   position naming the rule and its trace id (src/domain/topic-rule.ts);
+ * - a failed-batch notice from the Kafka event source (the Kafka bridge gave up on an offset
+ *   range): those records never reached the stream, so one PROCESSING_FAILURE row names the
+ *   range and where to replay it from (src/domain/kafka-failure-notice.ts).
  * Everything is idempotent (stream position keys), so redelivered messages add nothing.
  * A message is reported failed (and retried, then redriven to the queue's own DLQ) only when
  * it cannot be landed; nothing is dropped silently.
@@ -16,6 +19,7 @@
 import { decodeErrorMessage, isErrorMessage } from '#domain/error-message.js';
 import { toStorableText } from '#domain/error-record.js';
 import { type FailureNotice, isFailureNotice, parseFailureNotice } from '#domain/failure-notice.js';
+import { isKafkaFailureNotice, kafkaNoticeErrorRecord, parseKafkaFailureNotice } from '#domain/kafka-failure-notice.js';
 import type { PipelineStore, StreamReader } from '#domain/ports.js';
 import type { ErrorRecord } from '#domain/reading.js';
 import type { PositionedRecord } from '#domain/stream.js';
@@ -62,9 +66,13 @@ function sanitized(e: ErrorRecord): ErrorRecord {
   };
 }
 
-/** Messages sorted by kind; the ones that are neither are already failed, with the reason. */
+/**
+ * Messages sorted by kind; the ones that are none of them are already failed, with the reason.
+ * A Kafka notice becomes its error row right away and is stored with the rejections.
+ */
 interface Sorted {
   readonly rejections: { messageId: string; record: ErrorRecord }[];
+  readonly kafkaNoticeIds: string[];
   readonly notices: { messageId: string; notice: FailureNotice }[];
   readonly ruleErrors: { messageId: string; message: RuleErrorMessage }[];
 }
@@ -77,21 +85,22 @@ interface Failures {
 
 export async function drainMessages(messages: readonly QueueMessage[], deps: DrainDeps): Promise<DrainOutcome> {
   const failures: Failures = { failed: new Set<string>(), problems: [] };
-  const { rejections, notices, ruleErrors } = sortMessages(messages, deps, failures);
+  const { rejections, kafkaNoticeIds, notices, ruleErrors } = sortMessages(messages, deps, failures);
   const errorsFromRejections = await storeRejections(rejections, deps, failures);
   const fromNotices = await landNotices(notices, deps, failures);
   const fromRuleErrors = await landRuleErrors(ruleErrors, deps, failures);
   return {
     errorsLanded: errorsFromRejections + fromNotices.errors + fromRuleErrors.errors,
     readingsLanded: fromNotices.readings + fromRuleErrors.readings,
-    noticesHandled: notices.length + ruleErrors.length,
+    noticesHandled: notices.length + ruleErrors.length + kafkaNoticeIds.length,
     failedMessageIds: messages.map((m) => m.messageId).filter((id) => failures.failed.has(id)),
     problems: failures.problems,
   };
 }
 
 function sortMessages(messages: readonly QueueMessage[], deps: DrainDeps, { failed, problems }: Failures): Sorted {
-  const sorted: Sorted = { rejections: [], notices: [], ruleErrors: [] };
+  const sorted: Sorted = { rejections: [], kafkaNoticeIds: [], notices: [], ruleErrors: [] };
+  const now = (deps.now ?? (() => new Date()))();
   for (const message of messages) {
     try {
       const body: unknown = JSON.parse(message.body);
@@ -100,7 +109,11 @@ function sortMessages(messages: readonly QueueMessage[], deps: DrainDeps, { fail
           sorted.rejections.push({ messageId: message.messageId, record: sanitized(record) });
       } else if (isFailureNotice(body))
         sorted.notices.push({ messageId: message.messageId, notice: parseFailureNotice(body) });
-      else if (isRuleErrorMessage(body) && deps.topicRule)
+      else if (isKafkaFailureNotice(body)) {
+        const record = kafkaNoticeErrorRecord(parseKafkaFailureNotice(body), now);
+        sorted.rejections.push({ messageId: message.messageId, record });
+        sorted.kafkaNoticeIds.push(message.messageId);
+      } else if (isRuleErrorMessage(body) && deps.topicRule)
         sorted.ruleErrors.push({ messageId: message.messageId, message: parseRuleErrorMessage(body) });
       else throw new Error('neither a rejection nor a failed-batch notice');
     } catch (error) {

@@ -7,10 +7,10 @@
  * Nothing here throws for a record's content; only the ports' infrastructure failures
  * surface, and those become item failures too.
  */
-import type { ErrorQueue, PipelineStore } from '#domain/ports.js';
+import type { ErrorQueue, PipelineStore, ReadingsWrite } from '#domain/ports.js';
 import type { ErrorRecord, ErrorType } from '#domain/reading.js';
 import type { PositionedRecord } from '#domain/stream.js';
-import { classifyBatch } from './classify-batch.js';
+import { batchClassifier, type ClassifiedBatch } from './classify-batch.js';
 import { describeError } from './describe-error.js';
 
 export interface ValidateBatchDeps {
@@ -32,12 +32,41 @@ export interface BatchOutcome {
   readonly problems: readonly string[];
 }
 
+/**
+ * Records classified between two turns of the event loop. Small enough that the database starts
+ * on the first rows early and the socket's replies are read between chunks, large enough that
+ * the turns cost nothing next to the classification (about 0.7 ms per chunk here).
+ */
+export const CHUNK_RECORDS = 100;
+
+/** Lets pending I/O run (the COPY's replies, the socket's drain) before the next chunk. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Classifies the records chunk by chunk into one streamed write of the store: while this thread
+ * decodes, parses and validates the next chunk, the database parses and indexes the previous
+ * one. The rows written are the batch's rows, in order.
+ */
+async function classifyInto(
+  records: readonly PositionedRecord[],
+  write: ReadingsWrite,
+  options: { readonly payloadCapBytes: number; readonly now: Date },
+): Promise<ClassifiedBatch> {
+  const batch = batchClassifier(options);
+  for (let start = 0; start < records.length; start += CHUNK_RECORDS) {
+    if (start > 0) await nextTurn();
+    write.write(batch.add(records.slice(start, start + CHUNK_RECORDS)));
+  }
+  return batch;
+}
+
 export async function validateBatch(
   records: readonly PositionedRecord[],
   deps: ValidateBatchDeps,
 ): Promise<BatchOutcome> {
   const now = (deps.now ?? (() => new Date()))();
-  const batch = classifyBatch(records, { payloadCapBytes: deps.payloadCapBytes, now });
+  const write = deps.store.openReadings();
+  const batch = await classifyInto(records, write, { payloadCapBytes: deps.payloadCapBytes, now });
   const { rows } = batch;
   const rejections = batch.rejections.slice();
 
@@ -61,7 +90,7 @@ export async function validateBatch(
   const storeReadings = async (): Promise<void> => {
     if (rows.length === 0) return;
     try {
-      const result = await deps.store.insertReadings(rows);
+      const result = await write.end();
       stored = result.inserted;
       duplicates = result.duplicates;
       // Content the database refused becomes a rejection like any other, so it is kept.
@@ -74,6 +103,8 @@ export async function validateBatch(
     }
   };
 
+  // The COPY's data is all written: end it first, then send the rejections, so the queue's CPU
+  // work (packing, the SQS client) runs while the server finishes and commits, not before it.
   await Promise.all([storeReadings(), sendRejections(batch.rejections)]);
 
   const rejectedByType: Partial<Record<ErrorType, number>> = {};

@@ -52,7 +52,7 @@ describe('aws target', () => {
     expect(acks.length).toBeGreaterThan(0);
     for (const a of acks) {
       expect(a.id).toMatch(
-        /^AwsSolutions-(IAM5\[Resource::\*\]|IAM5\[Resource::<MigrationsHandler\w+\.Arn>:\*\]|RDS3|RDS10|RDS11)$/,
+        /^AwsSolutions-(IAM5\[Resource::\*\]|IAM5\[Resource::<MigrationsHandler\w+\.Arn>:\*\]|IAM5\[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:\*\]|RDS3|RDS10|RDS11|APIG2|APIG3|APIG4|COG4)$/,
       );
       expect(a.reason.length, a.id).toBeGreaterThan(150);
       // Never the stack as a whole: a new resource with the same problem must still fail.
@@ -146,8 +146,8 @@ describe('aws target', () => {
     });
     s.template.hasResourceProperties('AWS::RDS::DBParameterGroup', { Parameters: { 'rds.force_ssl': '1' } });
     const endpoints = resourcesOfType(s, 'AWS::EC2::VPCEndpoint').map(([, p]) => JSON.stringify(p.ServiceName));
-    expect(endpoints).toHaveLength(3);
-    for (const svc of ['secretsmanager', 'sqs', 'kinesis-streams'])
+    expect(endpoints).toHaveLength(4);
+    for (const svc of ['secretsmanager', 'sqs', 'kinesis-streams', 'monitoring'])
       expect(
         endpoints.some((e) => e.includes(`.${svc}`)),
         svc,
@@ -166,7 +166,7 @@ describe('aws target', () => {
     }
   });
 
-  it('grants least privilege: no wildcard action anywhere, "*" resources only for the ENI actions', () => {
+  it('grants least privilege: no wildcard action anywhere, "*" resources only for the ENI actions and metric reads', () => {
     const statements = resourcesOfType(s, 'AWS::IAM::Policy').flatMap(
       ([, p]) => (p.PolicyDocument as { Statement: Props[] }).Statement,
     );
@@ -175,7 +175,9 @@ describe('aws target', () => {
       const actions = ([] as string[]).concat(st.Action as string | string[]);
       for (const a of actions) expect(a, JSON.stringify(st)).not.toMatch(/(^\*$)|(:\*$)/);
       const resources = ([] as unknown[]).concat(st.Resource);
-      if (resources.includes('*')) expect(actions.sort()).toEqual([...VPC_ENI_ACTIONS].sort());
+      // cloudwatch:GetMetricData has no resource-level permissions (the api function's health gauges).
+      if (resources.includes('*'))
+        expect([[...VPC_ENI_ACTIONS].sort(), ['cloudwatch:GetMetricData']]).toContainEqual(actions.sort());
     }
     expect(resourcesOfType(s, 'AWS::IAM::Role').every(([, r]) => r.ManagedPolicyArns === undefined)).toBe(true);
     const policyOf = (fid: FunctionId) =>
@@ -197,9 +199,13 @@ describe('aws target', () => {
     const [crId, cr] = resourcesOfType(s, 'Custom::IotFirstSchema')[0] ?? [];
     expect(cr?.MigrationsHash).toBe(migrationsHash(path.join(PROJECT_ROOT, MIGRATIONS_FOLDER)));
     const users = cr?.Users as { GroupRole: string }[];
-    expect(users.map((u) => u.GroupRole).sort()).toEqual(
-      ['iot_aggregation', 'iot_ingest', 'iot_ingest', ...(fnIds.includes('dq' as FunctionId) ? ['iot_dq'] : [])].sort(),
-    );
+    expect(users.map((u) => u.GroupRole).sort()).toEqual([
+      'iot_aggregation',
+      'iot_api',
+      'iot_dq',
+      'iot_ingest',
+      'iot_ingest',
+    ]);
     for (const [id, r] of Object.entries(s.json.Resources)) {
       if (
         r.Type === 'AWS::Lambda::EventSourceMapping' ||
@@ -293,6 +299,17 @@ describe('aws target', () => {
         .filter((f) => f.endsWith('.sql'))
         .sort();
       expect(shipped).toEqual(source);
+    });
+
+    it('ships the built dashboard with the api function (served at / through API Gateway)', () => {
+      const api = bundles.find((b) => b.name === 'api');
+      expect(api).toBeDefined();
+      const dir = path.join(api?.dir ?? '', 'dashboard');
+      expect(readFileSync(path.join(dir, 'index.html'), 'utf8')).toMatch(/<script[^>]+src=/);
+      // The page's scripts are built JavaScript, not the TypeScript sources.
+      const files = readdirSync(dir, { recursive: true }).map(String);
+      expect(files.some((f) => f.endsWith('.js'))).toBe(true);
+      expect(files.filter((f) => f.endsWith('.ts'))).toEqual([]);
     });
 
     it('ships the SodaCL checks with the dq function when the topology has one', () => {

@@ -23,6 +23,8 @@ describe('cfn-guard (Control Tower rules)', () => {
       const acks = guardAcks(s.app);
       expect(acks.length).toBeGreaterThan(0);
       for (const a of acks) expect(a.reason.length, `${a.id} at ${a.path}`).toBeGreaterThan(80);
+      // Every alarm has the stack's own alert topic as its action: CT.CLOUDWATCH.PR.1 holds unacknowledged.
+      expect(acks.filter((a) => a.id.endsWith('::cloudwatch_alarm_action_check'))).toEqual([]);
     }, 300_000);
   }
 
@@ -30,6 +32,7 @@ describe('cfn-guard (Control Tower rules)', () => {
     const context = {
       target: 'aws',
       alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:ops',
+      alertEmail: 'ops@example.com',
       logRetentionDays: '365',
       dbMultiAz: 'true',
       removalPolicy: 'retain',

@@ -235,6 +235,58 @@ const mqtt: ParityCheck = (c) => {
   return [];
 };
 
+/**
+ * The query API door: one REST API per entry, named after it, whose stage is the entry's and whose
+ * every method (`ANY /` and `ANY /{proxy+}`) is a Lambda proxy integration onto the entry's
+ * function, which API Gateway (and only API Gateway, from this API) may invoke.
+ */
+const httpApis: ParityCheck = (c) => {
+  const apis = resourcesOfType(c.s, 'AWS::ApiGateway::RestApi');
+  expect(apis).toHaveLength(c.topology.httpApis.length);
+  for (const spec of c.topology.httpApis) {
+    const found = apis.find(([, p]) => p.Name === `${c.s.stack.stackName}-${spec.name}`);
+    expect(found, `REST API ${spec.name}`).toBeDefined();
+    const [apiId] = found as [string, Props];
+    const ofApi = (type: string) => resourcesOfType(c.s, type).filter(([, p]) => same(p.RestApiId, { Ref: apiId }));
+    const stages = ofApi('AWS::ApiGateway::Stage');
+    expect(stages.map(([, p]) => p.StageName)).toEqual([spec.stageName]);
+    const methods = ofApi('AWS::ApiGateway::Method').map(([, p]) => p);
+    expect(methods).toHaveLength(2);
+    const proxy = ofApi('AWS::ApiGateway::Resource').map(([id, p]) => [id, p.PathPart]);
+    expect(proxy.map(([, part]) => part)).toEqual(['{proxy+}']);
+    const target = JSON.stringify(getAtt(c.fnId(spec.function), 'Arn'));
+    for (const m of methods) {
+      expect(m.HttpMethod).toBe('ANY');
+      const integration = m.Integration as Props;
+      expect(integration.Type).toBe('AWS_PROXY');
+      expect(integration.IntegrationHttpMethod).toBe('POST');
+      expect(JSON.stringify(integration.Uri)).toContain(target);
+    }
+    const permissions = resourcesOfType(c.s, 'AWS::Lambda::Permission')
+      .map(([, p]) => p)
+      .filter((p) => p.Principal === 'apigateway.amazonaws.com');
+    expect(permissions.length).toBeGreaterThan(0);
+    for (const p of permissions) {
+      expect(p.FunctionName).toEqual(getAtt(c.fnId(spec.function), 'Arn'));
+      // Scoped to this API's stage, never "any API of the account".
+      expect(JSON.stringify(p.SourceArn)).toContain(JSON.stringify({ Ref: apiId }));
+    }
+  }
+  return [];
+};
+
+/** The alert topic: its name and display name, encrypted with the stack's own key. */
+const alertTopic: ParityCheck = (c) => {
+  const topics = resourcesOfType(c.s, 'AWS::SNS::Topic').map(([, p]) => p);
+  expect(topics).toHaveLength(1);
+  const topic = topics[0] as Props;
+  expect(topic.TopicName).toBe(`${c.s.stack.stackName}-${c.topology.alertTopic.name}`);
+  expect(topic.DisplayName).toBe(c.topology.alertTopic.displayName);
+  const keyId = logicalId(c.s.stack, c.s.stack.alerts.key);
+  expect(topic.KmsMasterKeyId).toEqual(getAtt(keyId, 'Arn'));
+  return [];
+};
+
 /** One check per topology section; a new section adds its own. */
 export const PARITY_CHECKS: Readonly<Record<string, ParityCheck>> = {
   stream,
@@ -245,6 +297,8 @@ export const PARITY_CHECKS: Readonly<Record<string, ParityCheck>> = {
   schedules,
   payloadCap,
   mqtt,
+  httpApis,
+  alertTopic,
 };
 
 export function assertTopologyParity(s: Synthesized, expected: Topology = topology): void {

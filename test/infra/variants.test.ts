@@ -3,7 +3,7 @@
  * clean in each, acknowledgements come and go with the settings that need them, and the CLI path
  * really blocks on a finding.
  */
-import { App } from 'aws-cdk-lib';
+import { App, type CfnElement } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -72,7 +72,7 @@ describe('deployment variants', () => {
     expect(() => assertTopologyParity(s, lean)).toThrow(/deeply equal \[\]/);
   }, 120_000);
 
-  it('lets a later part add an alarm that notifies the alarm topic and shows on the dashboard', () => {
+  it('lets a later part add an alarm that notifies the alert topic (and the operator topic) and shows on the dashboard', () => {
     const topicArn = 'arn:aws:sns:eu-west-1:123456789012:ops';
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [], target: 'localstack', alarmTopicArn: topicArn } });
     const stack = buildApp(app, { nag: false, guard: false });
@@ -86,7 +86,8 @@ describe('deployment variants', () => {
     };
     const resources = Object.entries(template.Resources);
     const [alarmId, alarm] = resources.find(([, r]) => r.Properties.MetricName === 'DoorFailures') ?? [];
-    expect(alarm?.Properties).toMatchObject({ AlarmActions: [topicArn], OKActions: [topicArn] });
+    const own = { Ref: stack.getLogicalId(stack.alerts.topic.node.defaultChild as CfnElement) };
+    expect(alarm?.Properties).toMatchObject({ AlarmActions: [own, topicArn], OKActions: [own, topicArn] });
     const dashboard = resources.find(([, r]) => r.Type === 'AWS::CloudWatch::Dashboard')?.[1];
     expect(JSON.stringify(dashboard?.Properties.DashboardBody)).toContain(alarmId);
   }, 120_000);

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiService } from '#runtime/api-service.js';
+import { apiService, LOCAL_TOKEN_FILE } from '#runtime/api-service.js';
 import type { ServiceContext } from '#runtime/service.js';
 import { createTestDatabase } from '../support/database.js';
 
@@ -53,6 +53,27 @@ describe('query API door', () => {
     try {
       expect(second.endpoints.apiToken).toBe(apiToken);
       expect(again.some((l) => l.includes(apiToken ?? '-'))).toBe(false);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('makes a new token when the state folder lost its file but the database kept the old one, and revokes the old', async () => {
+    const first = await apiService({ port: 0 }).start(context([]));
+    const oldToken = first.endpoints.apiToken as string;
+    await first.stop();
+    await rm(path.join(stateDir, LOCAL_TOKEN_FILE));
+
+    const lines: string[] = [];
+    const second = await apiService({ port: 0 }).start(context(lines));
+    try {
+      const { apiEndpoint, apiToken } = second.endpoints as Record<string, string>;
+      expect(apiToken).not.toBe(oldToken);
+      expect(lines.some((l) => l.includes('revoked the previous local API token'))).toBe(true);
+      const withNew = await fetch(`${apiEndpoint}/sensors`, { headers: { authorization: `Bearer ${apiToken}` } });
+      expect(withNew.status).toBe(200);
+      const withOld = await fetch(`${apiEndpoint}/sensors`, { headers: { authorization: `Bearer ${oldToken}` } });
+      expect(withOld.status).toBe(401);
     } finally {
       await second.stop();
     }

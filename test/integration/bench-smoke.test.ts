@@ -7,6 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type BenchResults, renderMarkdown, renderTable, tableRows } from '#bench/report.js';
 import { BENCHMARKS, QUICK, runBench } from '#bench/run.js';
@@ -16,12 +17,51 @@ import { kafkaSkipReason } from '../support/kafka-broker.js';
 const kafkaSkip = kafkaSkipReason();
 const benchmarks = BENCHMARKS.filter((b) => b !== 'kafka' || kafkaSkip === undefined);
 
+/** The databases a run left on the test server (`keepDatabases`), by benchmark label. */
+async function benchDatabases(adminUrl: string, before: ReadonlySet<string>): Promise<Map<string, string[]>> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const rows = await admin.query<{ datname: string }>(
+      "SELECT datname FROM pg_database WHERE datname LIKE 'bench\\_%' AND datname NOT LIKE 'bench\\_template%'",
+    );
+    const out = new Map<string, string[]>();
+    for (const { datname } of rows.rows) {
+      if (before.has(datname)) continue;
+      const label = datname.replace(/^bench_/, '').replace(/_[a-z0-9]{1,6}$/, '');
+      out.set(label, [...(out.get(label) ?? []), datname]);
+    }
+    return out;
+  } finally {
+    await admin.end();
+  }
+}
+
 describe('npm run bench, smoke size', () => {
   let logDir: string;
   let results: BenchResults;
+  const adminUrl = inject('pgAdminUrl');
+  let databases = new Map<string, string[]>();
+
+  /** Counts in one of the run's databases, read here rather than taken from the report. */
+  async function countIn(label: string, sql: string): Promise<number> {
+    const [name, ...more] = databases.get(label) ?? [];
+    if (more.length > 0) throw new Error(`more than one database for ${label}`);
+    if (!name) throw new Error(`the run left no database for ${label} (found: ${[...databases.keys()].join(', ')})`);
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    const client = new pg.Client({ connectionString: url.toString() });
+    await client.connect();
+    try {
+      return Number((await client.query<{ n: string }>(sql)).rows[0]?.n);
+    } finally {
+      await client.end();
+    }
+  }
 
   beforeAll(async () => {
     logDir = await mkdtemp(path.join(os.tmpdir(), 'iot-first-bench-smoke-'));
+    const before = new Set([...(await benchDatabases(adminUrl, new Set())).values()].flat());
     results = await runBench({
       ...QUICK,
       records: 600,
@@ -52,16 +92,26 @@ describe('npm run bench, smoke size', () => {
       mqttMessages: 100,
       mqttRate: 50,
       mqttSeconds: 1,
-      adminUrl: inject('pgAdminUrl'),
+      adminUrl,
+      keepDatabases: true,
       logDir,
       quiet: true,
     });
+    databases = await benchDatabases(adminUrl, before);
     // A wait for the harness to finish, not a goal: its fixed-rate phases and child processes
     // stretch with the machine's load, and 240 s was once not enough beside other suites.
   }, 900_000);
 
   afterAll(async () => {
     if (logDir) await rm(logDir, { recursive: true, force: true });
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    const left = await admin.query<{ datname: string }>(
+      "SELECT datname FROM pg_database WHERE datname LIKE 'bench\\_%'",
+    );
+    for (const { datname } of left.rows)
+      await admin.query(`DROP DATABASE IF EXISTS ${admin.escapeIdentifier(datname)} WITH (FORCE)`);
+    await admin.end();
   });
 
   it('runs every benchmark without a failure', () => {
@@ -85,6 +135,26 @@ describe('npm run bench, smoke size', () => {
     // Rejections travel packed (v2 messages): fewer messages than rejections.
     expect(ingest.check.queuedMessages).toBeGreaterThan(0);
     expect(ingest.check.queuedMessages).toBeLessThan(ingest.check.queuedErrors);
+  });
+
+  it('the databases hold what the report says the benchmarks wrote', async () => {
+    const ingest = results.ingest;
+    const agg = results.aggregation;
+    const e2e = results.e2e;
+    if (!ingest || !agg || !e2e) throw new Error('a benchmark result is missing');
+    const readings = 'SELECT count(*) AS n FROM sensor_readings';
+    const landed = 'SELECT (SELECT count(*) FROM sensor_readings) + (SELECT count(*) FROM sensor_errors) AS n';
+    // Ingest: warm-up and measured sets through the handler; the COPY baseline stored the same.
+    const subject = await countIn('ingest_subject', readings);
+    expect(subject).toBeGreaterThan(0);
+    expect(subject).toBe(ingest.check.subjectRows);
+    expect(subject + ingest.check.queuedErrors).toBe(600 + 500);
+    expect(await countIn('ingest_copy', readings)).toBe(subject);
+    // Aggregation: every stored reading, each covered once by the windows.
+    expect(await countIn('aggregation', readings)).toBe(2_000 + 20);
+    expect(await countIn('aggregation', 'SELECT sum(reading_count) AS n FROM sensor_aggregations')).toBe(2_000 + 20);
+    // End to end: every record of the stream landed once, as a reading or as a rejection.
+    expect(await countIn('e2e', landed)).toBe(e2e.drain.records);
   });
 
   it('aggregation agrees with the bare GROUP BY and covers every stored reading', () => {

@@ -1,14 +1,17 @@
 /**
  * The drainer's handling of failed-batch notices: the range is read back from a real Kinesis
  * emulator and landed; records the stream no longer holds become one PROCESSING_FAILURE row.
+ * A Kafka event source's notice (built by the local host's own builder, the shape it sends)
+ * becomes one PROCESSING_FAILURE row naming the offset range.
  */
 import { DeleteStreamCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import type { SQSBatchResponse } from 'aws-lambda';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { kafkaFailureNotice } from '#runtime/host/kafka-events.js';
 import { createTestDatabase } from '../support/database.js';
 import { type RunningKinesis, startKinesis } from '../support/emulators.js';
-import { aReading, encode, lambdaContext, STREAM_NAME, sqsEvent } from '../support/factories.js';
+import { aReading, encode, kinesisFailureNotice, lambdaContext, STREAM_NAME, sqsEvent } from '../support/factories.js';
 
 let kinesis: RunningKinesis;
 let db: pg.Pool;
@@ -52,26 +55,7 @@ async function put(payloads: Uint8Array[]): Promise<string[]> {
 }
 
 function notice(start: string, end: string, batchSize: number): string {
-  return JSON.stringify({
-    requestContext: {
-      requestId: 'req-1',
-      functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:validator',
-      condition: 'RetryAttemptsExhausted',
-      approximateInvokeCount: 6,
-    },
-    responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
-    version: '1.0',
-    timestamp: new Date().toISOString(),
-    KinesisBatchInfo: {
-      shardId,
-      startSequenceNumber: start,
-      endSequenceNumber: end,
-      approximateArrivalOfFirstRecord: new Date().toISOString(),
-      approximateArrivalOfLastRecord: new Date().toISOString(),
-      batchSize,
-      streamArn: `arn:aws:kinesis:us-east-1:000000000000:stream/${STREAM_NAME}`,
-    },
-  });
+  return kinesisFailureNotice({ shardId, start, end, batchSize });
 }
 
 async function rows(sql: string): Promise<Record<string, unknown>[]> {
@@ -145,5 +129,62 @@ describe('dlq-drainer with failed-batch notices', () => {
     const event = sqsEvent(['{"hello": "world"}', 'not json']);
     const response = await drainer(event, lambdaContext('drainer'));
     expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(event.Records.map((r) => r.messageId));
+  });
+});
+
+describe('dlq-drainer with the Kafka event source notices', () => {
+  function kafkaNotice(offsets: readonly string[]): string {
+    const records = offsets.map((offset) => ({
+      topic: 'iot_sensor_data',
+      partition: 3,
+      offset,
+      timestamp: Date.parse('2026-11-30T01:00:00Z'),
+      key: null,
+      value: Buffer.from('{}'),
+      headers: {},
+    }));
+    return JSON.stringify(
+      kafkaFailureNotice({
+        records,
+        condition: 'RecordAgeExceeded',
+        functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:iot-kafka-bridge',
+        requestId: 'req-k',
+        invokeCount: 3,
+        functionError: 'Unhandled',
+        bootstrapServers: ['127.0.0.1:9092'],
+        consumerGroupId: 'iot-kafka-bridge',
+      }),
+    );
+  }
+
+  it('lands a given-up offset range as one PROCESSING_FAILURE row that says where to replay from, once', async () => {
+    const body = kafkaNotice(['41', '42', '43']);
+    for (let delivery = 0; delivery < 2; delivery++) {
+      const response = await drainer(sqsEvent([body]), lambdaContext('drainer'));
+      expect(response.batchItemFailures).toEqual([]);
+    }
+    const errors = await rows(
+      'SELECT error_type, stream_name, shard_id, sequence_number, partition_key, raw_size, error_message FROM sensor_errors',
+    );
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({
+      error_type: 'PROCESSING_FAILURE',
+      stream_name: 'kafka:iot_sensor_data',
+      shard_id: 'iot_sensor_data-3',
+      sequence_number: '41..43',
+      partition_key: null,
+      raw_size: 0,
+    });
+    expect(errors[0]?.error_message).toMatch(/gave up on 3 record\(s\).*RecordAgeExceeded.*replay them from offset 41/);
+    expect(await rows('SELECT 1 FROM sensor_readings')).toEqual([]);
+  });
+
+  it('fails a Kafka notice without a topic instead of writing a row that names nothing', async () => {
+    const body = JSON.parse(kafkaNotice(['7'])) as { KafkaBatchInfo: Record<string, unknown> };
+    delete body.KafkaBatchInfo.topic;
+    const event = sqsEvent([JSON.stringify(body)]);
+    const response = await drainer(event, lambdaContext('drainer'));
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([event.Records[0]?.messageId]);
+    expect(await rows('SELECT 1 FROM sensor_errors')).toEqual([]);
   });
 });

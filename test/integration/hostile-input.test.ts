@@ -1,43 +1,21 @@
-/**
- * Hostile records through the real validator and drainer handlers (real PostgreSQL, real SQS):
- * each ends as exactly one error row of the right type, and its valid neighbours still land.
- */
-import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import type { KinesisStreamBatchResponse, SQSBatchResponse } from 'aws-lambda';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../support/database.js';
-import { type RunningSqs, startSqs } from '../support/emulators.js';
+import type { RunningSqs } from '../support/emulators.js';
 import { aReading, encode, kinesisEvent, lambdaContext, sqsEvent } from '../support/factories.js';
+import { type IngestHandlers, startIngestHandlers } from '../support/ingest-handlers.js';
 
+let parts: IngestHandlers;
 let sqs: RunningSqs;
 let queueUrl: string;
 let db: pg.Pool;
-let validator: (
-  e: ReturnType<typeof kinesisEvent>['event'],
-  c: ReturnType<typeof lambdaContext>,
-) => Promise<KinesisStreamBatchResponse>;
-let drainer: (e: ReturnType<typeof sqsEvent>, c: ReturnType<typeof lambdaContext>) => Promise<SQSBatchResponse>;
+let validator: IngestHandlers['validator'];
+let drainer: IngestHandlers['drainer'];
 
 beforeAll(async () => {
-  const url = await createTestDatabase('hostile');
-  sqs = await startSqs();
-  queueUrl = await sqs.createQueue('iot-sensor-errors');
-  Object.assign(process.env, {
-    DATABASE_URL: url,
-    ERRORS_QUEUE_URL: queueUrl,
-    SQS_ENDPOINT: sqs.endpoint,
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-  });
-  db = new pg.Pool({ connectionString: url, max: 2 });
-  validator = (await import('#lambdas/validator/handler.js')).handler as typeof validator;
-  drainer = (await import('#lambdas/dlq-drainer/handler.js')).handler as typeof drainer;
+  parts = await startIngestHandlers({ database: 'hostile' });
+  ({ sqs, db, errorsQueueUrl: queueUrl, validator, drainer } = parts);
 });
-afterAll(async () => {
-  await db?.end();
-  await sqs?.stop();
-});
+afterAll(async () => parts?.stop());
 
 /** Deterministic pseudo-random bytes (xorshift), so a failure can be reproduced. */
 function randomBytes(n: number, seed: number): Uint8Array {
@@ -115,22 +93,6 @@ const hostile: [string, Uint8Array, string][] = [
   ],
 ];
 
-async function drainQueue(): Promise<string[]> {
-  const bodies: string[] = [];
-  for (;;) {
-    const out = await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }));
-    const messages = out.Messages ?? [];
-    if (messages.length === 0) return bodies;
-    bodies.push(...messages.map((m) => m.Body as string));
-    await sqs.client.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-      }),
-    );
-  }
-}
-
 describe('hostile input', () => {
   it('each hostile record ends as exactly one error row of the right type; valid neighbours land', async () => {
     // Every hostile record sits between two valid ones (a poison record in the middle).
@@ -145,7 +107,7 @@ describe('hostile input', () => {
 
     const response = await validator(event, lambdaContext('validator'));
     expect(response.batchItemFailures).toEqual([]);
-    const drained = await drainer(sqsEvent(await drainQueue()), lambdaContext('drainer'));
+    const drained = await drainer(sqsEvent((await sqs.takeAll(queueUrl)).map((m) => m.body)), lambdaContext('drainer'));
     expect(drained.batchItemFailures).toEqual([]);
 
     const errors = await db.query<{ sequence_number: string; error_type: string; raw_size: number; stored: number }>(

@@ -1,24 +1,13 @@
-/**
- * The MQTT door end to end, every part real: devices are mqtt.js clients over TLS with their own
- * certificates (the simulator of `npm run devices -- simulate`), the aedes broker and rule engine
- * write into kinesalite, the real validator and drainer handlers land the records in PostgreSQL
- * through a real SQS emulator. What lands must be exactly what the simulator says it sent.
- *
- * Also the door's failure modes: the broker restarted with QoS 1 publishes in flight, and the
- * stream unavailable for a few seconds (with and without the error destination); afterwards every
- * reading has landed exactly once.
- */
-import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import type { KinesisStreamBatchResponse, KinesisStreamEvent, SQSBatchResponse } from 'aws-lambda';
-import pg from 'pg';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createKinesisClient } from '#adapters/aws/clients.js';
 import { type DeviceSimulationResult, runDeviceSimulation } from '#runtime/mqtt/device-simulator.js';
 import type { RunningMqttDoor } from '#runtime/mqtt/door.js';
-import { createTestDatabase } from '../support/database.js';
-import { type RunningKinesis, type RunningSqs, startKinesis, startSqs } from '../support/emulators.js';
+import type { RunningKinesis, RunningSqs } from '../support/emulators.js';
 import { lambdaContext, sqsEvent } from '../support/factories.js';
 import { freePort } from '../support/free-port.js';
+import { type IngestHandlers, startIngestHandlers } from '../support/ingest-handlers.js';
 import {
   type DoorOptions,
   type DoorParts,
@@ -29,41 +18,27 @@ import {
   waitFor,
 } from '../support/mqtt-door.js';
 
-type Handler<E, R> = (event: E, context: ReturnType<typeof lambdaContext>) => Promise<R>;
-
+let handlers: IngestHandlers;
 let kinesis: RunningKinesis;
 let sqs: RunningSqs;
 let errorsQueue: string;
 let failuresQueue: string;
 let db: pg.Pool;
 let parts: DoorParts;
-let validator: Handler<KinesisStreamEvent, KinesisStreamBatchResponse>;
-let drainer: Handler<ReturnType<typeof sqsEvent>, SQSBatchResponse>;
+let validator: IngestHandlers['validator'];
+let drainer: IngestHandlers['drainer'];
 let streamCounter = 0;
 
 beforeAll(async () => {
-  const databaseUrl = await createTestDatabase('mqtt_e2e');
-  [kinesis, sqs] = await Promise.all([startKinesis(), startSqs()]);
-  errorsQueue = await sqs.createQueue('iot-sensor-errors');
+  handlers = await startIngestHandlers({ database: 'mqtt_e2e', kinesis: true });
+  ({ sqs, db, errorsQueueUrl: errorsQueue, validator, drainer } = handlers);
+  kinesis = handlers.kinesis as RunningKinesis;
   failuresQueue = await sqs.createQueue('iot-ingest-failures');
-  Object.assign(process.env, {
-    DATABASE_URL: databaseUrl,
-    ERRORS_QUEUE_URL: errorsQueue,
-    SQS_ENDPOINT: sqs.endpoint,
-    KINESIS_ENDPOINT: kinesis.endpoint,
-    AWS_REGION: 'us-east-1',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-  });
-  db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-  validator = (await import('#lambdas/validator/handler.js')).handler as typeof validator;
-  drainer = (await import('#lambdas/dlq-drainer/handler.js')).handler as typeof drainer;
   parts = doorParts();
 });
 
 afterAll(async () => {
-  await db?.end();
-  await Promise.all([kinesis?.stop(), sqs?.stop()]);
+  await handlers?.stop();
   parts?.cleanup();
 });
 
@@ -100,24 +75,6 @@ function simulate(door: RunningMqttDoor, options: Partial<Parameters<typeof runD
   });
 }
 
-async function receiveAll(queueUrl: string): Promise<string[]> {
-  const bodies: string[] = [];
-  for (;;) {
-    const out = await sqs.client.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
-    );
-    const messages = out.Messages ?? [];
-    if (messages.length === 0) return bodies;
-    bodies.push(...messages.map((m) => m.Body as string));
-    await sqs.client.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-      }),
-    );
-  }
-}
-
 /**
  * Lands everything the door wrote: the stream's records through the real validator (as the
  * event source would deliver them, per shard), then both queues through the real drainer.
@@ -148,7 +105,7 @@ async function landAll(stream: { name: string; shards: string[] }): Promise<void
     }
   }
   for (const queue of [errorsQueue, failuresQueue]) {
-    const bodies = await receiveAll(queue);
+    const bodies = (await sqs.takeAll(queue)).map((m) => m.body);
     for (let i = 0; i < bodies.length; i += 10)
       expect((await drainer(sqsEvent(bodies.slice(i, i + 10)), lambdaContext('drainer'))).batchItemFailures).toEqual(
         [],

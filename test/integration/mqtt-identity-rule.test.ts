@@ -6,68 +6,39 @@
  */
 
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import type { KinesisStreamBatchResponse, SQSBatchResponse } from 'aws-lambda';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../support/database.js';
-import { type RunningKinesis, type RunningSqs, startKinesis, startSqs } from '../support/emulators.js';
-import { aReading, encode, kinesisEvent, lambdaContext, STREAM_NAME, sqsEvent } from '../support/factories.js';
+import type { RunningKinesis, RunningSqs } from '../support/emulators.js';
+import {
+  aReading,
+  encode,
+  kinesisEvent,
+  kinesisFailureNotice,
+  lambdaContext,
+  STREAM_NAME,
+  sqsEvent,
+} from '../support/factories.js';
+import { type IngestHandlers, startIngestHandlers } from '../support/ingest-handlers.js';
 
-type Handler<E, R> = (event: E, context: ReturnType<typeof lambdaContext>) => Promise<R>;
-
+let parts: IngestHandlers;
 let sqs: RunningSqs;
 let kinesis: RunningKinesis;
 let queueUrl: string;
 let db: pg.Pool;
-let validator: Handler<ReturnType<typeof kinesisEvent>['event'], KinesisStreamBatchResponse>;
-let drainer: Handler<ReturnType<typeof sqsEvent>, SQSBatchResponse>;
+let validator: IngestHandlers['validator'];
+let drainer: IngestHandlers['drainer'];
 
 beforeAll(async () => {
-  const databaseUrl = await createTestDatabase('mqtt_identity');
-  [sqs, kinesis] = await Promise.all([startSqs(), startKinesis()]);
-  queueUrl = await sqs.createQueue('iot-sensor-errors');
-  Object.assign(process.env, {
-    DATABASE_URL: databaseUrl,
-    ERRORS_QUEUE_URL: queueUrl,
-    SQS_ENDPOINT: sqs.endpoint,
-    KINESIS_ENDPOINT: kinesis.endpoint,
-    AWS_REGION: 'us-east-1',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-  });
-  db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-  validator = (await import('#lambdas/validator/handler.js')).handler as typeof validator;
-  drainer = (await import('#lambdas/dlq-drainer/handler.js')).handler as typeof drainer;
+  parts = await startIngestHandlers({ database: 'mqtt_identity', kinesis: true });
+  ({ sqs, db, errorsQueueUrl: queueUrl, validator, drainer } = parts);
+  kinesis = parts.kinesis as RunningKinesis;
 });
-
-afterAll(async () => {
-  await db?.end();
-  await Promise.all([sqs?.stop(), kinesis?.stop()]);
-});
+afterAll(async () => parts?.stop());
 
 beforeEach(async () => {
   await db.query('TRUNCATE sensor_readings, sensor_errors, aggregation_dirty_windows');
-  await receiveAll();
+  (await sqs.takeAll(queueUrl)).map((m) => m.body);
 });
-
-async function receiveAll(): Promise<string[]> {
-  const bodies: string[] = [];
-  for (;;) {
-    const out = await sqs.client.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
-    );
-    const messages = out.Messages ?? [];
-    if (messages.length === 0) return bodies;
-    bodies.push(...messages.map((m) => m.Body as string));
-    await sqs.client.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-      }),
-    );
-  }
-}
 
 /** A device's records: the partition key the topic rule sets, `mqtt:<thing name>`. */
 function fromDevice(identity: string, payloads: Uint8Array[]) {
@@ -87,7 +58,7 @@ describe('the identity rule in the validator and the drainer', () => {
 
     expect((await validator(device.event, lambdaContext('validator'))).batchItemFailures).toEqual([]);
     expect((await validator(producer.event, lambdaContext('validator'))).batchItemFailures).toEqual([]);
-    const drained = await drainer(sqsEvent(await receiveAll()), lambdaContext('drainer'));
+    const drained = await drainer(sqsEvent((await sqs.takeAll(queueUrl)).map((m) => m.body)), lambdaContext('drainer'));
     expect(drained.batchItemFailures).toEqual([]);
 
     const readings = await db.query('SELECT reading_id, sensor_id, partition_key FROM sensor_readings ORDER BY value');
@@ -114,7 +85,7 @@ describe('the identity rule in the validator and the drainer', () => {
     const device = fromDevice('hum-0001', [encode(aReading({ sensor_id: 'hum-0009' }))]);
     await validator(device.event, lambdaContext('validator'));
     await validator(device.event, lambdaContext('validator'));
-    await drainer(sqsEvent(await receiveAll()), lambdaContext('drainer'));
+    await drainer(sqsEvent((await sqs.takeAll(queueUrl)).map((m) => m.body)), lambdaContext('drainer'));
     const { rows } = await db.query('SELECT error_type, sensor_id FROM sensor_errors');
     expect(rows).toEqual([{ error_type: 'IDENTITY_MISMATCH', sensor_id: 'hum-0001' }]);
   });
@@ -130,26 +101,7 @@ describe('the identity rule in the validator and the drainer', () => {
       }),
     );
     const [start, end] = (put.Records ?? []).map((r) => r.SequenceNumber as string) as [string, string];
-    const notice = JSON.stringify({
-      requestContext: {
-        requestId: 'req-identity',
-        functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:validator',
-        condition: 'RetryAttemptsExhausted',
-        approximateInvokeCount: 6,
-      },
-      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
-      version: '1.0',
-      timestamp: new Date().toISOString(),
-      KinesisBatchInfo: {
-        shardId,
-        startSequenceNumber: start,
-        endSequenceNumber: end,
-        approximateArrivalOfFirstRecord: new Date().toISOString(),
-        approximateArrivalOfLastRecord: new Date().toISOString(),
-        batchSize: 2,
-        streamArn: `arn:aws:kinesis:us-east-1:000000000000:stream/${STREAM_NAME}`,
-      },
-    });
+    const notice = kinesisFailureNotice({ shardId, start, end, batchSize: 2 });
     expect((await drainer(sqsEvent([notice]), lambdaContext('drainer'))).batchItemFailures).toEqual([]);
     const readings = await db.query('SELECT reading_id FROM sensor_readings');
     expect(readings.rows).toEqual([{ reading_id: own.reading_id }]);

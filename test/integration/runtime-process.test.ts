@@ -205,7 +205,7 @@ describe('npm start process', () => {
         const exit = await taken.exited;
         expect(exit.code).toBe(1);
         expect(taken.stderr()).toMatch(
-          new RegExp(`cannot start: port ${port} for the Lambda Invoke API is already in use`),
+          new RegExp(`cannot start: port ${port} for the Lambda Invoke API is already in use.*with --lambda-port`),
         );
       } finally {
         blocker.close();

@@ -1,71 +1,30 @@
-/**
- * The validator and the drainer handlers against real PostgreSQL and a real SQS emulator.
- */
-import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import type { KinesisStreamBatchResponse, SQSBatchResponse } from 'aws-lambda';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PostgresPipelineStore } from '#adapters/postgres/pipeline-store.js';
 import { SqsErrorQueue } from '#adapters/sqs/error-queue.js';
 import { validateBatch } from '#pipeline/validate-batch.js';
-import { createTestDatabase } from '../support/database.js';
-import { type RunningSqs, startSqs } from '../support/emulators.js';
+import type { RunningSqs } from '../support/emulators.js';
 import { aPosition, aReading, encode, kinesisEvent, lambdaContext, sqsEvent } from '../support/factories.js';
 import { freePort } from '../support/free-port.js';
+import { type IngestHandlers, startIngestHandlers } from '../support/ingest-handlers.js';
 
-type Handler<E, R> = (event: E, context: ReturnType<typeof lambdaContext>) => Promise<R>;
-
+let parts: IngestHandlers;
 let sqs: RunningSqs;
 let queueUrl: string;
 let db: pg.Pool;
-let validator: Handler<ReturnType<typeof kinesisEvent>['event'], KinesisStreamBatchResponse>;
-let drainer: Handler<ReturnType<typeof sqsEvent>, SQSBatchResponse>;
+let validator: IngestHandlers['validator'];
+let drainer: IngestHandlers['drainer'];
 
 beforeAll(async () => {
-  const databaseUrl = await createTestDatabase('validator');
-  sqs = await startSqs();
-  queueUrl = await sqs.createQueue('iot-sensor-errors');
-  Object.assign(process.env, {
-    DATABASE_URL: databaseUrl,
-    ERRORS_QUEUE_URL: queueUrl,
-    SQS_ENDPOINT: sqs.endpoint,
-    AWS_REGION: 'us-east-1',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-  });
-  db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-  validator = (await import('#lambdas/validator/handler.js')).handler as typeof validator;
-  drainer = (await import('#lambdas/dlq-drainer/handler.js')).handler as typeof drainer;
+  parts = await startIngestHandlers({ database: 'validator' });
+  ({ sqs, db, errorsQueueUrl: queueUrl, validator, drainer } = parts);
 });
-
-afterAll(async () => {
-  await db?.end();
-  await sqs?.stop();
-});
+afterAll(async () => parts?.stop());
 
 beforeEach(async () => {
   await db.query('TRUNCATE sensor_readings, sensor_errors, sensor_aggregations, aggregation_dirty_windows');
-  await drainQueue();
+  await sqs.takeAll(queueUrl);
 });
-
-/** Every message now in the errors queue, deleted as read. */
-async function drainQueue(): Promise<{ messageId: string; body: string }[]> {
-  const all: { messageId: string; body: string }[] = [];
-  for (;;) {
-    const out = await sqs.client.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
-    );
-    const messages = out.Messages ?? [];
-    if (messages.length === 0) return all;
-    all.push(...messages.map((m) => ({ messageId: m.MessageId as string, body: m.Body as string })));
-    await sqs.client.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-      }),
-    );
-  }
-}
 
 async function count(table: string): Promise<number> {
   return Number((await db.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
@@ -113,7 +72,7 @@ describe('validator handler', () => {
       },
     ]);
 
-    const messages = await drainQueue();
+    const messages = await sqs.takeAll(queueUrl);
     expect(messages).toHaveLength(2); // the oversized record's 64 KiB travel in a message of their own
     expect(
       messages.flatMap((m) => JSON.parse(m.body).errors.map((e: { errorType: string }) => e.errorType)).sort(),
@@ -151,10 +110,10 @@ describe('validator handler', () => {
   it('adds nothing when the same batch is delivered again (COPY falls back to ON CONFLICT)', async () => {
     const { event } = kinesisEvent(mixedBatch());
     await validator(event, lambdaContext('validator'));
-    await drainer(sqsEvent((await drainQueue()).map((m) => m.body)), lambdaContext('drainer'));
+    await drainer(sqsEvent((await sqs.takeAll(queueUrl)).map((m) => m.body)), lambdaContext('drainer'));
     const again = await validator(event, lambdaContext('validator'));
     expect(again.batchItemFailures).toEqual([]);
-    await drainer(sqsEvent((await drainQueue()).map((m) => m.body)), lambdaContext('drainer'));
+    await drainer(sqsEvent((await sqs.takeAll(queueUrl)).map((m) => m.body)), lambdaContext('drainer'));
     expect([await count('sensor_readings'), await count('sensor_errors')]).toEqual([2, 7]);
   });
 
@@ -205,7 +164,7 @@ describe('validateBatch when a part is down (real refused connections, no mocks)
       });
       expect(outcome.failedSequenceNumbers).toEqual([valid.position.sequenceNumber]);
       expect(outcome.problems.join()).toMatch(/database/);
-      expect(await drainQueue()).toHaveLength(1);
+      expect(await sqs.takeAll(queueUrl)).toHaveLength(1);
     } finally {
       await deadPool.end();
     }
@@ -238,7 +197,7 @@ describe('validateBatch when a part is down (real refused connections, no mocks)
       });
       expect(outcome.failedSequenceNumbers).toEqual([]);
       expect(outcome.stored).toBe(2);
-      const [message] = await drainQueue();
+      const [message] = await sqs.takeAll(queueUrl);
       const body = JSON.parse(message?.body ?? '{}').errors[0];
       expect(body).toMatchObject({ errorType: 'SCHEMA_ERROR', sequenceNumber: records[1]?.position.sequenceNumber });
       expect(body.errorMessage).toMatch(/refused by the database.*test_no_evil/);

@@ -4,7 +4,12 @@
 
 import type { AddressInfo } from 'node:net';
 import { CreateStreamCommand, type KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
-import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
 import kinesalite from 'kinesalite';
 import { createKinesisClient, createSqsClient } from '#adapters/aws/clients.js';
@@ -15,7 +20,14 @@ export interface RunningSqs {
   readonly endpoint: string;
   readonly client: SQSClient;
   createQueue(name: string, attributes?: Record<string, string>): Promise<string>;
+  /** Every message now visible in the queue, deleted as read, in the order received. */
+  takeAll(queueUrl: string): Promise<QueuedMessage[]>;
   stop(): Promise<void>;
+}
+
+export interface QueuedMessage {
+  readonly messageId: string;
+  readonly body: string;
 }
 
 export async function startSqs(): Promise<RunningSqs> {
@@ -27,11 +39,30 @@ export async function startSqs(): Promise<RunningSqs> {
     client,
     createQueue: async (name, attributes) =>
       (await client.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }))).QueueUrl as string,
+    takeAll: (queueUrl) => takeAll(client, queueUrl),
     stop: async () => {
       client.destroy();
       await server.stop();
     },
   };
+}
+
+async function takeAll(client: SQSClient, queueUrl: string): Promise<QueuedMessage[]> {
+  const all: QueuedMessage[] = [];
+  for (;;) {
+    const out = await client.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+    );
+    const messages = out.Messages ?? [];
+    if (messages.length === 0) return all;
+    all.push(...messages.map((m) => ({ messageId: m.MessageId as string, body: m.Body as string })));
+    await client.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+      }),
+    );
+  }
 }
 
 export interface RunningKinesis {

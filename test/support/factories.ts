@@ -102,6 +102,40 @@ export function sqsEvent(bodies: readonly string[]): SQSEvent {
   };
 }
 
+/**
+ * The body of a Kinesis event source's on-failure notice for a sequence range of one shard, as
+ * Lambda sends it to an SQS destination (the drainer's input).
+ */
+export function kinesisFailureNotice(range: {
+  readonly shardId: string;
+  readonly start: string;
+  readonly end: string;
+  readonly batchSize: number;
+  readonly streamName?: string;
+}): string {
+  const at = new Date().toISOString();
+  return JSON.stringify({
+    requestContext: {
+      requestId: randomUUID(),
+      functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:iot-validator',
+      condition: 'RetryAttemptsExhausted',
+      approximateInvokeCount: 6,
+    },
+    responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+    version: '1.0',
+    timestamp: at,
+    KinesisBatchInfo: {
+      shardId: range.shardId,
+      startSequenceNumber: range.start,
+      endSequenceNumber: range.end,
+      approximateArrivalOfFirstRecord: at,
+      approximateArrivalOfLastRecord: at,
+      batchSize: range.batchSize,
+      streamArn: `arn:aws:kinesis:us-east-1:000000000000:stream/${range.streamName ?? STREAM_NAME}`,
+    },
+  });
+}
+
 /** A Lambda context with the remaining time counting down from `timeoutMs`. */
 export function lambdaContext(functionName = 'test-function', timeoutMs = 60_000): Context {
   const deadline = Date.now() + timeoutMs;

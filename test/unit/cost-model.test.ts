@@ -85,4 +85,29 @@ describe('cost model', () => {
     // max(2, 2 vCPU) × 730 h × $0.015
     expect(ha.lines.find((l) => l.item === 'RDS Proxy')?.usd).toBeCloseTo(21.9, 6);
   });
+
+  it('bills the query API per request (API Gateway and the api function) and the alert topic with its key', () => {
+    const w = book.workload;
+    const none = estimateCost(stackShape(), book, {
+      readingsPerSecond: 100,
+      rejectShare: 0.37,
+      apiRequestsPerMonth: 0,
+    });
+    const busy = estimateCost(stackShape(), book, {
+      readingsPerSecond: 100,
+      rejectShare: 0.37,
+      apiRequestsPerMonth: 2_000_000,
+    });
+    const line = (e: typeof busy, item: string) => e.lines.find((l) => l.item === item)?.usd;
+    expect(line(none, 'API Gateway (REST) requests')).toBe(0);
+    // 2 M requests × the REST price per million
+    expect(line(busy, 'API Gateway (REST) requests')).toBeCloseTo(2 * book.prices.apiGatewayRestPerMillion.usd, 9);
+    const api = busy.functions.find((f) => f.fn === 'api');
+    expect(api?.invocations).toBeCloseTo(2_000_000, 6);
+    expect(api?.msPerInvocation).toBe(Math.ceil(w.apiMsPerRequest));
+    // 2 M × 30 ms × 0.5 GB = 30,000 GB-s (with the file's 30 ms)
+    expect(api?.gbSeconds).toBeCloseTo(2_000_000 * (Math.ceil(w.apiMsPerRequest) / 1000) * 0.5, 6);
+    // The key's monthly charge is there whatever the traffic.
+    expect(line(none, 'Alert topic (KMS key, SNS)')).toBeGreaterThanOrEqual(book.prices.kmsKeyMonth.usd);
+  });
 });

@@ -36,8 +36,10 @@ describe('dashboard build', () => {
     expect(page).toBe(assets.get('/index.html'));
     expect(page?.contentType).toBe('text/html; charset=utf-8');
     const html = Buffer.from(page!.body).toString('utf8');
-    expect(html).toContain(`<script type="module" src="${SCRIPT_PATH}">`);
-    expect(html).toContain(`<link rel="stylesheet" href="${STYLE_PATH}"`);
+    // Relative to the page (`assets/...`), so the page also works under API Gateway's `/<stage>/`.
+    expect(html).toContain(`<script type="module" src="${SCRIPT_PATH.slice(1)}">`);
+    expect(html).toContain(`<link rel="stylesheet" href="${STYLE_PATH.slice(1)}"`);
+    expect(html).not.toMatch(/(src|href)="\//);
     expect(html).not.toMatch(/%[A-Z]+%/);
     expect(assets.get(SCRIPT_PATH)?.contentType).toBe('text/javascript; charset=utf-8');
     expect(assets.get(STYLE_PATH)?.contentType).toBe('text/css; charset=utf-8');

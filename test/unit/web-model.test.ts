@@ -5,7 +5,7 @@ import { applyChanges, filterFleet, sortFleet, statusAt, summarize } from '#web/
 import { formatAge, formatValue } from '#web/src/format.js';
 import { cleanToken } from '#web/src/token-text.js';
 import type { AlertSummary, ChangesReply, FleetSensor, WindowBucket } from '#web/src/types.js';
-import { DEFAULT_VIEW, formatView, parseView, stepFor, type View } from '#web/src/url-state.js';
+import { appUrl, DEFAULT_VIEW, formatView, parseView, stepFor, type View } from '#web/src/url-state.js';
 
 describe('view state in the URL', () => {
   const views: View[] = [
@@ -254,5 +254,18 @@ describe('pasted tokens', () => {
     ['"iotf_abc123",', 'iotf_abc123'],
   ])('reads %j as the token', (pasted, token) => {
     expect(cleanToken(pasted)).toBe(token);
+  });
+});
+
+describe('app paths resolved against the page', () => {
+  it('stays under the page folder: / locally, /<stage>/ behind API Gateway', () => {
+    expect(appUrl('/api/health', 'http://127.0.0.1:8080/')).toBe('http://127.0.0.1:8080/api/health');
+    expect(appUrl('/api/health', 'http://127.0.0.1:8080/?view=health')).toBe('http://127.0.0.1:8080/api/health');
+    expect(appUrl('/api/sensors?limit=5', 'https://abc.execute-api.eu-west-1.amazonaws.com/v1/?view=fleet')).toBe(
+      'https://abc.execute-api.eu-west-1.amazonaws.com/v1/api/sensors?limit=5',
+    );
+    expect(appUrl('/api/sensors/a%2Fb', 'http://x.execute-api.localhost.localstack.cloud:4566/v1/')).toBe(
+      'http://x.execute-api.localhost.localstack.cloud:4566/v1/api/sensors/a%2Fb',
+    );
   });
 });

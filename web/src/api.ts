@@ -2,6 +2,7 @@
  * The page's only way to the API: a bearer token from the browser session, problem+json errors
  * turned into typed errors the views can explain, and conditional GETs for live polling.
  */
+import { appUrl } from './url-state.js';
 
 const TOKEN_KEY = 'iot-first.token';
 
@@ -48,7 +49,10 @@ async function send(path: string, headers: Record<string, string> = {}): Promise
   if (!token) throw new AuthError('no token');
   let response: Response;
   try {
-    response = await fetch(path, { headers: { ...headers, authorization: `Bearer ${token}` }, cache: 'no-store' });
+    response = await fetch(appUrl(path, document.baseURI), {
+      headers: { ...headers, authorization: `Bearer ${token}` },
+      cache: 'no-store',
+    });
   } catch (error) {
     throw new NetworkError(error instanceof Error ? error.message : String(error));
   }

@@ -107,3 +107,12 @@ export function formatView(view: View): string {
   const query = p.toString();
   return query ? `?${query}` : '';
 }
+
+/**
+ * Where a request for an app path (`/api/health`) goes, resolved against the page's own URL: the
+ * app is served at `/` by `npm start` and at `/<stage>/` behind API Gateway, so an absolute path
+ * would leave the stage and miss the API there.
+ */
+export function appUrl(path: string, pageUrl: string): string {
+  return new URL(path.replace(/^\/+/, ''), pageUrl).toString();
+}

@@ -6,7 +6,8 @@
  *
  * Credentials come from `DATABASE_URL` (embedded stack, tests) or from a Secrets Manager
  * secret in RDS's JSON shape (AWS, LocalStack). The secret is cached and re-read after a TTL,
- * so a rotated password is picked up by new connections without a cold start.
+ * and at once when the database refuses the cached credentials (a rotation changes the password
+ * before the secret), so a rotated password is picked up by new connections without a cold start.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
@@ -56,13 +57,20 @@ export function databaseSourceFromEnv(env: Record<string, string | undefined> = 
   );
 }
 
-function secretReader(source: Extract<DatabaseSource, { kind: 'secret' }>): () => Promise<RdsSecret> {
+interface SecretReader {
+  /** The secret, from the cache while it is fresh. */
+  read(): Promise<RdsSecret>;
+  /** Forget the cached value: the next read asks Secrets Manager. */
+  invalidate(): void;
+}
+
+function secretReader(source: Extract<DatabaseSource, { kind: 'secret' }>): SecretReader {
   const client = new SecretsManagerClient({
     region: source.region,
     ...(source.endpoint ? { endpoint: source.endpoint } : {}),
   });
   let cached: { value: RdsSecret; expires: number } | undefined;
-  return async (): Promise<RdsSecret> => {
+  const read = async (): Promise<RdsSecret> => {
     if (cached && cached.expires > Date.now()) return cached.value;
     const out = await client.send(new GetSecretValueCommand({ SecretId: source.secretArn }));
     let json: unknown;
@@ -84,6 +92,52 @@ function secretReader(source: Extract<DatabaseSource, { kind: 'secret' }>): () =
     cached = { value: parsed.data, expires: Date.now() + (source.secretTtlMs ?? SECRET_TTL_MS) };
     return parsed.data;
   };
+  return {
+    read,
+    invalidate: () => {
+      cached = undefined;
+    },
+  };
+}
+
+/**
+ * What PostgreSQL answers a connection whose credentials no longer hold: a wrong password
+ * (28P01) or a role that cannot log in any more (28000).
+ */
+const CREDENTIALS_REFUSED = new Set(['28P01', '28000']);
+
+type ConnectCallback = (error: Error | undefined, client?: pg.PoolClient, done?: (release?: unknown) => void) => void;
+
+/**
+ * A rotation changes the password in the database before the secret, and the cache may hold
+ * the old one for up to its TTL: without this, every new connection of a warm container would
+ * be refused for minutes after each rotation. When the database refuses the credentials, the
+ * secret is read again and the connection tried once more with what it says now (a new
+ * password, or another user: then the pool is retired, see {@link createPool}). pg-pool's own
+ * `query` goes through `connect` with a callback, so both forms are covered.
+ */
+function rereadingSecretOnRefusal(pool: pg.Pool, secret: SecretReader): pg.Pool {
+  const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
+  const connectOrReread = async (): Promise<pg.PoolClient> => {
+    try {
+      return await connect();
+    } catch (error) {
+      if (!CREDENTIALS_REFUSED.has((error as { code?: string }).code ?? '')) throw error;
+      secret.invalidate();
+      return connect();
+    }
+  };
+  const connectAnyForm = (callback?: ConnectCallback): Promise<pg.PoolClient> | undefined => {
+    const attempt = connectOrReread();
+    if (!callback) return attempt;
+    attempt.then(
+      (client) => callback(undefined, client, (release) => client.release(release as Error | boolean | undefined)),
+      (error: Error) => callback(error),
+    );
+    return undefined;
+  };
+  (pool as unknown as { connect: typeof connectAnyForm }).connect = connectAnyForm;
+  return pool;
 }
 
 /**
@@ -125,9 +179,9 @@ export async function createPool(source: DatabaseSource, options: PoolOptions = 
     application_name: process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'iot-first',
   };
   if (source.kind === 'url') return survivingIdleErrors(new pg.Pool({ ...common, connectionString: source.url }));
-  const readSecret = secretReader(source);
-  const first = await readSecret();
-  return survivingIdleErrors(
+  const secret = secretReader(source);
+  const first = await secret.read();
+  const pool = survivingIdleErrors(
     new pg.Pool({
       ...common,
       host: source.hostOverride ?? first.host,
@@ -137,19 +191,20 @@ export async function createPool(source: DatabaseSource, options: PoolOptions = 
       // Multi-user rotation switches the secret to another user (name_clone). This pool's user is
       // fixed, so once the secret names another one the pool is retired and rebuilt.
       password: async () => {
-        const secret = await readSecret();
-        if (secret.username !== first.username) {
+        const current = await secret.read();
+        if (current.username !== first.username) {
           staleSources.add(source);
           throw new DatabaseUserRotatedError(
-            `database user rotated from ${first.username} to ${secret.username}; reconnecting`,
+            `database user rotated from ${first.username} to ${current.username}; reconnecting`,
           );
         }
-        return secret.password;
+        return current.password;
       },
       // Verified TLS: on Lambda, NODE_EXTRA_CA_CERTS points Node at the runtime's RDS CA bundle.
       ssl: source.ssl ? { rejectUnauthorized: true } : false,
     }),
   );
+  return rereadingSecretOnRefusal(pool, secret);
 }
 
 /** Sources whose pool saw its user rotated away; {@link sharedPool} rebuilds those. */
