@@ -12,6 +12,7 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { createKinesisClient, createSqsClient } from '#adapters/aws/clients.js';
 import { sleep } from '#adapters/retry.js';
+import { postgresDataDir } from '#runtime/embedded/postgres.js';
 import { freePort } from '#runtime/free-port.js';
 import { topology } from '#topology.js';
 import { type FaultName, type FaultRecord, inject, schedule, seededRandom } from './chaos.js';
@@ -328,6 +329,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     kinesis.destroy();
     sqs.destroy();
     await infra.stop();
-    if (!options.keepState) await rm(stateDir, { recursive: true, force: true }).catch(() => undefined);
+    if (!options.keepState) {
+      await rm(stateDir, { recursive: true, force: true }).catch(() => undefined);
+      // As root the data directory lives outside the state folder (runtime/embedded/postgres.ts).
+      await rm(path.dirname(postgresDataDir(stateDir)), { recursive: true, force: true }).catch(() => undefined);
+    }
   }
 }
