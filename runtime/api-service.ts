@@ -92,6 +92,9 @@ export function apiService(options: ApiServiceOptions): StackService {
       });
       let notifier: AlertNotifier | undefined;
       let server: Awaited<ReturnType<typeof serveApi>> | undefined;
+      // An idle connection the server drops (a PostgreSQL restart) makes the pool emit 'error';
+      // unheard, it crashed the whole stack (found by the soak). The pool replaces the client.
+      pool.on('error', (error) => context.log(`query API database connection: ${error.message}`));
       try {
         const token = await localToken(pool, context.stateDir, context.log);
         const app = composeApi({

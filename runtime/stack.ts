@@ -69,7 +69,10 @@ export interface StackOptions {
   readonly listenHost?: string;
   /** Services started after the core stack, in order (the doors; see service.ts). */
   readonly services?: readonly StackService[];
-  readonly host?: Pick<LambdaHostOptions, 'enable' | 'pollIntervalMs' | 'retryDelayMs' | 'functionSources'>;
+  readonly host?: Pick<
+    LambdaHostOptions,
+    'enable' | 'pollIntervalMs' | 'retryDelayMs' | 'functionSources' | 'initTimeoutMs'
+  >;
   /** Extra variables for every function (after the stack's own). */
   readonly environment?: Readonly<Record<string, string>>;
   readonly log?: (line: string) => void;

@@ -39,10 +39,16 @@ export interface FunctionRuntimeOptions {
    * plain Node, as the Lambda runtime does, instead of through tsx (container-bootstrap.mjs).
    */
   readonly bundled?: boolean;
+  /** Time a container may take to import its handler; {@link DEFAULT_INIT_TIMEOUT_MS} by default. */
+  readonly initTimeoutMs?: number;
 }
 
-/** Time a container may take to import its handler (Lambda's init phase has its own 10 s limit). */
-const INIT_TIMEOUT_MS = 30_000;
+/**
+ * Time a container may take to import its handler (Lambda's init phase has its own 10 s limit;
+ * tsx compiling a handler on a busy machine needs more). An init that fails is not the batch's
+ * fault: the event sources retry the whole batch after a back-off (kinesis-policy.ts).
+ */
+export const DEFAULT_INIT_TIMEOUT_MS = 30_000;
 
 const CONTAINER_ENTRY = fileURLToPath(new URL('./container-entry.ts', import.meta.url));
 const BUNDLE_ENTRY = fileURLToPath(new URL('./container-bootstrap.mjs', import.meta.url));
@@ -72,6 +78,7 @@ class Container {
   constructor(options: FunctionRuntimeOptions, logFd: number, onDeath: (container: Container) => void) {
     this.onDeath = () => onDeath(this);
     const { entry, loader } = containerEntry(options);
+    const initTimeoutMs = options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS;
     this.child = fork(entry, [options.handlerPath, options.handlerExport ?? 'handler'], {
       cwd: options.cwd,
       env: { ...options.environment },
@@ -82,12 +89,12 @@ class Container {
     this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(
-          Object.assign(new Error(`init did not finish within ${INIT_TIMEOUT_MS} ms`), {
+          Object.assign(new Error(`init did not finish within ${initTimeoutMs} ms`), {
             errorType: 'Runtime.InitTimeout',
           }),
         );
         this.kill();
-      }, INIT_TIMEOUT_MS);
+      }, initTimeoutMs);
       this.child.on('message', (message: ContainerMessage) => {
         if (message.type === 'ready') {
           clearTimeout(timer);
@@ -169,6 +176,8 @@ export class FunctionRuntime {
   private readonly logFd: number;
   private busy = 0;
   private stopped = false;
+  /** The cold start in progress, if any (see takeContainer). */
+  private initializing: Promise<void> | undefined;
   /** Counters for the status display. */
   readonly stats = { invocations: 0, errors: 0, timeouts: 0, coldStarts: 0 };
 
@@ -182,21 +191,21 @@ export class FunctionRuntime {
 
   /** Invokes the handler with `event`; never rejects: failures come back as an outcome. */
   async invoke(event: unknown, requestId: string = randomUUID()): Promise<InvocationOutcome> {
-    if (this.stopped) {
-      return {
-        ok: false,
-        error: { errorType: 'ServiceUnavailable', errorMessage: 'the Lambda host is stopping' },
-        functionError: 'Unhandled',
-        requestId,
-        durationMs: 0,
-      };
-    }
+    const stopping: InvocationOutcome = {
+      ok: false,
+      error: { errorType: 'ServiceUnavailable', errorMessage: 'the Lambda host is stopping' },
+      functionError: 'Unhandled',
+      requestId,
+      durationMs: 0,
+    };
+    if (this.stopped) return stopping;
     await this.acquireSlot();
     this.stats.invocations++;
     const started = Date.now();
     try {
-      let container = this.idle.pop();
-      if (!container || container.dead) container = this.launch();
+      const container = await this.takeContainer();
+      // Stopped while waiting for another container's cold start: start no new one.
+      if (!container) return stopping;
       try {
         await container.ready;
       } catch (error) {
@@ -207,6 +216,7 @@ export class FunctionRuntime {
           ok: false,
           error: { errorType, errorMessage: (error as Error).message },
           functionError: 'Unhandled',
+          initError: true,
           requestId,
           durationMs: Date.now() - started,
         };
@@ -219,6 +229,34 @@ export class FunctionRuntime {
     } finally {
       this.releaseSlot();
     }
+  }
+
+  /**
+   * A warm container, or a new one. A function's cold starts happen one at a time: on a loaded
+   * machine, eight containers compiling the handler with tsx at once each took longer than the
+   * init timeout, were killed, and the next eight did the same; one at a time, each start is
+   * quick (tsx's cache is warm after the first) and a waiting invocation takes any container
+   * that became idle meanwhile.
+   */
+  private async takeContainer(): Promise<Container | undefined> {
+    for (;;) {
+      const idle = this.idle.pop();
+      if (idle && !idle.dead) return idle;
+      if (!this.initializing) break;
+      await this.initializing;
+      if (this.stopped) return undefined;
+    }
+    const container = this.launch();
+    const gate: Promise<void> = container.ready
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        if (this.initializing === gate) this.initializing = undefined;
+      });
+    this.initializing = gate;
+    return container;
   }
 
   private run(container: Container, event: unknown, requestId: string): Promise<InvocationOutcome> {

@@ -104,6 +104,32 @@ export function kafkaBatchLength(records: readonly ConsumedRecord[], batchSize: 
   return Math.max(1, n);
 }
 
+/** Errors that mean this consumer is no longer the partition's owner in the group. */
+const MEMBERSHIP_ERRORS = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS']);
+
+function lostMembership(error: unknown): boolean {
+  return MEMBERSHIP_ERRORS.has((error as { type?: string }).type ?? '');
+}
+
+/** How often the group hears from a consumer whose invocation is still running. */
+const HEARTBEAT_EVERY_MS = 1_000;
+
+/**
+ * Awaits an invocation while heartbeating the group. An invocation can outlast the session
+ * timeout (a cold start compiling the handler on a busy machine took more than 30 s here); a
+ * consumer silent that long is dropped from the group, its commits fail and its partitions
+ * stall. The event source mapping's poller heartbeats on its own on AWS too.
+ */
+async function whileBeating<T>(work: Promise<T>, heartbeat: () => Promise<void>): Promise<T> {
+  const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+    await heartbeat().catch(() => undefined);
+  }
+}
+
 function toConsumed(topic: string, partition: number, m: KafkaMessage): ConsumedRecord {
   return {
     topic,
@@ -252,8 +278,10 @@ export class KafkaEventSource {
         this.stats.commits++;
         return;
       } catch (error) {
-        if (attempt >= 5) throw error;
         this.options.log?.(`kafka: commit of ${topic}-${partition}@${next} failed (${(error as Error).message})`);
+        // Not a member any more: the partition is someone else's (or ours after the rejoin that
+        // throwing starts); retrying here only holds every partition of this consumer still.
+        if (attempt >= 5 || lostMembership(error)) throw error;
         await sleep(200 * attempt);
       }
     }
@@ -314,8 +342,9 @@ export class KafkaEventSource {
     let tries = attempts;
     let invokeCount = attempts;
     let last: InvocationOutcome | undefined;
+    let notStarted = 0;
     while (current.length > 0) {
-      if (this.stopping && tries > 0) throw new Stopped();
+      if (this.stopping && (tries > 0 || notStarted > 0)) throw new Stopped();
       // Kafka records carry their own timestamp; it plays the part of Kinesis's arrival time.
       const expired = expiredPrefix(
         current.map((r) => ({ approximateArrivalMs: r.timestamp })),
@@ -328,8 +357,10 @@ export class KafkaEventSource {
         current = current.slice(expired);
         continue;
       }
-      const outcome = await target.invoke(selfManagedKafkaEvent(current, { bootstrapServers: brokers }));
-      await heartbeat().catch(() => undefined);
+      const outcome = await whileBeating(
+        target.invoke(selfManagedKafkaEvent(current, { bootstrapServers: brokers })),
+        heartbeat,
+      );
       this.stats.invocations++;
       invokeCount++;
       last = outcome;
@@ -344,6 +375,15 @@ export class KafkaEventSource {
         return;
       }
       this.stats.failedInvocations++;
+      if (decision.action === 'wait') {
+        await sleep(retryDelay(++notStarted));
+        continue;
+      }
+      // Stopping: what failed is not acknowledged and comes again after a restart (see kinesis-source.ts).
+      if (this.stopping) {
+        this.acknowledge(current.slice(0, decision.action === 'bisect' ? 0 : decision.acknowledge));
+        throw new Stopped();
+      }
       if (decision.action === 'bisect') {
         await this.deliver(current.slice(0, decision.at), decision.attempts, heartbeat);
         await this.deliver(current.slice(decision.at), decision.attempts, heartbeat);

@@ -15,7 +15,11 @@
  * - a failed batch (function error, or an unusable partial response) is split in two when
  *   `bisectBatchOnError` is set; splitting does not use up a retry attempt;
  * - after `retryAttempts` retries (-1: no limit) the rest goes to the on-failure destination
- *   (`RetryAttemptsExhausted`), then counts as handled.
+ *   (`RetryAttemptsExhausted`), then counts as handled;
+ * - a function that could not start (its init failed, timed out or crashed) never saw the batch:
+ *   the whole batch is retried after a back-off, neither split nor charged a retry attempt, until
+ *   it starts or the records expire (a decision: splitting would only multiply the cold starts
+ *   that failed, which is how a loaded host once stalled for minutes).
  */
 import { createHash } from 'node:crypto';
 import { exponentialDelayMs } from '#adapters/retry.js';
@@ -36,7 +40,9 @@ export type BatchOutcome =
   /** The function named failed items; `firstFailed` is the lowest index among them. */
   | { readonly kind: 'partial'; readonly firstFailed: number }
   /** The function failed (error, timeout, crash) or answered a partial response Lambda rejects. */
-  | { readonly kind: 'error' };
+  | { readonly kind: 'error' }
+  /** The function's container never became ready: the batch was not delivered. */
+  | { readonly kind: 'not-started' };
 
 /**
  * What to do next with a batch. `acknowledge` counts the leading records that are done (their
@@ -45,6 +51,8 @@ export type BatchOutcome =
 export type BatchDecision =
   | { readonly action: 'done'; readonly acknowledge: number }
   | { readonly action: 'retry'; readonly acknowledge: number; readonly attempts: number }
+  /** The function did not start: retry the whole batch after a back-off, attempts unchanged. */
+  | { readonly action: 'wait'; readonly acknowledge: 0; readonly attempts: number }
   /** Process `[0, at)` then `[at, length)`, each starting from `attempts` failed tries. */
   | { readonly action: 'bisect'; readonly at: number; readonly attempts: number }
   /** Send an on-failure notice for the records after `acknowledge`, then acknowledge them too. */
@@ -105,7 +113,7 @@ export function batchOutcome(
   sequenceNumbers: readonly string[],
   policy: Pick<KinesisPolicy, 'reportBatchItemFailures'>,
 ): BatchOutcome {
-  if (!outcome.ok) return { kind: 'error' };
+  if (!outcome.ok) return outcome.initError ? { kind: 'not-started' } : { kind: 'error' };
   if (!policy.reportBatchItemFailures) return { kind: 'success' };
   const verdict = readBatchResponse(outcome.payload, sequenceNumbers);
   if (verdict.kind === 'success') return { kind: 'success' };
@@ -119,6 +127,7 @@ export function batchOutcome(
  */
 export function decide(outcome: BatchOutcome, length: number, attempts: number, policy: KinesisPolicy): BatchDecision {
   if (outcome.kind === 'success') return { action: 'done', acknowledge: length };
+  if (outcome.kind === 'not-started') return { action: 'wait', acknowledge: 0, attempts };
   const acknowledge = outcome.kind === 'partial' ? outcome.firstFailed : 0;
   if (outcome.kind === 'error' && policy.bisectBatchOnError && length > 1)
     return { action: 'bisect', at: Math.ceil(length / 2), attempts };

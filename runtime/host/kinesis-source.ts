@@ -364,8 +364,9 @@ class ShardPoller {
     let tries = attempts;
     let invokeCount = attempts;
     let last: InvocationOutcome | undefined;
+    let notStarted = 0;
     while (current.length > 0) {
-      if (this.source.isStopping && tries > 0) throw new Stopped();
+      if (this.source.isStopping && (tries > 0 || notStarted > 0)) throw new Stopped();
       const expired = expiredPrefix(current, spec, Date.now());
       if (expired > 0) {
         await this.giveUp(current.slice(0, expired), 'RecordAgeExceeded', invokeCount, last);
@@ -386,6 +387,16 @@ class ShardPoller {
         return;
       }
       this.source.stats.failedInvocations++;
+      if (decision.action === 'wait') {
+        await sleep(retryDelay(++notStarted));
+        continue;
+      }
+      // Stopping: what failed is not acknowledged and comes again after a restart. Going on
+      // (a bisect runs up to 2n-1 invocations) would hold the stop for as long.
+      if (this.source.isStopping) {
+        this.acknowledge(current.slice(0, decision.action === 'bisect' ? 0 : decision.acknowledge));
+        throw new Stopped();
+      }
       if (decision.action === 'bisect') {
         await this.process(current.slice(0, decision.at), decision.attempts);
         await this.process(current.slice(decision.at), decision.attempts);

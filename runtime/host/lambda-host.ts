@@ -72,6 +72,8 @@ export interface LambdaHostOptions {
   readonly enable?: Readonly<Record<string, boolean | undefined>>;
   readonly pollIntervalMs?: number;
   readonly retryDelayMs?: (attempt: number) => number;
+  /** Time a container may take to start (function-runtime.ts's default otherwise); tests shorten it. */
+  readonly initTimeoutMs?: number;
   readonly log?: (message: string) => void;
   /** Functions run from built assets rather than their topology entries (see {@link FunctionSource}). */
   readonly functionSources?: Readonly<Partial<Record<FunctionId, FunctionSource>>>;
@@ -152,6 +154,7 @@ export class LambdaHost {
         logFile,
         cwd: source?.cwd ?? options.projectRoot,
         ...(source ? { handlerExport: source.handlerExport, bundled: true } : {}),
+        ...(options.initTimeoutMs !== undefined ? { initTimeoutMs: options.initTimeoutMs } : {}),
       });
       const target = {
         runtime,

@@ -37,6 +37,8 @@ export type InvocationOutcome =
       readonly error: FunctionErrorPayload;
       /** `Unhandled` for thrown errors, timeouts and crashes, as Lambda reports them. */
       readonly functionError: 'Unhandled';
+      /** The container never became ready (init failed, timed out or crashed): the event never reached the handler. */
+      readonly initError?: boolean;
       readonly requestId: string;
       readonly durationMs: number;
     };

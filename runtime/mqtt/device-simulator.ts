@@ -71,7 +71,7 @@ export interface DeviceSimulationResult {
 }
 
 /** A small seeded generator (mulberry32): the same seed picks the same mismatches. */
-function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
