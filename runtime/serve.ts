@@ -298,12 +298,13 @@ async function main(): Promise<number> {
     logToFile(`start-up failed: ${message}`);
     return 1;
   }
-  const ready = readyDocument(stack);
-  writeFileSync(readyFile, `${JSON.stringify(ready, null, 2)}\n`);
-  process.stdout.write(`READY ${JSON.stringify(ready)}\n`);
-  logToFile(`ready in ${Date.now() - startedAt} ms: ${JSON.stringify(ready)}`);
   if (options.fresh && process.env.DATABASE_URL)
     log('--fresh: DATABASE_URL is an existing database; its tables were left as they are');
+  // Everything about the start is in the log before READY: a supervisor may read it at once.
+  const ready = readyDocument(stack);
+  logToFile(`ready in ${Date.now() - startedAt} ms: ${JSON.stringify(ready)}`);
+  writeFileSync(readyFile, `${JSON.stringify(ready, null, 2)}\n`);
+  process.stdout.write(`READY ${JSON.stringify(ready)}\n`);
 
   const producer = startProducer(stack, options, stop, log);
   const stopStatus = await startStatus(stack, startedAt, producer, stop, logger);
