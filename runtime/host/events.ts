@@ -151,6 +151,35 @@ export interface KinesisFailureNotice {
   };
 }
 
+/** Who gave up on a batch and why: the part of an on-failure record every event source shares. */
+export interface FailedInvocation<Condition extends string = string> {
+  readonly condition: Condition;
+  readonly functionArn: string;
+  readonly requestId: string;
+  readonly invokeCount: number;
+  readonly functionError: string;
+}
+
+/** The request, response and version fields of Lambda's on-failure record, for any event source. */
+export function failureNoticeEnvelope<Condition extends string>(options: FailedInvocation<Condition>) {
+  return {
+    requestContext: {
+      requestId: options.requestId,
+      functionArn: options.functionArn,
+      condition: options.condition,
+      approximateInvokeCount: options.invokeCount,
+    },
+    responseContext: {
+      // Lambda reports 200 for a handled invocation that returned failures, and for an unhandled error.
+      statusCode: 200,
+      executedVersion: '$LATEST' as const,
+      functionError: options.functionError,
+    },
+    version: '1.0' as const,
+    timestamp: new Date().toISOString(),
+  };
+}
+
 export function kinesisFailureNotice(options: {
   readonly records: readonly StreamRecord[];
   readonly condition: FailureCondition;
@@ -165,20 +194,7 @@ export function kinesisFailureNotice(options: {
   const last = options.records[options.records.length - 1];
   if (!first || !last) throw new Error('a failure notice needs at least one record');
   return {
-    requestContext: {
-      requestId: options.requestId,
-      functionArn: options.functionArn,
-      condition: options.condition,
-      approximateInvokeCount: options.invokeCount,
-    },
-    responseContext: {
-      // Lambda reports 200 for a handled invocation that returned failures, and for an unhandled error.
-      statusCode: 200,
-      executedVersion: '$LATEST',
-      functionError: options.functionError,
-    },
-    version: '1.0',
-    timestamp: new Date().toISOString(),
+    ...failureNoticeEnvelope(options),
     KinesisBatchInfo: {
       shardId: first.shardId,
       startSequenceNumber: first.sequenceNumber,

@@ -4,6 +4,7 @@
  * topic-partition and offset range of records given up on (the records stay in Kafka).
  */
 import type { SelfManagedKafkaEvent } from 'aws-lambda';
+import { failureNoticeEnvelope } from './events.js';
 
 /** One consumed record, as the source keeps it until acknowledged. */
 export interface ConsumedRecord {
@@ -71,15 +72,7 @@ export function kafkaFailureNotice(options: {
   const last = options.records[options.records.length - 1];
   if (!first || !last) throw new Error('a failure notice needs at least one record');
   return {
-    requestContext: {
-      requestId: options.requestId,
-      functionArn: options.functionArn,
-      condition: options.condition,
-      approximateInvokeCount: options.invokeCount,
-    },
-    responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: options.functionError },
-    version: '1.0',
-    timestamp: new Date().toISOString(),
+    ...failureNoticeEnvelope(options),
     KafkaBatchInfo: {
       batchSize: options.records.length,
       bootstrapServers: options.bootstrapServers.join(','),
