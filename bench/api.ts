@@ -22,7 +22,7 @@ import copyStreams from 'pg-copy-streams';
 import { serveApi } from '#adapters/http/node-server.js';
 import { PostgresAggregationStore } from '#adapters/postgres/aggregation-store.js';
 import { READING_COLUMNS } from '#adapters/postgres/pipeline-store.js';
-import { WINDOWS_ROLLUP } from '#adapters/postgres/query-store.js';
+import { WINDOWS_REPLY, WINDOWS_ROLLUP, windowsReplyParams } from '#adapters/postgres/query-store.js';
 import { PostgresTokenStore } from '#adapters/postgres/token-store.js';
 import { readApiSettings } from '#config/api.js';
 import { composeApi } from '#lambdas/api/compose.js';
@@ -63,9 +63,14 @@ export interface ApiResult {
     readonly name: string;
     readonly buckets: number;
     readonly api: Latency;
+    /** The bare SQL for the same result: the API's one statement, which returns the reply's parts as JSON. */
     readonly sql: Latency;
     readonly ratioP50: number;
     readonly ratioP99: number;
+    /** The bare rollup rows alone (non-empty buckets, no JSON, no last value or alerts): stricter. */
+    readonly rollupSql: Latency;
+    readonly rollupRatioP50: number;
+    readonly rollupRatioP99: number;
   }[];
   readonly pollers: {
     readonly clients: number;
@@ -205,19 +210,30 @@ async function alertCost(server: BenchServer, options: ApiBenchOptions): Promise
   try {
     const sensors = Math.min(options.sensors, 1_000);
     const ticks = Math.max(2, Math.ceil(options.smallReadings / sensors));
-    await pool.query(LOAD, [sensors, 0, ticks, new Date().toISOString(), ticks]);
-    await pool.query('VACUUM ANALYZE sensor_readings');
+    const phase = async (label: string, work: () => Promise<unknown>) => {
+      const started = performance.now();
+      await work();
+      options.log(`api: alerts: ${label} ${round((performance.now() - started) / 1000)} s`);
+    };
+    await phase(`load ${sensors * ticks} readings`, () =>
+      pool.query(LOAD, [sensors, 0, ticks, new Date().toISOString(), ticks]),
+    );
+    await phase('vacuum analyze', () => pool.query('VACUUM ANALYZE sensor_readings'));
     const run = async (alerts: number) => {
-      await pool.query('TRUNCATE sensor_aggregations, alert_state, alerts');
-      await pool.query(`INSERT INTO aggregation_dirty_windows (sensor_id, window_start)
-        SELECT DISTINCT sensor_id, date_trunc('minute', event_time, 'UTC') FROM sensor_readings ON CONFLICT DO NOTHING`);
+      await phase('reset and mark every window', async () => {
+        await pool.query('TRUNCATE sensor_aggregations, alert_state, alerts');
+        await pool.query(`INSERT INTO aggregation_dirty_windows (sensor_id, window_start)
+          SELECT DISTINCT sensor_id, date_trunc('minute', event_time, 'UTC') FROM sensor_readings ON CONFLICT DO NOTHING`);
+      });
       const started = performance.now();
       await aggregateMarkedWindows(new PostgresAggregationStore(pool, { alertConsecutiveReadings: alerts }), {
         chunkSize: 20_000,
         remainingMs: () => 600_000,
         reserveMs: 1_000,
       });
-      return performance.now() - started;
+      const ms = performance.now() - started;
+      options.log(`api: alerts: aggregator run ${alerts ? 'with' : 'without'} alerts ${round(ms / 1000)} s`);
+      return ms;
     };
     const on: number[] = [];
     const off: number[] = [];
@@ -313,24 +329,28 @@ async function fleetAndWindows(api: Harness, options: ApiBenchOptions): Promise<
     const url = `${api.url}/api/sensors/fleet-00000/windows?step=${step}&from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}`;
     await getOk(url, api.token); // warm-up
     const sizeMs = step === '1m' ? 60_000 : HOUR;
-    const bucketFrom = new Date(Math.floor(from / sizeMs) * sizeMs).toISOString();
-    const rawFrom = new Date(Math.floor(to / 60_000) * 60_000 - 60_000).toISOString();
-    const params = [
-      'fleet-00000',
-      step === '1m' ? '1 minutes' : '60 minutes',
-      bucketFrom,
-      new Date(to).toISOString(),
-      rawFrom,
-    ];
+    // The statement the API runs, with the parameters it would pass for this request.
+    const params = windowsReplyParams({
+      sensorId: 'fleet-00000',
+      step,
+      from: new Date(Math.floor(from / sizeMs) * sizeMs).toISOString(),
+      to: new Date(to).toISOString(),
+      rawFrom: new Date(Math.floor(to / 60_000) * 60_000 - 60_000).toISOString(),
+      now: new Date(to).toISOString(),
+      alertLimit: 100,
+    });
     const apiMs: number[] = [];
     const sqlMs: number[] = [];
+    const rollupMs: number[] = [];
     // Alternate API and bare SQL request by request, so both see the same machine.
     for (let i = 0; i < options.requests; i++) {
       apiMs.push(...(await sample(1, () => getOk(url, api.token))));
-      sqlMs.push(...(await sample(1, () => api.pool.query(WINDOWS_ROLLUP, params))));
+      sqlMs.push(...(await sample(1, () => api.pool.query(WINDOWS_REPLY, params))));
+      rollupMs.push(...(await sample(1, () => api.pool.query(WINDOWS_ROLLUP, params.slice(0, 5)))));
     }
     const apiL = latency(apiMs);
     const sqlL = latency(sqlMs);
+    const rollupL = latency(rollupMs);
     windows.push({
       name,
       buckets: Math.ceil(spanMs / sizeMs),
@@ -338,7 +358,11 @@ async function fleetAndWindows(api: Harness, options: ApiBenchOptions): Promise<
       sql: sqlL,
       ratioP50: round(apiL.p50 / sqlL.p50),
       ratioP99: round(apiL.p99 / sqlL.p99),
+      rollupSql: rollupL,
+      rollupRatioP50: round(apiL.p50 / rollupL.p50),
+      rollupRatioP99: round(apiL.p99 / rollupL.p99),
     });
+    options.log(`api: windows ${name} p50 API ${apiL.p50} ms, reply SQL ${sqlL.p50} ms, rollup SQL ${rollupL.p50} ms`);
   }
   return {
     fleet: {

@@ -65,25 +65,44 @@ export interface FleetSelection {
   readonly limit: number;
 }
 
-export interface RolledBucket {
-  /** Bucket start, epoch milliseconds. */
-  readonly start: number;
-  readonly count: number;
-  readonly avg: number;
-  readonly min: number;
-  readonly max: number;
-  readonly stddev: number | null;
-  readonly highAlertCount: number;
-  readonly lowAlertCount: number;
-}
-
 export interface WindowSelection {
   readonly sensorId: string;
   readonly step: Step;
+  /** The page's first bucket start (aligned to the step) and its end (exclusive). */
   readonly from: string;
   readonly to: string;
   /** Minutes at or after this come from raw readings (the aggregator has not run for them yet). */
   readonly rawFrom: string;
+  /** The API's clock: the bucket holding it is flagged partial. */
+  readonly now: string;
+  /** At most this many alerts in the reply. */
+  readonly alertLimit: number;
+}
+
+/**
+ * One windows page as the store encodes it, each part already JSON text (see
+ * {@link QueryStore.windows}): the use case splices them into the reply without decoding them.
+ */
+export interface WindowsPageJson {
+  /** Whether the sensor has a stored reading (false: the parts describe nothing, the reply is a 404). */
+  readonly exists: boolean;
+  /** A JSON array of every bucket of the page, oldest first, empty ones explicit (WindowBucket shape). */
+  readonly buckets: string;
+  /** The newest reading before the page's start, a JSON `{eventTime, value}` object or `null`. */
+  readonly lastBefore: string;
+  /** A JSON array of the alerts open at any time in the page (AlertSummary shape). */
+  readonly alerts: string;
+}
+
+/**
+ * A reply already encoded as JSON text: the HTTP adapter sends `text` as it is instead of
+ * `JSON.stringify`-ing an object. `T` is the shape the text encodes (the route's reply schema), so
+ * a use case still declares what it returns. Used where encoding the reply in JavaScript cost more
+ * than the query behind it (the windows endpoint's 1,440-bucket pages).
+ */
+export class EncodedJson<T> {
+  declare readonly encodes?: T;
+  constructor(readonly text: string) {}
 }
 
 export interface ErrorSelection {
@@ -136,17 +155,13 @@ export interface QueryStore {
     sensorId: string,
     range: { from?: string | undefined; to: string; after?: ReadingKey | undefined; limit: number },
   ): Promise<(ReadingItem & { readonly key: ReadingKey })[]>;
-  windows(selection: WindowSelection): Promise<RolledBucket[]>;
   /**
-   * In one statement: whether the sensor exists, its newest reading before `from`, and the alerts
-   * open at any time in [from, to) (at most `alertLimit`).
+   * One windows page in one statement, encoded as JSON by the database: the UTC-aligned buckets
+   * rolled up from the 1-minute windows (the still-open minutes from raw readings), every empty
+   * bucket explicit, the bucket holding `now` flagged partial; the newest reading before `from`;
+   * the alerts open at any time in [from, to) (at most `alertLimit`); and whether the sensor exists.
    */
-  windowContext(
-    sensorId: string,
-    from: string,
-    to: string,
-    alertLimit: number,
-  ): Promise<{ exists: boolean; lastBefore: { eventTime: string; value: number } | null; alerts: AlertSummary[] }>;
+  windows(selection: WindowSelection): Promise<WindowsPageJson>;
   errorCounts(selection: ErrorSelection & { step: Step }): Promise<{ start: number; type: string; count: number }[]>;
   errorRows(
     selection: ErrorSelection & { after?: ErrorKey | undefined; limit: number },
@@ -237,7 +252,7 @@ export interface QueryApi {
   fleet(q: FleetQuery): Promise<FleetReply>;
   sensor(sensorId: string): Promise<SensorReply>;
   readings(sensorId: string, q: ReadingsQuery): Promise<ReadingsReply>;
-  windows(sensorId: string, q: WindowsQuery): Promise<WindowsReply>;
+  windows(sensorId: string, q: WindowsQuery): Promise<EncodedJson<WindowsReply>>;
   errors(q: ErrorsQuery): Promise<ErrorsReply>;
   dqRuns(q: DqRunsQuery): Promise<DqRunsReply>;
   dqLatest(): Promise<DqLatestReply>;

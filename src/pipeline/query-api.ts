@@ -31,17 +31,16 @@ import {
   type StatusThresholds,
   sensorStatus,
   stepMs,
-  type WindowBucket,
   type WindowsQuery,
   type WindowsReply,
 } from '#domain/api.js';
-import type {
-  FleetRow,
-  FleetSelection,
-  PipelineGauges,
-  QueryApi,
-  QueryStore,
-  RolledBucket,
+import {
+  EncodedJson,
+  type FleetRow,
+  type FleetSelection,
+  type PipelineGauges,
+  type QueryApi,
+  type QueryStore,
 } from '#domain/query-ports.js';
 
 export interface QueryOptions {
@@ -85,72 +84,6 @@ function range(q: { from?: string | undefined; to?: string | undefined }, nowMs:
   const from = q.from === undefined ? to - defaultSpanMs : Date.parse(q.from);
   if (from >= to) throw badRequest(`from (${isoOf(from)}) must be before to (${isoOf(to)})`);
   return { from, to };
-}
-
-const pad2 = (n: number) => (n < 10 ? `0${n}` : `${n}`);
-const pad3 = (n: number) => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`);
-
-/**
- * `isoOf` for an ascending run of instants, as bucket bounds are: the date part is formatted once
- * per UTC day and the time by arithmetic. `Date#toISOString` costs microseconds a call, which
- * for 1,441 bounds was as much as the rest of the bucket loop. Years outside 0000–9999 (an
- * extended ISO year) take `isoOf` itself.
- */
-function isoFormatter(): (ms: number) => string {
-  let day = Number.NaN;
-  let prefix: string | undefined;
-  return (ms) => {
-    const d = Math.floor(ms / DAY_MS);
-    if (d !== day) {
-      day = d;
-      const full = isoOf(d * DAY_MS);
-      prefix = full.length === 24 ? full.slice(0, 11) : undefined;
-    }
-    if (prefix === undefined) return isoOf(ms);
-    const t = ms - d * DAY_MS;
-    const h = Math.floor(t / 3_600_000);
-    const m = Math.floor(t / MINUTE_MS) % 60;
-    const sec = Math.floor(t / 1000) % 60;
-    return `${prefix}${pad2(h)}:${pad2(m)}:${pad2(sec)}.${pad3(t % 1000)}Z`;
-  };
-}
-
-/**
- * Every bucket of the page in order, an explicit empty one where the rollup has none. The rollup
- * comes sorted by start, so one walk merges it (no lookup table), each bucket is built with one
- * literal shape (V8 keeps such objects compact, and JSON.stringify fast), and a bucket's end is
- * the next one's start (one date formatting per bucket, by isoFormatter). A 24 h page at 1m is 1,440 buckets: this
- * loop and the reply's encoding were most of the API's cost above the bare SQL.
- */
-function fillBuckets(
-  rolled: readonly RolledBucket[],
-  page: { readonly start: number; readonly end: number; readonly size: number },
-  nowMs: number,
-): WindowBucket[] {
-  const buckets: WindowBucket[] = [];
-  const iso = isoFormatter();
-  let next = 0;
-  let startIso = iso(page.start);
-  for (let start = page.start; start < page.end; start += page.size) {
-    const end = start + page.size;
-    const endIso = iso(end);
-    while (next < rolled.length && (rolled[next] as RolledBucket).start < start) next++;
-    const b = rolled[next]?.start === start ? (rolled[next] as RolledBucket) : undefined;
-    buckets.push({
-      start: startIso,
-      end: endIso,
-      count: b ? b.count : 0,
-      avg: b ? b.avg : null,
-      min: b ? b.min : null,
-      max: b ? b.max : null,
-      stddev: b ? b.stddev : null,
-      highAlertCount: b ? b.highAlertCount : 0,
-      lowAlertCount: b ? b.lowAlertCount : 0,
-      partial: start <= nowMs && end > nowMs,
-    });
-    startIso = endIso;
-  }
-  return buckets;
 }
 
 export class QueryService implements QueryApi {
@@ -308,35 +241,33 @@ export class QueryService implements QueryApi {
     return { start, end, to: requested.to, truncated, size };
   }
 
-  async windows(sensorId: string, q: WindowsQuery): Promise<WindowsReply> {
+  /**
+   * One statement gives the page with its buckets, last value and alerts already encoded as JSON
+   * (QueryStore.windows); the reply is spliced together around them. Building 1,440 bucket objects
+   * and encoding them again here cost more than the rollup itself (docs/benchmarks.md, Query API).
+   */
+  async windows(sensorId: string, q: WindowsQuery): Promise<EncodedJson<WindowsReply>> {
     const nowMs = this.clock();
     const page = this.windowsPage(q, nowMs);
-    const rawFrom = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS - MINUTE_MS;
-    // Two statements in parallel: the rollup, and the context (existence, last value, alerts).
-    const [rolled, context] = await Promise.all([
-      this.store.windows({
-        sensorId,
-        step: q.step,
-        from: isoOf(page.start),
-        to: isoOf(page.end),
-        rawFrom: isoOf(rawFrom),
-      }),
-      this.store.windowContext(sensorId, isoOf(page.start), isoOf(page.end), 100),
-    ]);
-    if (!context.exists) throw unknownSensor(sensorId);
-    const { lastBefore, alerts } = context;
-    const buckets = fillBuckets(rolled, page, nowMs);
-    return {
+    const from = isoOf(page.start);
+    const to = isoOf(page.end);
+    const parts = await this.store.windows({
       sensorId,
       step: q.step,
-      from: isoOf(page.start),
-      to: isoOf(page.end),
-      buckets,
-      lastBefore,
-      alerts,
-      truncated: page.truncated,
-      nextCursor: page.truncated ? encodeCursor('windows', [q.step, page.end, page.to]) : null,
-    };
+      from,
+      to,
+      rawFrom: isoOf(Math.floor(nowMs / MINUTE_MS) * MINUTE_MS - MINUTE_MS),
+      now: isoOf(nowMs),
+      alertLimit: 100,
+    });
+    if (!parts.exists) throw unknownSensor(sensorId);
+    const nextCursor = page.truncated ? encodeCursor('windows', [q.step, page.end, page.to]) : null;
+    // Keys in the schema's order (windowsReply); the store's parts are spliced in as they are.
+    const head = `{"sensorId":${JSON.stringify(sensorId)},"step":${JSON.stringify(q.step)},"from":"${from}","to":"${to}"`;
+    const tail = `"truncated":${page.truncated},"nextCursor":${JSON.stringify(nextCursor)}}`;
+    return new EncodedJson(
+      `${head},"buckets":${parts.buckets},"lastBefore":${parts.lastBefore},"alerts":${parts.alerts},${tail}`,
+    );
   }
 
   async errors(q: ErrorsQuery): Promise<ErrorsReply> {

@@ -6,6 +6,7 @@
  * changes with ETag/304.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { windowsReply } from '#domain/api.js';
 import { type ApiReading, runAggregator, writeReadings } from '../support/api-fixtures.js';
 import { type ApiTestServer, startApiTestServer } from '../support/api-server.js';
 
@@ -214,6 +215,10 @@ describe('GET /api/sensors/{id}/windows', () => {
       const to = from + Math.min(1_400 * minutes * MINUTE, 3 * 24 * HOUR);
       const reply = await getJson(`/api/sensors/w1/windows?step=${step}&from=${iso(from)}&to=${iso(to)}`);
       const size = minutes * MINUTE;
+      // The reply (encoded by the database, spliced by the use case) is exactly the documented shape:
+      // parsing strips unknown keys and rejects wrong types, so equality means neither is there.
+      expect(windowsReply.parse(reply)).toEqual(reply);
+      expect(reply.buckets).toHaveLength(Math.ceil((to - Math.floor(from / size) * size) / size));
       expect(reply.step).toBe(step);
       expect(reply.truncated).toBe(false);
       expect(reply.from).toBe(iso(Math.floor(from / size) * size));
@@ -251,6 +256,26 @@ describe('GET /api/sensors/{id}/windows', () => {
       if (minutes <= 60) expect(empty).toBeGreaterThan(0); // the 3-hour gap (and the 3 hours before the data)
     },
   );
+
+  it('carries every number exactly: JSON numbers from the database parse to the stored doubles', async () => {
+    const base = Date.UTC(2026, 10, 25, 10, 0, 0);
+    const values = [0.1, 1e-7, 33.333333333333336, 99.99999999999999, 5e-324, 0, 100];
+    await writeReadings(
+      api.db,
+      values.map((value, i) => ({ sensor: 'exact', at: iso(base + i * MINUTE + 1_234), value })),
+    );
+    await runAggregator(api.db);
+    const reply = await getJson(`/api/sensors/exact/windows?step=1m&from=${iso(base)}&to=${iso(base + 10 * MINUTE)}`);
+    expect(windowsReply.parse(reply)).toEqual(reply);
+    expect(reply.buckets.map((b: { avg: number | null }) => b.avg)).toEqual([...values, null, null, null]);
+    expect(reply.buckets.map((b: { min: number | null }) => b.min)).toEqual([...values, null, null, null]);
+    expect(reply.buckets.every((b: { stddev: number | null }) => b.stddev === null)).toBe(true);
+    expect(reply.lastBefore).toBeNull();
+    const later = await getJson(
+      `/api/sensors/exact/windows?step=1m&from=${iso(base + 4 * MINUTE)}&to=${iso(base + 10 * MINUTE)}`,
+    );
+    expect(later.lastBefore).toEqual({ eventTime: iso(base + 3 * MINUTE + 1_234), value: 99.99999999999999 });
+  });
 
   it('gives the last value before `from`, and null when there is none', async () => {
     const from = start + 6 * HOUR; // inside the gap

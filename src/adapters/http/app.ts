@@ -15,7 +15,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { type Context, Hono } from 'hono';
 import type { z } from 'zod';
 import { ApiProblem } from '#domain/api.js';
-import type { QueryApi, TokenApi } from '#domain/query-ports.js';
+import { EncodedJson, type QueryApi, type TokenApi } from '#domain/query-ports.js';
 import { openApiDocument } from './openapi.js';
 import { ROUTES, type Route } from './routes.js';
 
@@ -102,6 +102,11 @@ function bearer(c: Context): string | undefined {
   return match?.[1];
 }
 
+/** A use case's reply as JSON text; one already encoded (EncodedJson) is sent as it is. */
+function encode(reply: unknown): string {
+  return reply instanceof EncodedJson ? reply.text : JSON.stringify(reply);
+}
+
 function weakEtag(body: string): string {
   return `W/"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
 }
@@ -137,7 +142,7 @@ function serveRoute(route: Route, deps: ApiAppOptions, shared: SharedReplies) {
       query: parsePart('query', route.query, c.req.query()),
       body: route.body ? parsePart('body', route.body, await readBody(c, route)) : {},
     };
-    const produce = async () => JSON.stringify(await route.run(deps, input));
+    const produce = async () => encode(await route.run(deps, input));
     const shareMs = deps.shareMs ?? 1_000;
     const text = route.shared && shareMs > 0 ? await shared.get(c.req.url, shareMs, produce) : await produce();
     const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store' };
