@@ -85,7 +85,8 @@ const jsonNumber = (v: string) =>
 /**
  * One bucket as a JSON object, keys in the schema's order (windowBucket in src/domain/api.ts).
  * Built by concatenation: every value is a number, a boolean or a timestamp in a fixed format,
- * so nothing needs escaping; float8 text is the shortest exact form, as JavaScript prints it.
+ * so nothing needs escaping. float8 text is the shortest form that reads back as the same double
+ * (PostgreSQL 12 and later), so JSON.parse gives the client exactly the stored value.
  */
 const BUCKET_JSON = `concat(
   '{"start":"', ${iso('g')}, '","end":"', ${iso('(g + $2::interval)')}, '","count":', coalesce(r.count, 0),
