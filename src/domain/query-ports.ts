@@ -73,21 +73,24 @@ export interface WindowSelection {
   readonly to: string;
   /** Minutes at or after this come from raw readings (the aggregator has not run for them yet). */
   readonly rawFrom: string;
-  /** The API's clock: the bucket holding it is flagged partial. */
-  readonly now: string;
   /** At most this many alerts in the reply. */
   readonly alertLimit: number;
 }
 
 /**
- * One windows page as the store encodes it, each part already JSON text (see
- * {@link QueryStore.windows}): the use case splices them into the reply without decoding them.
+ * One windows page as the store returns it, in forms the use case splices into its JSON reply
+ * without decoding them (see {@link QueryStore.windows}).
  */
-export interface WindowsPageJson {
-  /** Whether the sensor has a stored reading (false: the parts describe nothing, the reply is a 404). */
+export interface WindowsPageParts {
+  /** Whether the sensor has a stored reading (false: the reply is a 404). */
   readonly exists: boolean;
-  /** A JSON array of every bucket of the page, oldest first, empty ones explicit (WindowBucket shape). */
-  readonly buckets: string;
+  /**
+   * The non-empty buckets, oldest first, separated by `;`, each
+   * `startEpochMs,count,avg,min,max,stddev,highAlertCount,lowAlertCount`: integers, and floats in
+   * the shortest text that reads back as the same double (valid JSON number text, except `NaN`
+   * and `Infinity`, which JSON cannot carry); stddev `null` below two readings. Empty text: none.
+   */
+  readonly rolled: string;
   /** The newest reading before the page's start, a JSON `{eventTime, value}` object or `null`. */
   readonly lastBefore: string;
   /** A JSON array of the alerts open at any time in the page (AlertSummary shape). */
@@ -156,12 +159,13 @@ export interface QueryStore {
     range: { from?: string | undefined; to: string; after?: ReadingKey | undefined; limit: number },
   ): Promise<(ReadingItem & { readonly key: ReadingKey })[]>;
   /**
-   * One windows page in one statement, encoded as JSON by the database: the UTC-aligned buckets
-   * rolled up from the 1-minute windows (the still-open minutes from raw readings), every empty
-   * bucket explicit, the bucket holding `now` flagged partial; the newest reading before `from`;
-   * the alerts open at any time in [from, to) (at most `alertLimit`); and whether the sensor exists.
+   * One windows page in one statement: the UTC-aligned buckets rolled up from the 1-minute
+   * windows (the still-open minutes from raw readings), the newest reading before `from`, the
+   * alerts open at any time in [from, to) (at most `alertLimit`), and whether the sensor exists.
+   * A 24 h page at 1m is 1,440 buckets: they come as one compact text, not 1,440 rows, because
+   * decoding rows into objects and encoding them again as JSON cost more than the rollup.
    */
-  windows(selection: WindowSelection): Promise<WindowsPageJson>;
+  windows(selection: WindowSelection): Promise<WindowsPageParts>;
   errorCounts(selection: ErrorSelection & { step: Step }): Promise<{ start: number; type: string; count: number }[]>;
   errorRows(
     selection: ErrorSelection & { after?: ErrorKey | undefined; limit: number },

@@ -86,6 +86,84 @@ function range(q: { from?: string | undefined; to?: string | undefined }, nowMs:
   return { from, to };
 }
 
+const pad2 = (n: number) => (n < 10 ? `0${n}` : `${n}`);
+const pad3 = (n: number) => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`);
+
+/**
+ * `isoOf` for an ascending run of instants, as bucket bounds are: the date part is formatted once
+ * per UTC day and the time by arithmetic. `Date#toISOString` costs microseconds a call, which
+ * for 1,441 bounds was as much as the rest of the bucket loop. Years outside 0000–9999 (an
+ * extended ISO year) take `isoOf` itself.
+ */
+function isoFormatter(): (ms: number) => string {
+  let day = Number.NaN;
+  let prefix: string | undefined;
+  return (ms) => {
+    const d = Math.floor(ms / DAY_MS);
+    if (d !== day) {
+      day = d;
+      const full = isoOf(d * DAY_MS);
+      prefix = full.length === 24 ? full.slice(0, 11) : undefined;
+    }
+    if (prefix === undefined) return isoOf(ms);
+    const t = ms - d * DAY_MS;
+    const h = Math.floor(t / 3_600_000);
+    const m = Math.floor(t / MINUTE_MS) % 60;
+    const sec = Math.floor(t / 1000) % 60;
+    return `${prefix}${pad2(h)}:${pad2(m)}:${pad2(sec)}.${pad3(t % 1000)}Z`;
+  };
+}
+
+/** A float from the store as JSON: its text as it is, null for what JSON cannot carry (NaN, ±Infinity). */
+const jsonNumber = (text: string | undefined) =>
+  text === undefined || text === 'NaN' || text.endsWith('Infinity') ? 'null' : text;
+
+/**
+ * Every bucket of the page as one JSON array (the windowBucket shape, keys in its order), an
+ * explicit empty entry where the rollup has none, the bucket holding `nowMs` partial. The store's
+ * compact rollup (WindowsPageParts.rolled, sorted by start) is merged in one walk and its number
+ * text spliced in as it is: no row objects, no parsing and printing of floats, no JSON.stringify
+ * of 1,440 objects (docs/benchmarks.md, Query API: those were most of the API's cost above the SQL).
+ */
+function bucketsJson(
+  rolled: string,
+  page: { readonly start: number; readonly end: number; readonly size: number },
+  nowMs: number,
+): string {
+  const entries = rolled === '' ? [] : rolled.split(';');
+  let next = 0;
+  let fields = entries[0]?.split(',');
+  let nextStart = fields ? Number(fields[0]) : Number.POSITIVE_INFINITY;
+  const advance = () => {
+    next += 1;
+    fields = entries[next]?.split(',');
+    nextStart = fields ? Number(fields[0]) : Number.POSITIVE_INFINITY;
+  };
+  const iso = isoFormatter();
+  const out: string[] = [];
+  let startIso = iso(page.start);
+  for (let start = page.start; start < page.end; start += page.size) {
+    const end = start + page.size;
+    const endIso = iso(end);
+    while (nextStart < start) advance();
+    const bounds = `{"start":"${startIso}","end":"${endIso}"`;
+    const partial = start <= nowMs && end > nowMs;
+    if (nextStart === start && fields) {
+      const [, count, avg, min, max, stddev, high, low] = fields;
+      out.push(
+        `${bounds},"count":${count},"avg":${jsonNumber(avg)},"min":${jsonNumber(min)},"max":${jsonNumber(max)},"stddev":${jsonNumber(stddev)},"highAlertCount":${high},"lowAlertCount":${low},"partial":${partial}}`,
+      );
+      advance();
+    } else {
+      out.push(
+        `${bounds},"count":0,"avg":null,"min":null,"max":null,"stddev":null,"highAlertCount":0,"lowAlertCount":0,"partial":${partial}}`,
+      );
+    }
+    startIso = endIso;
+  }
+  return `[${out.join(',')}]`;
+}
+
 export class QueryService implements QueryApi {
   constructor(
     private readonly store: QueryStore,
@@ -242,9 +320,9 @@ export class QueryService implements QueryApi {
   }
 
   /**
-   * One statement gives the page with its buckets, last value and alerts already encoded as JSON
-   * (QueryStore.windows); the reply is spliced together around them. Building 1,440 bucket objects
-   * and encoding them again here cost more than the rollup itself (docs/benchmarks.md, Query API).
+   * One statement gives the page (QueryStore.windows); the reply is written as JSON text around
+   * its parts (EncodedJson): building 1,440 bucket objects and encoding them again cost more
+   * than the rollup itself (docs/benchmarks.md, Query API).
    */
   async windows(sensorId: string, q: WindowsQuery): Promise<EncodedJson<WindowsReply>> {
     const nowMs = this.clock();
@@ -257,7 +335,6 @@ export class QueryService implements QueryApi {
       from,
       to,
       rawFrom: isoOf(Math.floor(nowMs / MINUTE_MS) * MINUTE_MS - MINUTE_MS),
-      now: isoOf(nowMs),
       alertLimit: 100,
     });
     if (!parts.exists) throw unknownSensor(sensorId);
@@ -266,7 +343,7 @@ export class QueryService implements QueryApi {
     const head = `{"sensorId":${JSON.stringify(sensorId)},"step":${JSON.stringify(q.step)},"from":"${from}","to":"${to}"`;
     const tail = `"truncated":${page.truncated},"nextCursor":${JSON.stringify(nextCursor)}}`;
     return new EncodedJson(
-      `${head},"buckets":${parts.buckets},"lastBefore":${parts.lastBefore},"alerts":${parts.alerts},${tail}`,
+      `${head},"buckets":${bucketsJson(parts.rolled, page, nowMs)},"lastBefore":${parts.lastBefore},"alerts":${parts.alerts},${tail}`,
     );
   }
 

@@ -19,7 +19,7 @@ import type {
   QueryStore,
   ReadingKey,
   WindowSelection,
-  WindowsPageJson,
+  WindowsPageParts,
 } from '#domain/query-ports.js';
 
 /** Microsecond UTC text of a timestamptz: the form keys travel in. */
@@ -70,54 +70,39 @@ WITH w AS (
 )`;
 
 /**
- * The rollup's rows alone (non-empty buckets, no JSON): what the windows reply cost before the
- * database encoded it. Kept as the benchmark's second, stricter baseline (bench/api.ts).
+ * The rollup's rows alone, one per non-empty bucket: the bare SQL for the windows endpoint's
+ * result, the benchmark's baseline (bench/api.ts). The API runs WINDOWS_REPLY instead.
  */
 export const WINDOWS_ROLLUP = `${ROLLED}
 SELECT (extract(epoch FROM bucket) * 1000)::float8 AS start, count, avg, min, max, stddev, "highAlertCount",
        "lowAlertCount"
 FROM r ORDER BY bucket`;
 
-/** A float as a JSON number; null for SQL NULL and for values JSON cannot carry (NaN, ±Infinity). */
-const jsonNumber = (v: string) =>
-  `CASE WHEN ${v} IN ('NaN', 'Infinity', '-Infinity') THEN 'null' ELSE coalesce(${v}::text, 'null') END`;
-
 /**
- * One bucket as a JSON object, keys in the schema's order (windowBucket in src/domain/api.ts).
- * Built by concatenation: every value is a number, a boolean or a timestamp in a fixed format,
- * so nothing needs escaping. float8 text is the shortest form that reads back as the same double
- * (PostgreSQL 12 and later), so JSON.parse gives the client exactly the stored value.
- */
-const BUCKET_JSON = `concat(
-  '{"start":"', ${iso('g')}, '","end":"', ${iso('(g + $2::interval)')}, '","count":', coalesce(r.count, 0),
-  ',"avg":', ${jsonNumber('r.avg')}, ',"min":', ${jsonNumber('r.min')}, ',"max":', ${jsonNumber('r.max')},
-  ',"stddev":', ${jsonNumber('r.stddev')}, ',"highAlertCount":', coalesce(r."highAlertCount", 0),
-  ',"lowAlertCount":', coalesce(r."lowAlertCount", 0),
-  ',"partial":', (g <= $6::timestamptz AND g + $2::interval > $6::timestamptz)::text, '}')`;
-
-/**
- * A whole windows page in one statement, every part already JSON text, so the API splices them
- * into its reply instead of decoding 1,440 rows and encoding them again (that round trip was most
- * of the API's cost above the rollup). Every bucket start of [$3, $4) comes from generate_series,
- * so an empty bucket is an explicit entry of nulls; $6 is the API's clock (the bucket holding it
- * is partial), $7 the most alerts returned. Exported so the benchmark runs the same SQL bare.
+ * A whole windows page in one statement: the rollup's buckets as one compact text (see
+ * WindowsPageParts.rolled; numbers in float8's text form, which the use case splices into its
+ * JSON reply as they are, so no value is parsed and printed again), the newest reading before
+ * `from` and the alerts as JSON text, and whether the sensor exists. One row instead of one per
+ * bucket, and no second statement. $6 is the most alerts returned. Exported so the benchmark can
+ * run it bare.
  */
 export const WINDOWS_REPLY = `${ROLLED}
 SELECT EXISTS (SELECT 1 FROM sensor_latest WHERE sensor_id = $1) AS exists,
-       (SELECT '[' || coalesce(string_agg(${BUCKET_JSON}, ',' ORDER BY g), '') || ']'
-        FROM generate_series($3::timestamptz, $4::timestamptz - interval '1 microsecond', $2::interval) g
-        LEFT JOIN r ON r.bucket = g) AS buckets,
+       (SELECT coalesce(string_agg(concat((date_part('epoch', bucket) * 1000)::bigint, ',', count, ',', avg, ',', min,
+                 ',', max, ',', coalesce(stddev::text, 'null'), ',', "highAlertCount", ',', "lowAlertCount"), ';'
+                 ORDER BY bucket), '')
+        FROM r) AS rolled,
        coalesce((SELECT json_build_object('eventTime', ${iso('event_time')}, 'value', value)::text FROM sensor_readings
                  WHERE sensor_id = $1 AND event_time < $3::timestamptz ORDER BY event_time DESC LIMIT 1), 'null')
          AS "lastBefore",
        (SELECT coalesce(json_agg(a ORDER BY a."openedAt"), '[]'::json)::text FROM (
           SELECT ${ALERT_COLUMNS} FROM alerts
           WHERE sensor_id = $1 AND opened_at < $4::timestamptz AND (closed_at IS NULL OR closed_at >= $3::timestamptz)
-          ORDER BY opened_at LIMIT $7) a) AS alerts`;
+          ORDER BY opened_at LIMIT $6) a) AS alerts`;
 
 /** Parameters of {@link WINDOWS_REPLY} ({@link WINDOWS_ROLLUP} takes the first five). */
 export function windowsReplyParams(s: WindowSelection): unknown[] {
-  return [s.sensorId, stepInterval(s.step), s.from, s.to, s.rawFrom, s.now, s.alertLimit];
+  return [s.sensorId, stepInterval(s.step), s.from, s.to, s.rawFrom, s.alertLimit];
 }
 
 interface FleetSql {
@@ -284,8 +269,8 @@ export class PostgresQueryStore implements QueryStore {
     }));
   }
 
-  async windows(selection: WindowSelection): Promise<WindowsPageJson> {
-    const [row] = await this.rows<WindowsPageJson>(WINDOWS_REPLY, windowsReplyParams(selection));
+  async windows(selection: WindowSelection): Promise<WindowsPageParts> {
+    const [row] = await this.rows<WindowsPageParts>(WINDOWS_REPLY, windowsReplyParams(selection));
     if (!row) throw new Error('windows query returned no row');
     return row;
   }
