@@ -27,9 +27,7 @@ afterAll(async () => {
   await strict?.close();
 });
 
-async function health(
-  api: ApiTestServer,
-): Promise<{
+async function health(api: ApiTestServer): Promise<{
   aggregator: { lastRunAt: string | null; late: boolean };
   dq: { lastRunAt: string | null; late: boolean };
 }> {
