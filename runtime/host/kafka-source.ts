@@ -30,23 +30,23 @@ import {
   logLevel,
 } from 'kafkajs';
 import { sleep } from '#adapters/retry.js';
+import type { KafkaSourceSpec } from '#topology.js';
 import { type BatchSource, deliver, deliveryStats, Stopped } from './batch-driver.js';
 import type { Invoker } from './event-source.js';
 import { type ConsumedRecord, itemIdentifier, kafkaFailureNotice, selfManagedKafkaEvent } from './kafka-events.js';
 import { defaultRetryDelayMs, MAX_EVENT_BYTES } from './kinesis-policy.js';
 
-/** The event-source settings (the topology's Kafka source entry). */
-export interface KafkaSourceSettings {
-  readonly batchSize: number;
-  readonly maxBatchingWindowSeconds: number;
-  readonly bisectBatchOnError: boolean;
-  /** Retries after the first attempt; -1 retries until the record is too old. */
-  readonly retryAttempts: number;
-  /** -1: no limit. Measured from the Kafka record's timestamp. */
-  readonly maxRecordAgeSeconds: number;
-  readonly reportBatchItemFailures: boolean;
-  readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
-}
+/** The event-source settings: the topology's Kafka source entry (src/topology.ts), less its wiring. */
+export type KafkaSourceSettings = Pick<
+  KafkaSourceSpec,
+  | 'batchSize'
+  | 'maxBatchingWindowSeconds'
+  | 'bisectBatchOnError'
+  | 'retryAttempts'
+  | 'maxRecordAgeSeconds'
+  | 'reportBatchItemFailures'
+  | 'startingPosition'
+>;
 
 export interface KafkaSourceOptions {
   readonly settings: KafkaSourceSettings;
