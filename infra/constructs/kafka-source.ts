@@ -23,6 +23,7 @@ import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type Node } from 'constructs';
+import type { KafkaSourceSpec } from '#topology.js';
 
 export type KafkaAuthentication =
   | { readonly kind: 'iam' }
@@ -40,17 +41,11 @@ export interface KafkaSourceDeployment {
   readonly authentication: KafkaAuthentication;
 }
 
-/** The topology's Kafka source settings (src/topology.ts), structurally. */
-export interface KafkaSourceSpecLike {
-  readonly consumerGroupId: string;
-  readonly batchSize: number;
-  readonly maxBatchingWindowSeconds: number;
-  readonly bisectBatchOnError: boolean;
-  readonly retryAttempts: number;
-  readonly maxRecordAgeSeconds: number;
-  readonly reportBatchItemFailures: boolean;
-  readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
-}
+/**
+ * The topology's Kafka source settings (src/topology.ts) the mapping is built from; the topic
+ * and the wiring (function, on-failure queue) come from the deployment and the stack.
+ */
+export type KafkaSourceSpecLike = Omit<KafkaSourceSpec, 'function' | 'topic' | 'onFailure'>;
 
 export class KafkaSettingsError extends Error {
   override readonly name = 'KafkaSettingsError';

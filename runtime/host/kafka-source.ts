@@ -36,17 +36,11 @@ import type { Invoker } from './event-source.js';
 import { type ConsumedRecord, itemIdentifier, kafkaFailureNotice, selfManagedKafkaEvent } from './kafka-events.js';
 import { defaultRetryDelayMs, MAX_EVENT_BYTES } from './kinesis-policy.js';
 
-/** The event-source settings: the topology's Kafka source entry (src/topology.ts), less its wiring. */
-export type KafkaSourceSettings = Pick<
-  KafkaSourceSpec,
-  | 'batchSize'
-  | 'maxBatchingWindowSeconds'
-  | 'bisectBatchOnError'
-  | 'retryAttempts'
-  | 'maxRecordAgeSeconds'
-  | 'reportBatchItemFailures'
-  | 'startingPosition'
->;
+/**
+ * The event-source settings: the topology's Kafka source entry (src/topology.ts) without the
+ * parts the options name on their own (topic, consumer group, target, on-failure queue).
+ */
+export type KafkaSourceSettings = Omit<KafkaSourceSpec, 'function' | 'topic' | 'consumerGroupId' | 'onFailure'>;
 
 export interface KafkaSourceOptions {
   readonly settings: KafkaSourceSettings;
