@@ -114,6 +114,19 @@ export interface KafkaBridgeSourceProps {
 }
 
 /**
+ * The batching window as a Kafka mapping takes it: whole seconds, or left unset for Lambda's own
+ * Kafka default of 500 ms, which cannot be set explicitly. The topology's 0.5 s is that default
+ * (the local source uses it as the fetch wait); CDK refuses a Duration of 0.5 s.
+ */
+function batchingWindow(seconds: number): { maxBatchingWindow?: Duration } {
+  if (Number.isInteger(seconds)) return { maxBatchingWindow: Duration.seconds(seconds) };
+  if (seconds === 0.5) return {};
+  throw new KafkaSettingsError(
+    `The Kafka source's maxBatchingWindowSeconds must be whole seconds or 0.5 (Lambda's Kafka default), got ${seconds}`,
+  );
+}
+
+/**
  * What both kinds of mapping take from the topology: batching, starting position, retries,
  * bisect, record age, partial batch responses and the on-failure queue. CDK names them alike on
  * the self-managed source and on a plain mapping (MSK); only the topic, group and secret differ.
@@ -121,7 +134,7 @@ export interface KafkaBridgeSourceProps {
 function deliverySettings(spec: KafkaSourceSpecLike, onFailure: sqs.IQueue) {
   return {
     batchSize: spec.batchSize,
-    maxBatchingWindow: Duration.seconds(spec.maxBatchingWindowSeconds),
+    ...batchingWindow(spec.maxBatchingWindowSeconds),
     startingPosition: lambda.StartingPosition[spec.startingPosition],
     bisectBatchOnError: spec.bisectBatchOnError,
     retryAttempts: spec.retryAttempts,
