@@ -14,7 +14,7 @@
  * schedule stores a run, and the custom resource's Delete leaves the data.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -30,6 +30,7 @@ import { FunctionRuntime } from '#runtime/host/function-runtime.js';
 import { selfManagedKafkaEvent } from '#runtime/host/kafka-events.js';
 import type { FunctionSource } from '#runtime/host/lambda-host.js';
 import type { InvocationOutcome } from '#runtime/host/protocol.js';
+import { removeStateDir } from '#runtime/remove-state-dir.js';
 import { ensureQueues, type RunningStack, startStack } from '#runtime/stack.js';
 import type { FunctionId } from '#topology.js';
 import type { CfnTemplate } from '../checks/template.js';
@@ -604,7 +605,8 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'iot-first-rehearsal-'));
   const logDir = path.join(stateDir, 'logs');
   const parts = new Parts();
-  parts.add(async () => rmSync(stateDir, { recursive: true, force: true }));
+  // Last to run: the state folder and, as root, the server's data folder outside it.
+  parts.add(() => removeStateDir(stateDir));
   const log = options.log ?? (() => undefined);
   try {
     const prepared = await prepare(options, plan, stateDir, parts);
