@@ -8,15 +8,20 @@
  * - with the topic's emulator stopped (a real outage, not a mock) the windows still commit, the
  *   events stay unpublished and are counted as failures; the next run after the restart publishes
  *   exactly the missed events;
- * - an event the topic refuses (too large) is reported unpublished while the others go out.
+ * - an event the topic refuses (too large) is reported unpublished while the others go out;
+ * - on the local stack (`npm start`'s startStack), the aggregator run by the Lambda host publishes
+ *   to the stack's own topic and the local notifier announces the alert from its queue, once.
  */
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSnsClient, createSqsClient } from '#adapters/aws/clients.js';
 import { SnsAlertPublisher } from '#adapters/sns/alert-publisher.js';
 import type { AlertEvent } from '#domain/alert-event.js';
+import { ALERTS_FILE, startAlertNotifier } from '#runtime/alert-notifier.js';
 import { ensureAlertTopic, type LocalAlertTopic } from '#runtime/alert-topic.js';
 import { type RunningEmulator, startSqsEmulator } from '#runtime/embedded/emulators.js';
 import { freePort } from '#runtime/free-port.js';
@@ -24,6 +29,7 @@ import { topology } from '#topology.js';
 import { writeReadings } from '../support/api-fixtures.js';
 import { createTestDatabase } from '../support/database.js';
 import { lambdaContext } from '../support/factories.js';
+import { copyTopology, startTestStack } from '../support/runtime-stack.js';
 
 const REGION = 'us-east-1';
 
@@ -215,4 +221,42 @@ describe('reading alerts on the alert topic', () => {
       sns.destroy();
     }
   });
+});
+
+describe('reading alerts on the local stack', () => {
+  it('the aggregator in the Lambda host publishes to the stack’s topic; the notifier announces it once', async () => {
+    const stack = await startTestStack({
+      topology: copyTopology(),
+      label: 'alert_stack',
+      // The test runs the aggregator itself: no schedule racing it.
+      host: { enable: { schedules: false } },
+    });
+    const lines: string[] = [];
+    const notifier = await startAlertNotifier({
+      sqs: stack.sqs,
+      queueUrl: stack.endpoints.alertQueueUrl,
+      stateDir: stack.stateDir,
+      onLine: (line) => lines.push(line),
+      intervalMs: 60_000,
+    });
+    try {
+      expect(stack.endpoints.alertTopicArn).toBe(`arn:aws:sns:us-east-1:000000000000:${topology.alertTopic.name}`);
+      await writeReadings(
+        stack.db,
+        [95, 96, 97].map((value, i) => ({ sensor: 'local-1', at: at(i), value })),
+      );
+      const run = await stack.host.invoke('aggregator', { id: 'alert-stack-test' });
+      expect(run).toMatchObject({ ok: true, payload: { alertsPublished: 1, alertPublishFailures: 0 } });
+      expect((await notifier.poll()).map((e) => [e.sensorId, e.event])).toEqual([['local-1', 'opened']]);
+      expect(lines).toEqual([expect.stringMatching(/^ALERT local-1 high opened at /)]);
+      const again = await stack.host.invoke('aggregator', { id: 'alert-stack-test-2' });
+      expect(again).toMatchObject({ ok: true, payload: { alertsPublished: 0 } });
+      expect(await notifier.poll()).toEqual([]);
+      const jsonl = (await readFile(path.join(stack.stateDir, ALERTS_FILE), 'utf8')).trim().split('\n');
+      expect(jsonl).toHaveLength(1);
+    } finally {
+      await notifier.stop();
+      await stack.close();
+    }
+  }, 120_000);
 });
