@@ -1,7 +1,8 @@
 /**
  * The embedded stack: PostgreSQL (embedded or `DATABASE_URL`), Kinesis and SQS (emulators on
  * loopback or existing endpoints), migrations, the stream, queues and alert topic from the
- * topology, and the local Lambda host. Used by `npm start` and by the tests, so the tests run what users run.
+ * topology, and the local Lambda host. Used by `npm start` and by the tests, so the tests run
+ * what users run.
  *
  * Start-up is all-or-nothing: if any part fails, the parts already started are stopped and one
  * error names the cause, so a failed start never leaves a server behind.
