@@ -75,7 +75,7 @@ const STDERR_TAIL_BYTES = 2_000;
  */
 export async function startKinesalite(
   options: KinesaliteOptions & { readonly onUnexpectedExit?: (description: string) => void },
-): Promise<RunningEmulator> {
+): Promise<RunningEmulator & { readonly pid: number }> {
   const child = fork(KINESALITE_ENTRY, [], {
     execArgv: [],
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
@@ -106,6 +106,7 @@ export async function startKinesalite(
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    pid: child.pid as number,
     stop: async () => {
       const first = !stopRequested;
       stopRequested = true;
