@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { simulate } from '#domain/fleet.js';
 import { commonReading, readingSchema } from '#domain/reading.js';
+import { seededRandom } from '#runtime/mqtt/device-simulator.js';
 import { aReading } from '../support/factories.js';
 
 /** Asserts the one-way agreement for `json`; answers whether the fast path accepted it. */
@@ -88,18 +89,6 @@ const FIELDS = [
   'timestamp',
 ] as const;
 
-/** A small deterministic generator (mulberry32), so a failure names a reproducible case. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('the fast path for the common reading shape', () => {
   it("accepts every record of the producer's that the schema accepts, with the same reading", () => {
     const { records } = simulate({
@@ -145,7 +134,7 @@ describe('the fast path for the common reading shape', () => {
   });
 
   it('is never laxer than the schema on records mutated at random (fixed seed)', () => {
-    const next = random(20261130);
+    const next = seededRandom(20261130);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
     let accepted = 0;
     for (let i = 0; i < 20_000; i++) {
