@@ -139,9 +139,9 @@ describe('failed-batch notices', () => {
 });
 
 /**
- * The plain encoding the packer's template replaced: `JSON.stringify` of the rejection as an
- * object, every non-ASCII unit then escaped. The drainer and messages already queued rely on
- * these bytes, so the template must reproduce them exactly.
+ * The body the drainer and the messages already queued rely on, written out independently of
+ * the packer: `JSON.stringify` of each rejection as an object, every non-ASCII unit then
+ * escaped. Packing incrementally (ErrorMessagePacker) must not change a byte of it.
  */
 function referenceBody(errors: readonly ErrorRecord[]): string {
   const parts = errors.map((e) =>
@@ -164,7 +164,7 @@ function referenceBody(errors: readonly ErrorRecord[]): string {
 }
 
 describe('the packed body', () => {
-  it("is byte for byte the plain JSON encoding: the producer's rejections and every awkward string", () => {
+  it("is byte for byte the version-2 encoding: the producer's rejections and every awkward string", () => {
     const { records } = simulate({ count: 600, sensors: 50, seed: 3, startTime: now, intervalMs: 2_000 });
     const produced = records.flatMap((r, i) => {
       const result = classifyRecord(
