@@ -63,6 +63,11 @@ const REASONS = {
     "API Gateway's account-wide CloudWatch Logs role writes the execution and access logs of every REST API of the " +
     'account and region, to log groups API Gateway names itself (API-Gateway-Execution-Logs_<api id>/<stage>) or ' +
     'the stage names; the resource is narrowed from the managed policy’s "*" to log groups of this account and region.',
+  alertKeyDataKeys:
+    'Topic.grantPublish on a topic encrypted with a customer key grants kms:Decrypt and kms:GenerateDataKey* on that ' +
+    'one key (its ARN is the only resource): SNS asks for a data key to encrypt every message published. The wildcard ' +
+    'spans only the GenerateDataKey family (with and without plaintext, and the pair variants), the actions AWS ' +
+    'documents for publishers to an encrypted topic; it widens nothing beyond that key.',
 } as const;
 
 function ack(scope: IConstruct, id: string, reason: string): void {
@@ -87,6 +92,10 @@ export function acknowledgeFindings(stack: PipelineStack): void {
   }
   for (const fn of withGauges) {
     if (!fn.function.isBoundToVpc) ack(fn.role, 'AwsSolutions-IAM5[Resource::*]', GET_METRIC_DATA_REASON);
+  }
+  for (const [fid, fn] of Object.entries(stack.functions)) {
+    if (FUNCTION_WIRING[fid as keyof typeof FUNCTION_WIRING].publishesAlerts)
+      ack(fn.role, 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', REASONS.alertKeyDataKeys);
   }
   acknowledgeApis(stack);
 

@@ -105,6 +105,7 @@ export class PipelineStack extends Stack {
       deadLetterQueues: this.deadLetterQueues,
       database: this.database,
       functionName: (fid) => deployedName(this, this.topology.functions[fid].name),
+      alertTopic: this.alerts.topic,
     };
   }
 

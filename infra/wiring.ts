@@ -13,6 +13,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { FunctionId, QueueId, Topology } from '#topology.js';
 import type { PipelineDatabase } from './constructs/database.js';
@@ -46,6 +47,12 @@ export interface FunctionWiring {
    * depth of queues and dead-letter queues, a function's CloudWatch metrics (iterator age).
    */
   readonly gauges?: PipelineGaugesWiring;
+  /**
+   * Publishes reading alerts to the alert topic; `env` carries the topic ARN. Grants sns:Publish on
+   * the topic and, because the topic is encrypted with the stack's key, kms:GenerateDataKey* and
+   * kms:Decrypt on that key (Topic.grantPublish adds both).
+   */
+  readonly publishesAlerts?: { readonly env: string };
 }
 
 /** What a health report reads, each with the environment variable that names it. */
@@ -81,8 +88,18 @@ const WIRING = {
   // Failure notices name a shard and a sequence range; the drainer reads those records back.
   dlqDrainer: { databaseRole: 'iot_ingest', readsStream: true, payloadCap: true },
   // Every successful run emits WindowsRecomputed (0 included); a failing or unscheduled one emits nothing.
+  // After its transaction commits, it publishes the reading alerts it opened or closed (issue 10).
   aggregator: {
     databaseRole: 'iot_aggregation',
+    publishesAlerts: { env: 'ALERT_TOPIC_ARN' },
+    metricAlarms: [
+      {
+        service: 'aggregator',
+        metric: 'AlertPublishFailures',
+        description:
+          'Reading alerts could not be published to the alert topic (they stay pending and go out on a later run)',
+      },
+    ],
     heartbeatAlarms: [
       {
         service: 'aggregator',
@@ -141,6 +158,8 @@ export interface WiringTargets {
   readonly database: PipelineDatabase;
   /** Deployed name of a topology function (known before the function exists). */
   readonly functionName: (id: FunctionId) => string;
+  /** The topic alarms and reading alerts go to (constructs/alert-topic.ts). */
+  readonly alertTopic: sns.ITopic;
 }
 
 /** One function's wiring entry with what was created for it before the function existed. */
@@ -222,6 +241,14 @@ const gauges: WiringRule = {
   },
 };
 
+const alertPublishing: WiringRule = {
+  environment: ({ wiring }, { alertTopic }): Record<string, string> =>
+    wiring.publishesAlerts ? { [wiring.publishesAlerts.env]: alertTopic.topicArn } : {},
+  grant: ({ wiring }, fn, { alertTopic }) => {
+    if (wiring.publishesAlerts) alertTopic.grantPublish(fn);
+  },
+};
+
 /** Every kind of access, in the order the stack applies them. */
 export const WIRING_RULES: readonly WiringRule[] = [
   databaseAccess,
@@ -230,6 +257,7 @@ export const WIRING_RULES: readonly WiringRule[] = [
   streamReads,
   payloadCap,
   gauges,
+  alertPublishing,
 ];
 
 /** The environment a function's wiring asks for, from every rule in order. */

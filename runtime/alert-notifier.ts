@@ -1,17 +1,25 @@
 /**
- * The local host's alert notifier (issue 10): polls the alerts table and, for every alert opened
- * or closed, writes an `ALERT …` line to the status output, appends one JSON line to
- * `<state>/alerts.jsonl`, and sends an e-mail when `npm start -- --smtp URL` is given. Each event
- * goes out once: the keys already in alerts.jsonl are not sent again after a restart.
+ * The local host's alert notifier (issue 10): consumes the queue subscribed to the alert topic
+ * (runtime/alert-topic.ts), to which the aggregator publishes reading alerts exactly as it does
+ * on AWS, and for every alert opened or closed writes an `ALERT …` line to the status output,
+ * appends one JSON line to `<state>/alerts.jsonl`, and sends an e-mail when
+ * `npm start -- --smtp URL` is given.
+ *
+ * The topic delivers at least once, so each event goes out once by its key: keys already in
+ * alerts.jsonl are dropped (after a restart too). A message is deleted only after its event was
+ * written (or recognised as a repeat); one whose e-mail fails stays, and comes back when its
+ * visibility timeout ends.
  */
 import { appendFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import nodemailer from 'nodemailer';
-import type pg from 'pg';
-import { type AlertEvent, PostgresAlertFeed } from '#adapters/postgres/alert-feed.js';
+import { type AlertEvent, alertSubject, parseAlertMessage } from '#domain/alert-event.js';
 
 export interface AlertNotifierOptions {
-  readonly pool: pg.Pool;
+  readonly sqs: SQSClient;
+  /** The queue subscribed to the alert topic. */
+  readonly queueUrl: string;
   readonly stateDir: string;
   /** smtp://user:pass@host:port (or smtps://); no e-mail when absent. */
   readonly smtpUrl?: string | undefined;
@@ -19,18 +27,21 @@ export interface AlertNotifierOptions {
   readonly mailFrom?: string | undefined;
   /** Receives each `ALERT …` line (the status output). */
   readonly onLine: (line: string) => void;
-  /** Receives failures (database or SMTP); the notifier keeps polling. */
+  /** Receives failures (queue, SMTP, a message that is not a reading alert); the notifier keeps polling. */
   readonly onError?: (error: Error) => void;
   readonly intervalMs?: number;
 }
 
 export interface AlertNotifier {
-  /** One poll now (the loop also polls every intervalMs); resolves with the events sent. */
+  /** Drains the queue now (the loop also does every intervalMs); resolves with the events announced. */
   poll(): Promise<AlertEvent[]>;
   stop(): Promise<void>;
 }
 
 export const ALERTS_FILE = 'alerts.jsonl';
+
+/** Receives per poll at most (10 messages each), so one poll ends even while alerts keep coming. */
+const MAX_RECEIVES_PER_POLL = 50;
 
 export function alertLine(e: AlertEvent): string {
   const what = e.kind === 'high' ? 'at or above the high-alert level' : 'at or below the low-alert level';
@@ -54,21 +65,40 @@ async function sentKeys(file: string): Promise<Set<string>> {
   return keys;
 }
 
+/**
+ * The event an SQS message from the topic carries: SNS's notification envelope around the body,
+ * whose `key` attribute must agree with the body's key.
+ */
+export function eventOfMessage(body: string): { ok: true; event: AlertEvent } | { ok: false; reason: string } {
+  let envelope: { Type?: unknown; Message?: unknown; MessageAttributes?: Record<string, { Value?: unknown }> };
+  try {
+    envelope = JSON.parse(body) as typeof envelope;
+  } catch {
+    return { ok: false, reason: 'not an SNS notification (not JSON)' };
+  }
+  if (envelope.Type !== 'Notification' || typeof envelope.Message !== 'string')
+    return { ok: false, reason: 'not an SNS notification' };
+  const parsed = parseAlertMessage(envelope.Message);
+  if (!parsed.ok) return { ok: false, reason: `not a reading alert (${parsed.reason})` };
+  const key = envelope.MessageAttributes?.key?.Value;
+  if (key !== parsed.event.key) return { ok: false, reason: `its key attribute ${String(key)} is not the body's` };
+  return parsed;
+}
+
 export async function startAlertNotifier(options: AlertNotifierOptions): Promise<AlertNotifier> {
   const file = path.join(options.stateDir, ALERTS_FILE);
-  const feed = new PostgresAlertFeed(options.pool);
   const sent = await sentKeys(file);
   const mailer = options.smtpUrl ? nodemailer.createTransport(options.smtpUrl) : undefined;
-  let cursor: string | undefined;
   let running: Promise<AlertEvent[]> | undefined;
   let stopped = false;
+  const report = (error: Error) => options.onError?.(error);
 
   const deliver = async (e: AlertEvent) => {
     if (mailer) {
       await mailer.sendMail({
         from: options.mailFrom ?? 'iot-first@localhost',
         to: options.mailTo ?? 'alerts@localhost',
-        subject: `[IoT First] ${e.sensorId} ${e.kind} alert ${e.event}`,
+        subject: alertSubject(e),
         text: `${alertLine(e)}\n\n${JSON.stringify(e, null, 2)}\n`,
       });
     }
@@ -78,12 +108,45 @@ export async function startAlertNotifier(options: AlertNotifierOptions): Promise
     options.onLine(alertLine(e));
   };
 
+  const remove = async (messages: readonly Message[]) => {
+    if (messages.length === 0) return;
+    await options.sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: options.queueUrl,
+        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+      }),
+    );
+  };
+
+  /** Announces the fresh events of one receive; deletes what it handled, even when a later one fails. */
+  const handle = async (messages: readonly Message[], announced: AlertEvent[]) => {
+    const done: Message[] = [];
+    try {
+      for (const m of messages) {
+        const parsed = eventOfMessage(m.Body ?? '');
+        if (!parsed.ok) report(new Error(`alert notifier: dropped a message on the alert topic: ${parsed.reason}`));
+        else if (!sent.has(parsed.event.key)) {
+          await deliver(parsed.event);
+          announced.push(parsed.event);
+        }
+        done.push(m);
+      }
+    } finally {
+      await remove(done);
+    }
+  };
+
   const pollOnce = async (): Promise<AlertEvent[]> => {
-    const { cursor: next, events } = await feed.since(cursor);
-    const fresh = events.filter((e) => !sent.has(e.key));
-    for (const e of fresh) await deliver(e);
-    cursor = next;
-    return fresh;
+    const announced: AlertEvent[] = [];
+    for (let i = 0; i < MAX_RECEIVES_PER_POLL; i++) {
+      const out = await options.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: options.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+      );
+      const messages = out.Messages ?? [];
+      if (messages.length === 0) break;
+      await handle(messages, announced);
+    }
+    return announced;
   };
   const poll = (): Promise<AlertEvent[]> => {
     running ??= pollOnce().finally(() => {
@@ -94,7 +157,7 @@ export async function startAlertNotifier(options: AlertNotifierOptions): Promise
 
   const timer = setInterval(() => {
     if (stopped) return;
-    poll().catch((error: unknown) => options.onError?.(error instanceof Error ? error : new Error(String(error))));
+    poll().catch((error: unknown) => report(error instanceof Error ? error : new Error(String(error))));
   }, options.intervalMs ?? 2_000);
   timer.unref();
 

@@ -4,8 +4,9 @@
  * created at the first start (shown once in the log, kept in `<state>/api-token` and put in the
  * READY line and endpoints.json as `apiToken`); a database login of its own in the `iot_api` role
  * (runtime/api-login.ts), not the superuser; the health gauges of the local host
- * (runtime/api-gauges.ts); and the alert notifier (ALERT lines in the status
- * output, `<state>/alerts.jsonl`, e-mail with an SMTP URL).
+ * (runtime/api-gauges.ts); and the alert notifier, which consumes the alert topic's local
+ * subscription queue (ALERT lines in the status output, `<state>/alerts.jsonl`, e-mail with an
+ * SMTP URL).
  */
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -106,7 +107,8 @@ export function apiService(options: ApiServiceOptions): StackService {
         });
         server = await serveApi(app, { port: options.port, hostname: context.listenHost });
         notifier = await startAlertNotifier({
-          pool,
+          sqs: context.sqs,
+          queueUrl: context.endpoints.alertQueueUrl,
           stateDir: context.stateDir,
           smtpUrl: options.smtpUrl,
           onLine: context.log,

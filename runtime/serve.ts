@@ -131,12 +131,13 @@ function onStopSignal(): StopSignal {
     wake = resolve;
   });
   const onSignal = (signal: NodeJS.Signals): void => {
+    const what = signal === 'SIGINT' ? 'Ctrl-C (SIGINT)' : signal;
     if (stopRequested) {
-      process.stderr.write(`\niot-first: ${signal} again, exiting without waiting\n`);
+      process.stderr.write(`\niot-first: ${what} again, exiting without waiting\n`);
       process.exit(130);
     }
     stopRequested = true;
-    process.stderr.write(`\niot-first: ${signal}: finishing in-flight batches and stopping (again to force)\n`);
+    process.stderr.write(`\niot-first: ${what}: finishing in-flight batches and stopping (again to force)\n`);
     wake();
   };
   process.removeAllListeners('SIGINT');

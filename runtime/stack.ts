@@ -1,7 +1,8 @@
 /**
  * The embedded stack: PostgreSQL (embedded or `DATABASE_URL`), Kinesis and SQS (emulators on
- * loopback or existing endpoints), migrations, the stream and queues from the topology, and the
- * local Lambda host. Used by `npm start` and by the tests, so the tests run what users run.
+ * loopback or existing endpoints), migrations, the stream, queues and alert topic from the
+ * topology, and the local Lambda host. Used by `npm start` and by the tests, so the tests run
+ * what users run.
  *
  * Start-up is all-or-nothing: if any part fails, the parts already started are stopped and one
  * error names the cause, so a failed start never leaves a server behind.
@@ -18,6 +19,7 @@ import { createKinesisClient, createSqsClient } from '#adapters/aws/clients.js';
 import { sleep } from '#adapters/retry.js';
 import { migrate } from '#db/migrate.js';
 import { topology as defaultTopology, type QueueId, type Topology, visibilityProblems } from '#topology.js';
+import { ensureAlertTopic, type LocalAlertTopic } from './alert-topic.js';
 import { LOOPBACK, leveldownAvailable, startKinesalite, startSqsEmulator } from './embedded/emulators.js';
 import { ensureDatabase, postgresDataDir, startEmbeddedPostgres } from './embedded/postgres.js';
 import { replayJournal, SqsJournal } from './embedded/sqs-journal.js';
@@ -34,6 +36,10 @@ export interface Endpoints {
   readonly streamName: string;
   readonly errorsQueueUrl: string;
   readonly failuresQueueUrl: string;
+  /** The alert topic on the SQS emulator's SNS side (runtime/alert-topic.ts); the aggregator publishes to it. */
+  readonly alertTopicArn: string;
+  /** The queue subscribed to the alert topic, which the local notifier consumes. */
+  readonly alertQueueUrl: string;
   readonly region: string;
 }
 
@@ -324,19 +330,33 @@ async function startSqs(ctx: StartContext): Promise<{ url: string; journal: SqsJ
   return { url: emulator.url, journal };
 }
 
-/** The stream and queues of the topology, and what the last run left queued re-sent. */
+/**
+ * The stream, the queues and the alert topic (with the notifier's queue) of the topology, and
+ * what the last run left queued re-sent.
+ */
 async function provision(
   ctx: StartContext,
   clients: { kinesis: KinesisClient; sqs: SQSClient },
   endpoints: { kinesis: string; sqs: string },
   journal: SqsJournal | undefined,
-): Promise<Record<QueueId, string>> {
+): Promise<{ queueUrls: Record<QueueId, string>; alerts: LocalAlertTopic }> {
   const { topology, log } = ctx;
   await ensureStream(clients.kinesis, topology.stream.name, topology.stream.shardCount).catch((error: Error) => {
     throw new StartupError(`cannot create the stream at ${endpoints.kinesis}: ${error.message}`, { cause: error });
   });
   const queueUrls = await ensureQueues(clients.sqs, topology).catch((error: Error) => {
     throw new StartupError(`cannot create the queues at ${endpoints.sqs}: ${error.message}`, { cause: error });
+  });
+  const alerts = await ensureAlertTopic({
+    endpoint: endpoints.sqs,
+    region: ctx.region,
+    sqs: clients.sqs,
+    topology,
+  }).catch((error: Error) => {
+    throw new StartupError(
+      `cannot create the alert topic at ${endpoints.sqs} (the SQS endpoint must also serve SNS, as fauxqs and LocalStack do): ${error.message}`,
+      { cause: error },
+    );
   });
   // Before the host polls: messages accepted by the last run and not yet drained go back in.
   if (journal && journal.recovered.outstanding > 0) {
@@ -345,7 +365,7 @@ async function provision(
       `sqs journal: ${replayed} message(s) outstanding at the last stop re-sent to their queues${kept > 0 ? `, ${kept} kept for a later start` : ''}`,
     );
   }
-  return queueUrls;
+  return { queueUrls, alerts };
 }
 
 /** The environment every function gets from the stack (before `StackOptions.environment`). */
@@ -354,6 +374,7 @@ function functionEnvironment(
   databaseUrl: string,
   queueUrls: Readonly<Record<QueueId, string>>,
   endpoints: { kinesis: string; sqs: string },
+  alertTopicArn: string,
 ): Record<string, string> {
   return {
     DATABASE_URL: databaseUrl,
@@ -361,6 +382,9 @@ function functionEnvironment(
     ERRORS_QUEUE_URL: queueUrls.errors,
     KINESIS_ENDPOINT: endpoints.kinesis,
     SQS_ENDPOINT: endpoints.sqs,
+    // The aggregator publishes reading alerts here, as on AWS; the emulator serves SNS beside SQS.
+    ALERT_TOPIC_ARN: alertTopicArn,
+    SNS_ENDPOINT: endpoints.sqs,
     PAYLOAD_CAP_BYTES: String(topology.payloadCapBytes),
     POWERTOOLS_METRICS_NAMESPACE: 'IoTFirst',
   };
@@ -373,6 +397,7 @@ async function startHost(
   clients: { kinesis: KinesisClient; sqs: SQSClient },
   queueUrls: Record<QueueId, string>,
   endpoints: { kinesis: string; sqs: string },
+  alertTopicArn: string,
 ): Promise<LambdaHost> {
   const { options, cleanups } = ctx;
   const checkpoints = await PostgresCheckpointStore.open(databaseUrl);
@@ -383,7 +408,10 @@ async function startHost(
     projectRoot: options.projectRoot,
     region: ctx.region,
     logDir: ctx.logDir,
-    environment: { ...functionEnvironment(ctx.topology, databaseUrl, queueUrls, endpoints), ...options.environment },
+    environment: {
+      ...functionEnvironment(ctx.topology, databaseUrl, queueUrls, endpoints, alertTopicArn),
+      ...options.environment,
+    },
     kinesis: clients.kinesis,
     sqs: clients.sqs,
     queueUrls,
@@ -451,8 +479,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       clients.sqs.destroy();
     });
     const urls = { kinesis: kinesisEndpoint, sqs: sqsEndpoint };
-    const queueUrls = await provision(ctx, clients, urls, journal);
-    const host = await startHost(ctx, databaseUrl, clients, queueUrls, urls);
+    const { queueUrls, alerts } = await provision(ctx, clients, urls, journal);
+    const host = await startHost(ctx, databaseUrl, clients, queueUrls, urls, alerts.topicArn);
     const endpoints: Endpoints = {
       kinesisEndpoint,
       sqsEndpoint,
@@ -461,6 +489,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       streamName: ctx.topology.stream.name,
       errorsQueueUrl: queueUrls.errors,
       failuresQueueUrl: queueUrls.failures,
+      alertTopicArn: alerts.topicArn,
+      alertQueueUrl: alerts.queueUrl,
       region: ctx.region,
     };
     const services = await startServices(ctx, { endpoints, host, ...clients });

@@ -1,6 +1,6 @@
 /**
  * `npm start`: launches the embedded pipeline (runtime/serve.ts) in its own process group and
- * relays Ctrl-C to it as one SIGTERM.
+ * relays Ctrl-C (or SIGTERM) to it once.
  *
  * Why a launcher: Ctrl-C in a terminal signals the whole foreground process group. Without
  * it, the embedded PostgreSQL server and the function containers would get SIGINT at the
@@ -27,10 +27,9 @@ const relay = (signal: NodeJS.Signals): void => {
   if (Date.now() - lastSignalAt < 1_000) return;
   lastSignalAt = Date.now();
   signalled++;
-  // First signal: graceful stop. Second: the host's own "again to force" path.
-  child.kill(signalled === 1 ? 'SIGTERM' : 'SIGINT');
-  if (signalled > 2) child.kill('SIGKILL');
-  void signal;
+  // First signal: graceful stop. Second: the host's own "again to force" path. The signal is
+  // passed on as it came, so the host's message names what the user did.
+  child.kill(signalled > 2 ? 'SIGKILL' : signal);
 };
 process.on('SIGINT', relay);
 process.on('SIGTERM', relay);

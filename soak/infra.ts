@@ -7,12 +7,14 @@
  * stop one of them and bring it back on the same address with the same data, which is what an
  * outage of a managed service looks like to the pipeline.
  *
- * The queue emulator is restarted the way `npm start` starts it: journal opened, queues
- * ensured from the topology, outstanding messages re-sent (runtime/stack.ts, sqs-journal.ts).
+ * The queue emulator is restarted the way `npm start` starts it: journal opened, queues and the
+ * alert topic ensured from the topology, outstanding messages re-sent (runtime/stack.ts,
+ * runtime/alert-topic.ts, sqs-journal.ts).
  */
 import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { createSqsClient } from '#adapters/aws/clients.js';
+import { ensureAlertTopic } from '#runtime/alert-topic.js';
 import {
   leveldownAvailable,
   type RunningEmulator,
@@ -125,6 +127,8 @@ export class SoakInfra {
       const sqs = createSqsClient({ region: REGION, endpoint: this.sqsEndpoint });
       try {
         await ensureQueues(sqs, topology);
+        // fauxqs keeps topics in memory only: the alert topic and its subscription come back too.
+        await ensureAlertTopic({ endpoint: this.sqsEndpoint, region: REGION, sqs, topology });
         if (journal.recovered.outstanding > 0) {
           const { replayed, kept } = await replayJournal(journal, sqs, this.log);
           this.log(`sqs journal: ${replayed} message(s) re-sent after the restart, ${kept} kept`);

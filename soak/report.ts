@@ -39,6 +39,13 @@ export function markdown(r: SoakReport): string {
     '',
     `Latency, send to row (readings): outside faults p50 ${v.latency.outsideFaults.p50} ms, p95 ${v.latency.outsideFaults.p95} ms, p99 ${v.latency.outsideFaults.p99} ms (${n(v.latency.outsideFaults.samples)} readings); all readings p99 ${v.latency.all.p99} ms, max ${v.latency.all.max} ms. Healed = readings sent in one second all landed within ${v.latency.targetMs} ms (or 1.5 × the p99 of the 30 s before the fault, when that was higher).`,
     '',
+    '| door (outside faults) | readings | send → acknowledged p50 / p99 (ms) | send → row p50 / p95 / p99 (ms) |',
+    '| --- | ---: | ---: | ---: |',
+    ...Object.entries(v.latency.byDoor).map(
+      ([d, l]) =>
+        `| ${d} | ${n(l.sendToRow.samples)} | ${l.sendToAck.p50} / ${l.sendToAck.p99} | ${l.sendToRow.p50} / ${l.sendToRow.p95} / ${l.sendToRow.p99} |`,
+    ),
+    '',
     '| process group | RSS after warm-up (MB) | at the end | peak | growth |',
     '| --- | ---: | ---: | ---: | ---: |',
     ...Object.entries(r.memory).map(([g, m]) => `| ${g} | ${m.firstMb} | ${m.lastMb} | ${m.peakMb} | ${m.growthMb} |`),

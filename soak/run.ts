@@ -5,15 +5,15 @@
  * aggregator run once more, and the verdict drawn from the data (verdict.ts).
  */
 import { mkdirSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { createKinesisClient, createSqsClient } from '#adapters/aws/clients.js';
 import { sleep } from '#adapters/retry.js';
-import { postgresDataDir } from '#runtime/embedded/postgres.js';
 import { freePort } from '#runtime/free-port.js';
+import { removeStateDir } from '#runtime/remove-state-dir.js';
 import { topology } from '#topology.js';
 import { type FaultName, type FaultRecord, inject, schedule, seededRandom } from './chaos.js';
 import { KafkaSender, MqttDevices, ProducerDoor, sendHostile } from './doors.js';
@@ -330,9 +330,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     sqs.destroy();
     await infra.stop();
     if (!options.keepState) {
-      await rm(stateDir, { recursive: true, force: true }).catch(() => undefined);
-      // As root the data directory lives outside the state folder (runtime/embedded/postgres.ts).
-      await rm(path.dirname(postgresDataDir(stateDir)), { recursive: true, force: true }).catch(() => undefined);
+      await removeStateDir(stateDir).catch(() => undefined);
     }
   }
 }

@@ -48,6 +48,11 @@ export interface Verdict {
     /** Readings sent after the warm-up and outside every fault (from its start until it healed). */
     readonly outsideFaults: Percentiles;
     readonly all: Percentiles;
+    /**
+     * Per door, outside faults: send to acknowledgement (the door's own part) and send to row, so
+     * a slow tail can be placed (a door that acknowledges late, or a pipeline that lands late).
+     */
+    readonly byDoor: Partial<Record<Door, { readonly sendToAck: Percentiles; readonly sendToRow: Percentiles }>>;
   };
 }
 
@@ -171,6 +176,27 @@ async function deadLetters(sqs: SQSClient, landed: ReadonlySet<string>): Promise
   return out;
 }
 
+interface LatencySample {
+  readonly door: Door;
+  readonly sentAt: number;
+  /** Send to row. */
+  readonly latency: number;
+  /** Send to the door's acknowledgement (undefined: not acknowledged, landed anyway). */
+  readonly ack: number | undefined;
+}
+
+function latencyByDoor(samples: readonly LatencySample[]): Verdict['latency']['byDoor'] {
+  const byDoor: Verdict['latency']['byDoor'] = {};
+  for (const door of new Set(samples.map((s) => s.door))) {
+    const mine = samples.filter((s) => s.door === door);
+    byDoor[door] = {
+      sendToAck: percentiles(mine.flatMap((s) => (s.ack === undefined ? [] : [s.ack]))),
+      sendToRow: percentiles(mine.map((s) => s.latency)),
+    };
+  }
+  return byDoor;
+}
+
 export function percentiles(values: number[]): Percentiles {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
@@ -217,7 +243,7 @@ export async function judge(options: {
   ) as Record<Door, DoorCounts>;
   const totals = emptyCounts();
   const examples: Verdict['examples'] = { lost: [], duplicated: [], wrongOutcome: [] };
-  const samples: { sentAt: number; latency: number }[] = [];
+  const samples: LatencySample[] = [];
   const note = (list: string[], id: string, entry: Entry) => {
     if (list.length < 10) list.push(`${id} (${entry.door}, ${entry.expected})`);
   };
@@ -242,7 +268,10 @@ export async function judge(options: {
       else if (!rightOutcome(entry, landed[0] as Landed)) note(examples.wrongOutcome, id, entry);
     }
     const at = landed.length === 1 ? landed[0]?.at : undefined;
-    if (at !== undefined) samples.push({ sentAt: entry.sentAt, latency: at - entry.sentAt });
+    if (at !== undefined) {
+      const ack = entry.ackedAt === undefined ? undefined : entry.ackedAt - entry.sentAt;
+      samples.push({ door: entry.door, sentAt: entry.sentAt, latency: at - entry.sentAt, ack });
+    }
   }
   // Ids in the database the ledger never sent.
   rows.unknownIds += byId.size;
@@ -258,6 +287,7 @@ export async function judge(options: {
     totals.wrongOutcome === 0 &&
     windows.mismatched === 0 &&
     dlq.every((q) => q.unaccounted === 0);
+  const calm = samples.filter((s) => !inFault(s.sentAt));
   return {
     clean,
     doors,
@@ -268,8 +298,9 @@ export async function judge(options: {
     deadLetters: dlq,
     latency: {
       targetMs: options.latencyTargetMs,
-      outsideFaults: percentiles(samples.filter((s) => !inFault(s.sentAt)).map((s) => s.latency)),
+      outsideFaults: percentiles(calm.map((s) => s.latency)),
       all: percentiles(samples.map((s) => s.latency)),
+      byDoor: latencyByDoor(calm),
     },
   };
 }

@@ -102,8 +102,9 @@ export interface HttpApiSpec {
 }
 
 /**
- * Where alerts go: reading alerts (opened and closed by the aggregator) and the pipeline's
- * alarms. An SNS topic on AWS; locally the alert notifier (runtime/alert-notifier.ts).
+ * Where alerts go: reading alerts (opened and closed by the aggregator, which publishes them) and
+ * the pipeline's alarms. An SNS topic on AWS; locally the same topic on the SQS emulator's SNS
+ * side, with a queue the alert notifier consumes (runtime/alert-topic.ts, alert-notifier.ts).
  */
 export interface AlertTopicSpec {
   /** Topic name (prefixed by the stack on AWS). */

@@ -51,7 +51,7 @@ export interface AwsDatabaseProps {
 /**
  * AWS: RDS PostgreSQL in private isolated subnets of a VPC with no NAT gateway and no internet
  * gateway. Functions reach AWS APIs through interface endpoints (Secrets Manager, SQS, Kinesis,
- * CloudWatch metrics), which keeps the data path private and costs less than NAT for this traffic.
+ * CloudWatch metrics, SNS), which keeps the data path private and costs less than NAT for this traffic.
  */
 export class AwsDatabase extends Construct implements PipelineDatabase {
   readonly vpc: ec2.Vpc;
@@ -80,6 +80,8 @@ export class AwsDatabase extends Construct implements PipelineDatabase {
       endpoint('Kinesis', ec2.InterfaceVpcEndpointAwsService.KINESIS_STREAMS),
       // The query API's health report reads the validator's iterator age (cloudwatch:GetMetricData).
       endpoint('Monitoring', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING),
+      // The aggregator publishes reading alerts to the alert topic (sns:Publish).
+      endpoint('Sns', ec2.InterfaceVpcEndpointAwsService.SNS),
     ];
     this.instance = this.createInstance(props);
     if (!this.instance.secret) throw new Error('RDS instance without a generated secret');

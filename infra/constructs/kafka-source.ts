@@ -23,6 +23,7 @@ import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type Node } from 'constructs';
+import type { KafkaSourceSpec } from '#topology.js';
 
 export type KafkaAuthentication =
   | { readonly kind: 'iam' }
@@ -40,17 +41,11 @@ export interface KafkaSourceDeployment {
   readonly authentication: KafkaAuthentication;
 }
 
-/** The topology's Kafka source settings (src/topology.ts), structurally. */
-export interface KafkaSourceSpecLike {
-  readonly consumerGroupId: string;
-  readonly batchSize: number;
-  readonly maxBatchingWindowSeconds: number;
-  readonly bisectBatchOnError: boolean;
-  readonly retryAttempts: number;
-  readonly maxRecordAgeSeconds: number;
-  readonly reportBatchItemFailures: boolean;
-  readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
-}
+/**
+ * The topology's Kafka source settings (src/topology.ts) the mapping is built from; the topic
+ * and the wiring (function, on-failure queue) come from the deployment and the stack.
+ */
+export type KafkaSourceSpecLike = Omit<KafkaSourceSpec, 'function' | 'topic' | 'onFailure'>;
 
 export class KafkaSettingsError extends Error {
   override readonly name = 'KafkaSettingsError';
@@ -118,42 +113,73 @@ export interface KafkaBridgeSourceProps {
   readonly securityGroup?: ec2.ISecurityGroup | undefined;
 }
 
+/**
+ * The batching window as a Kafka mapping takes it: whole seconds, or left unset for Lambda's own
+ * Kafka default of 500 ms, which cannot be set explicitly. The topology's 0.5 s is that default
+ * (the local source uses it as the fetch wait); CDK refuses a Duration of 0.5 s.
+ */
+function batchingWindow(seconds: number): { maxBatchingWindow?: Duration } {
+  if (Number.isInteger(seconds)) return { maxBatchingWindow: Duration.seconds(seconds) };
+  if (seconds === 0.5) return {};
+  throw new KafkaSettingsError(
+    `The Kafka source's maxBatchingWindowSeconds must be whole seconds or 0.5 (Lambda's Kafka default), got ${seconds}`,
+  );
+}
+
+/**
+ * What both kinds of mapping take from the topology: batching, starting position, retries,
+ * bisect, record age, partial batch responses and the on-failure queue. CDK names them alike on
+ * the self-managed source and on a plain mapping (MSK); only the topic, group and secret differ.
+ */
+function deliverySettings(spec: KafkaSourceSpecLike, onFailure: sqs.IQueue) {
+  return {
+    batchSize: spec.batchSize,
+    ...batchingWindow(spec.maxBatchingWindowSeconds),
+    startingPosition: lambda.StartingPosition[spec.startingPosition],
+    bisectBatchOnError: spec.bisectBatchOnError,
+    retryAttempts: spec.retryAttempts,
+    // -1 (no limit) is the CDK default; a Duration cannot say it.
+    ...(spec.maxRecordAgeSeconds >= 0 ? { maxRecordAge: Duration.seconds(spec.maxRecordAgeSeconds) } : {}),
+    reportBatchItemFailures: spec.reportBatchItemFailures,
+    onFailure: new sources.SqsDlq(onFailure),
+    // Retries, bisect and partial responses need provisioned mode on Kafka mappings.
+    provisionedPollerConfig: { minimumPollers: 1, maximumPollers: 5 },
+  };
+}
+
 /** Adds the Kafka event source mapping onto the bridge. */
 export class KafkaBridgeSource extends Construct {
   readonly mapping: lambda.CfnEventSourceMapping;
 
   constructor(scope: Construct, id: string, props: KafkaBridgeSourceProps) {
     super(scope, id);
-    const { deployment, spec } = props;
-    const auth = deployment.authentication;
+    const auth = props.deployment.authentication;
     const secret =
       auth.kind === 'sasl-scram-512' || auth.kind === 'mtls'
         ? secretsmanager.Secret.fromSecretCompleteArn(this, 'AuthSecret', auth.secretArn)
         : undefined;
-    const common = {
+    const cluster = props.deployment.cluster;
+    this.mapping =
+      cluster.kind === 'msk'
+        ? this.mskMapping(props, cluster.clusterArn, secret)
+        : this.selfManagedMapping(props, cluster, secret);
+  }
+
+  /** A self-managed cluster through CDK's SelfManagedKafkaEventSource, which adds its mapping under the function. */
+  private selfManagedMapping(
+    props: KafkaBridgeSourceProps,
+    cluster: Extract<KafkaCluster, { kind: 'self-managed' }>,
+    secret: secretsmanager.ISecret | undefined,
+  ): lambda.CfnEventSourceMapping {
+    const { deployment, spec } = props;
+    const auth = deployment.authentication;
+    const rootCa = cluster.rootCaSecretArn;
+    const source = new sources.SelfManagedKafkaEventSource({
+      ...deliverySettings(spec, props.onFailure),
       topic: deployment.topic,
       consumerGroupId: spec.consumerGroupId,
-      batchSize: spec.batchSize,
-      maxBatchingWindow: Duration.seconds(spec.maxBatchingWindowSeconds),
-      startingPosition: lambda.StartingPosition[spec.startingPosition],
-      bisectBatchOnError: spec.bisectBatchOnError,
-      retryAttempts: spec.retryAttempts,
-      // -1 (no limit) is the CDK default; a Duration cannot say it.
-      ...(spec.maxRecordAgeSeconds >= 0 ? { maxRecordAge: Duration.seconds(spec.maxRecordAgeSeconds) } : {}),
-      reportBatchItemFailures: spec.reportBatchItemFailures,
-      onFailure: new sources.SqsDlq(props.onFailure),
-      // Retries, bisect and partial responses need provisioned mode on Kafka mappings.
-      provisionedPollerConfig: { minimumPollers: 1, maximumPollers: 5 },
       ...(secret ? { secret } : {}),
-    };
-    if (deployment.cluster.kind === 'msk') {
-      this.mapping = this.mskMapping(props, deployment.cluster.clusterArn, secret);
-      return;
-    }
-    const rootCa = deployment.cluster.rootCaSecretArn;
-    const source = new sources.SelfManagedKafkaEventSource({
-      ...common,
-      bootstrapServers: [...deployment.cluster.bootstrapServers],
+      bootstrapServers: [...cluster.bootstrapServers],
       authenticationMethod:
         auth.kind === 'mtls'
           ? sources.AuthenticationMethod.CLIENT_CERTIFICATE_TLS_AUTH
@@ -166,7 +192,7 @@ export class KafkaBridgeSource extends Construct {
       .findAll()
       .find((c): c is lambda.CfnEventSourceMapping => c instanceof lambda.CfnEventSourceMapping && Boolean(c.topics));
     if (!mapping) throw new Error('the Kafka event source mapping was not created');
-    this.mapping = mapping;
+    return mapping;
   }
 
   /**
@@ -182,19 +208,11 @@ export class KafkaBridgeSource extends Construct {
     const { spec, deployment, target } = props;
     const auth = deployment.authentication;
     const mapping = new lambda.EventSourceMapping(this, 'Mapping', {
+      ...deliverySettings(spec, props.onFailure),
       target,
       eventSourceArn: clusterArn,
       kafkaTopic: deployment.topic,
       kafkaConsumerGroupId: spec.consumerGroupId,
-      batchSize: spec.batchSize,
-      maxBatchingWindow: Duration.seconds(spec.maxBatchingWindowSeconds),
-      startingPosition: lambda.StartingPosition[spec.startingPosition],
-      bisectBatchOnError: spec.bisectBatchOnError,
-      retryAttempts: spec.retryAttempts,
-      ...(spec.maxRecordAgeSeconds >= 0 ? { maxRecordAge: Duration.seconds(spec.maxRecordAgeSeconds) } : {}),
-      reportBatchItemFailures: spec.reportBatchItemFailures,
-      onFailure: new sources.SqsDlq(props.onFailure),
-      provisionedPollerConfig: { minimumPollers: 1, maximumPollers: 5 },
       ...(secret
         ? {
             sourceAccessConfigurations: [

@@ -6,8 +6,8 @@ import { topology as defaultTopology, type FunctionId, type Topology } from '#to
 import { FUNCTION_WIRING } from '../wiring.js';
 import type { StackShape } from './model.js';
 
-/** AwsDatabase's interface endpoints: Secrets Manager, SQS, Kinesis, CloudWatch metrics (infra/constructs/database.ts). */
-export const INTERFACE_ENDPOINTS = 4;
+/** AwsDatabase's interface endpoints: Secrets Manager, SQS, Kinesis, CloudWatch metrics, SNS (infra/constructs/database.ts). */
+export const INTERFACE_ENDPOINTS = 5;
 
 export function stackShape(topology: Topology = defaultTopology): StackShape {
   const fns = Object.keys(topology.functions) as FunctionId[];

@@ -54,6 +54,9 @@ function refValue(template: CfnTemplate, id: string): string {
       return `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${id}-AbCdEf`;
     case 'AWS::Lambda::Function':
       return String(props.FunctionName ?? id);
+    // A topic's Ref is its ARN (the aggregator validates ALERT_TOPIC_ARN at its cold start).
+    case 'AWS::SNS::Topic':
+      return `arn:aws:sns:${REGION}:${ACCOUNT}:${String(props.TopicName ?? id)}`;
     default:
       return template.Parameters?.[id] ? `parameter-${id}` : id;
   }

@@ -14,15 +14,21 @@
  * schedule stores a run, and the custom resource's Delete leaves the data.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageBatchCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { createSqsClient } from '#adapters/aws/clients.js';
 import { PostgresTokenStore } from '#adapters/postgres/token-store.js';
 import { simulate } from '#domain/fleet.js';
 import { createToken } from '#pipeline/api-tokens.js';
+import { ensureAlertTopic } from '#runtime/alert-topic.js';
 import { LOOPBACK, startKinesalite, startSqsEmulator } from '#runtime/embedded/emulators.js';
 import { ensureDatabase, startEmbeddedPostgres } from '#runtime/embedded/postgres.js';
 import { freePort } from '#runtime/free-port.js';
@@ -30,6 +36,7 @@ import { FunctionRuntime } from '#runtime/host/function-runtime.js';
 import { selfManagedKafkaEvent } from '#runtime/host/kafka-events.js';
 import type { FunctionSource } from '#runtime/host/lambda-host.js';
 import type { InvocationOutcome } from '#runtime/host/protocol.js';
+import { removeStateDir } from '#runtime/remove-state-dir.js';
 import { ensureQueues, type RunningStack, startStack } from '#runtime/stack.js';
 import type { FunctionId } from '#topology.js';
 import type { CfnTemplate } from '../checks/template.js';
@@ -74,6 +81,8 @@ export interface RehearsalReport {
   readonly landed: { readonly readings: number; readonly errors: number };
   readonly kafka: { readonly sent: number; readonly readings: number };
   readonly windows: number;
+  /** Reading-alert events the aggregator recorded, and the messages its publish put on the template's topic. */
+  readonly alerts: { readonly events: number; readonly messages: number };
   readonly dq: { readonly passed: number; readonly checks: number; readonly failed: number; readonly errored: number };
   readonly deleteKeptRows: boolean;
   /** /api/health's status with and without a token, when the template has the api function. */
@@ -427,6 +436,51 @@ async function aggregateAndCheck(s: Scenario) {
   return { windows, dq: { passed: dq.passed, checks: dq.checks, failed: dq.failed, errored: dq.errored } };
 }
 
+/** Every message now on the queue, deleted as read. */
+async function drainQueue(sqs: SQSClient, queueUrl: string): Promise<number> {
+  let n = 0;
+  for (;;) {
+    const out = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+    );
+    const messages = out.Messages ?? [];
+    if (messages.length === 0) return n;
+    n += messages.length;
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+      }),
+    );
+  }
+}
+
+/**
+ * The aggregator (bundled, with the template's ALERT_TOPIC_ARN) publishes every reading-alert event
+ * it recorded to the template's topic: none left unpublished, one message per event on the queue
+ * subscribed to it.
+ */
+async function checkAlertsPublished(s: Scenario, alertQueueUrl: string): Promise<RehearsalReport['alerts']> {
+  const unpublished =
+    'SELECT count(*) AS n FROM alerts WHERE opened_published_at IS NULL OR (closed_at IS NOT NULL AND closed_published_at IS NULL)';
+  await waitFor(
+    'every reading-alert event published by the aggregator',
+    s.waitMs,
+    async () => {
+      const n = await count(s.db, unpublished);
+      return { done: n === 0, value: n, detail: `${n} unpublished` };
+    },
+    () => hostDiagnosis(s.stack, s.logDir),
+  );
+  const events = await count(s.db, 'SELECT count(*) + count(closed_at) AS n FROM alerts');
+  const sqs = s.stack.sqs;
+  let messages = 0;
+  for (let i = 0; i < 20 && messages < events; i++) messages += await drainQueue(sqs, alertQueueUrl);
+  if (messages !== events)
+    throw new RehearsalError(`the aggregator recorded ${events} alert events but ${messages} reached the alert topic`);
+  return { events, messages };
+}
+
 /** An API Gateway REST API proxy event (v1), as the stage's `{proxy+}` method sends it. */
 function apiGatewayEvent(pathName: string, token: string | undefined): Record<string, unknown> {
   const headers: Record<string, string> = {
@@ -535,9 +589,20 @@ async function queueUrlsByName(sqs: SQSClient, plan: HostPlan): Promise<Record<s
 /** The side of the stack the functions see: database, secrets, queues, endpoints. */
 interface Prepared {
   readonly side: StackSide;
+  /** The queue subscribed to the template's alert topic. */
+  readonly alertQueueUrl: string;
   readonly databaseUrl: string;
   readonly infra: Infrastructure;
   readonly standIn: SecretsStandIn;
+}
+
+/** The template's alert topic name (the topic the aggregator's ALERT_TOPIC_ARN names). */
+function alertTopicName(template: CfnTemplate): string {
+  const topics = Object.values(template.Resources).filter((r) => r.Type === 'AWS::SNS::Topic');
+  const name = topics[0]?.Properties?.TopicName;
+  if (topics.length !== 1 || typeof name !== 'string')
+    throw new RehearsalError(`the template must have one SNS topic with a TopicName (found ${topics.length})`);
+  return name;
 }
 
 /** Emulators, the template's secrets (served by the stand-in), its database and its queues. */
@@ -552,6 +617,13 @@ async function prepare(options: RehearsalOptions, plan: HostPlan, stateDir: stri
   const sqs = createSqsClient({ region: REGION, endpoint: infra.sqs });
   parts.add(async () => sqs.destroy());
   await ensureQueues(sqs, plan.topology);
+  const alerts = await ensureAlertTopic({
+    endpoint: infra.sqs,
+    region: REGION,
+    sqs,
+    topology: { alertTopic: { ...plan.topology.alertTopic, name: alertTopicName(options.template) } },
+    queueName: 'rehearsal-alert-subscriber',
+  });
   const side: StackSide = {
     region: REGION,
     streamName: plan.topology.stream.name,
@@ -560,7 +632,13 @@ async function prepare(options: RehearsalOptions, plan: HostPlan, stateDir: stri
     parameters,
     endpoints: { kinesis: infra.kinesisH2, sqs: infra.sqs, secretsManager: standIn.url },
   };
-  return { side, databaseUrl: infra.adminUrl.replace(/\/postgres$/, `/${databaseName}`), infra, standIn };
+  return {
+    side,
+    alertQueueUrl: alerts.queueUrl,
+    databaseUrl: infra.adminUrl.replace(/\/postgres$/, `/${databaseName}`),
+    infra,
+    standIn,
+  };
 }
 
 /** The embedded stack with the template's topology, every function from its asset, all warm. */
@@ -604,7 +682,8 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'iot-first-rehearsal-'));
   const logDir = path.join(stateDir, 'logs');
   const parts = new Parts();
-  parts.add(async () => rmSync(stateDir, { recursive: true, force: true }));
+  // Last to run: the state folder and, as root, the server's data folder outside it.
+  parts.add(() => removeStateDir(stateDir));
   const log = options.log ?? (() => undefined);
   try {
     const prepared = await prepare(options, plan, stateDir, parts);
@@ -619,6 +698,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     const ingested = await ingest(scenario, options);
     log(`${ingested.landed.readings} readings and ${ingested.landed.errors} errors landed`);
     const checked = await aggregateAndCheck(scenario);
+    const alerts = await checkAlertsPublished(scenario, prepared.alertQueueUrl);
     const api = await askApi(scenario);
     const deleteKeptRows = await deleteCustomResources(runs, db);
     return {
@@ -628,6 +708,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       migrations,
       ...ingested,
       ...checked,
+      alerts,
       deleteKeptRows,
       api,
       findings,
@@ -647,6 +728,7 @@ export function summaryLine(r: RehearsalReport): string {
     `migrations ${r.migrations.applied} applied + ${r.migrations.users} users (update ${r.migrations.updateApplied}, delete kept rows); ` +
     `${r.produced} produced -> ${r.landed.readings - r.kafka.readings} readings + ${r.landed.errors} errors, ` +
     `${r.kafka.sent} via kafka bridge -> ${r.kafka.readings}; ${r.windows} windows; ` +
+    `${r.alerts.events} alert events -> ${r.alerts.messages} messages on the alert topic; ` +
     `dq ${r.dq.passed}/${r.dq.checks} checks passed; ` +
     (r.api ? `api /api/health ${r.api.withToken} with token, ${r.api.withoutToken} without; ` : '') +
     (r.refusedCalls.length > 0 ? `refused calls: ${r.refusedCalls.join(', ')}; ` : '') +

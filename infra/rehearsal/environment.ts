@@ -64,7 +64,7 @@ export function stackReferences(template: CfnTemplate, side: StackSide, where: s
       if (type === 'AWS::SQS::Queue') return queueUrl(id, String(p.QueueName ?? id));
       if (type === 'AWS::SecretsManager::Secret') return side.secretArn(id);
       if (type === 'AWS::Lambda::Function') return String(p.FunctionName ?? id);
-      // No SNS here: a publish reaches the stand-in through AWS_ENDPOINT_URL, refused and listed.
+      // The topic is created on fauxqs under the template's name (end-to-end.ts), reached through AWS_ENDPOINT_URL_SNS.
       if (type === 'AWS::SNS::Topic') return `arn:aws:sns:${side.region}:${ACCOUNT}:${String(p.TopicName ?? id)}`;
       throw new EnvironmentError(`${where}: Ref ${id} (${type}) has no counterpart in the embedded stack`);
     },
@@ -106,6 +106,8 @@ export function rehearsalEnvironment(
     AWS_ENDPOINT_URL: side.endpoints.secretsManager,
     AWS_ENDPOINT_URL_KINESIS: side.endpoints.kinesis,
     AWS_ENDPOINT_URL_SQS: side.endpoints.sqs,
+    // fauxqs serves SNS beside SQS: the aggregator publishes reading alerts to the template's topic there.
+    AWS_ENDPOINT_URL_SNS: side.endpoints.sqs,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: side.endpoints.secretsManager,
   };
   for (const [name, raw] of Object.entries(fn.variables)) {

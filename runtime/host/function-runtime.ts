@@ -203,7 +203,7 @@ export class FunctionRuntime {
     this.stats.invocations++;
     const started = Date.now();
     try {
-      const container = await this.takeContainer();
+      const container = await this.takeContainer({ reuseIdle: true });
       // Stopped while waiting for another container's cold start: start no new one.
       if (!container) return stopping;
       try {
@@ -232,16 +232,19 @@ export class FunctionRuntime {
   }
 
   /**
-   * A warm container, or a new one. A function's cold starts happen one at a time: on a loaded
-   * machine, eight containers compiling the handler with tsx at once each took longer than the
-   * init timeout, were killed, and the next eight did the same; one at a time, each start is
-   * quick (tsx's cache is warm after the first) and a waiting invocation takes any container
-   * that became idle meanwhile.
+   * A warm container (with `reuseIdle`), or a new one; undefined when the runtime stopped while
+   * waiting. A function's cold starts happen one at a time, whoever asks (an invocation, warm()):
+   * on a loaded machine, eight containers compiling the handler with tsx at once each took longer
+   * than the init timeout, were killed, and the next eight did the same; one at a time, each
+   * start is quick (tsx's cache is warm after the first) and a waiting invocation takes any
+   * container that became idle meanwhile.
    */
-  private async takeContainer(): Promise<Container | undefined> {
+  private async takeContainer(options: { readonly reuseIdle: boolean }): Promise<Container | undefined> {
     for (;;) {
-      const idle = this.idle.pop();
-      if (idle && !idle.dead) return idle;
+      if (options.reuseIdle) {
+        const idle = this.idle.pop();
+        if (idle && !idle.dead) return idle;
+      }
       if (!this.initializing) break;
       await this.initializing;
       if (this.stopped) return undefined;
@@ -315,10 +318,12 @@ export class FunctionRuntime {
   /**
    * Starts one container and waits for its init, like Lambda's provisioned concurrency; the
    * container then serves the next invocation warm. Rejects with the init error (a handler that
-   * fails to import, a missing export), so a caller can check a function before any event.
+   * fails to import, a missing export), so a caller can check a function before any event. The
+   * start waits its turn behind any cold start in progress (takeContainer).
    */
   async warm(): Promise<void> {
-    const container = this.launch();
+    const container = await this.takeContainer({ reuseIdle: false });
+    if (!container) throw new Error(`${this.functionName}: the Lambda host is stopping`);
     const failure = await container.ready.then(
       () => undefined,
       (error: Error & { errorType?: string }) => error,

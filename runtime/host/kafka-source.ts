@@ -9,8 +9,9 @@
  *   `batchItemFailures` (`<topic>-<partition>-<offset>`) make the batch resume at the lowest
  *   failed record, everything before it being done;
  * - bisect on error, `retryAttempts` and `maxRecordAgeSeconds` as the Kinesis source applies
- *   them; records given up on are acknowledged only after a notice naming their topic-partition
- *   and offset range is durable in the on-failure queue;
+ *   them (the same stream driver, batch-driver.ts); records given up on are acknowledged only
+ *   after a notice naming their topic-partition and offset range is durable in the on-failure
+ *   queue;
  * - an offset is committed only when every record up to it is acknowledged, so a stop, a crash
  *   or a broker outage redelivers, never skips. A redelivered record reaches the bridge again;
  *   the database keeps one row per Kafka origin.
@@ -18,8 +19,7 @@
  * Broker outages: kafkajs retries its connections and restarts the consumer after a failure
  * (`restartOnFailure`); the group resumes from the committed offsets.
  */
-import { randomUUID } from 'node:crypto';
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import {
   type Admin,
   type Consumer,
@@ -29,23 +29,18 @@ import {
   type KafkaMessage,
   logLevel,
 } from 'kafkajs';
+import { sleep } from '#adapters/retry.js';
+import type { KafkaSourceSpec } from '#topology.js';
+import { type BatchSource, deliver, deliveryStats, Stopped } from './batch-driver.js';
 import type { Invoker } from './event-source.js';
 import { type ConsumedRecord, itemIdentifier, kafkaFailureNotice, selfManagedKafkaEvent } from './kafka-events.js';
-import { batchOutcome, decide, defaultRetryDelayMs, expiredPrefix, MAX_EVENT_BYTES } from './kinesis-policy.js';
-import type { InvocationOutcome } from './protocol.js';
+import { defaultRetryDelayMs, MAX_EVENT_BYTES } from './kinesis-policy.js';
 
-/** The event-source settings (the topology's Kafka source entry). */
-export interface KafkaSourceSettings {
-  readonly batchSize: number;
-  readonly maxBatchingWindowSeconds: number;
-  readonly bisectBatchOnError: boolean;
-  /** Retries after the first attempt; -1 retries until the record is too old. */
-  readonly retryAttempts: number;
-  /** -1: no limit. Measured from the Kafka record's timestamp. */
-  readonly maxRecordAgeSeconds: number;
-  readonly reportBatchItemFailures: boolean;
-  readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
-}
+/**
+ * The event-source settings: the topology's Kafka source entry (src/topology.ts) without the
+ * parts the options name on their own (topic, consumer group, target, on-failure queue).
+ */
+export type KafkaSourceSettings = Omit<KafkaSourceSpec, 'function' | 'topic' | 'consumerGroupId' | 'onFailure'>;
 
 export interface KafkaSourceOptions {
   readonly settings: KafkaSourceSettings;
@@ -82,10 +77,6 @@ export interface KafkaSourceStatus {
   /** When the lag was last read from the broker; undefined when it never could be. */
   readonly lagReadAt: Date | undefined;
 }
-
-class Stopped extends Error {}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** JSON around one record in the event (topic, offsets, field names), generously. */
 const RECORD_OVERHEAD_BYTES = 400;
@@ -143,15 +134,7 @@ function toConsumed(topic: string, partition: number, m: KafkaMessage): Consumed
 }
 
 export class KafkaEventSource {
-  readonly stats = {
-    received: 0,
-    acknowledged: 0,
-    invocations: 0,
-    failedInvocations: 0,
-    noticesSent: 0,
-    recordsGivenUp: 0,
-    commits: 0,
-  };
+  readonly stats = { ...deliveryStats(), commits: 0 };
   private consumer: Consumer | undefined;
   private admin: Admin | undefined;
   private stopping = false;
@@ -251,13 +234,14 @@ export class KafkaEventSource {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     const records = batch.messages.map((m) => toConsumed(batch.topic, batch.partition, m));
     this.stats.received += records.length;
+    const delivery = this.deliverySource(heartbeat);
     let i = 0;
     while (i < records.length) {
       if (this.stopping || !isRunning() || isStale()) return;
       const n = kafkaBatchLength(records.slice(i), this.options.settings.batchSize);
       const chunk = records.slice(i, i + n);
       try {
-        await this.deliver(chunk, 0, heartbeat);
+        await deliver(delivery, chunk);
       } catch (error) {
         if (error instanceof Stopped) return; // not acknowledged: delivered again after a restart
         throw error;
@@ -287,117 +271,32 @@ export class KafkaEventSource {
     }
   }
 
-  private acknowledge(records: readonly ConsumedRecord[]): void {
-    this.stats.acknowledged += records.length;
-  }
-
-  private async sendNotice(
-    records: readonly ConsumedRecord[],
-    condition: 'RetryAttemptsExhausted' | 'RecordAgeExceeded',
-    invokeCount: number,
-    last: InvocationOutcome | undefined,
-  ): Promise<void> {
-    const { sqs, onFailureQueueUrl, target, brokers, consumerGroupId, log } = this.options;
-    const notice = kafkaFailureNotice({
-      records,
-      condition,
-      functionArn: target.functionArn,
-      requestId: last?.requestId ?? randomUUID(),
-      invokeCount,
-      functionError: last && !last.ok ? last.functionError : '',
-      bootstrapServers: brokers,
-      consumerGroupId,
-    });
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await sqs.send(new SendMessageCommand({ QueueUrl: onFailureQueueUrl, MessageBody: JSON.stringify(notice) }));
-        this.stats.noticesSent++;
-        this.stats.recordsGivenUp += records.length;
-        log?.(
-          `kafka: gave up on ${records.length} record(s) from ${itemIdentifier(records[0] as ConsumedRecord)} (${condition}); notice sent`,
-        );
-        return;
-      } catch (error) {
-        if (this.stopping) throw new Stopped();
-        log?.(`kafka: on-failure queue unavailable (${(error as Error).message}); retrying`);
-        await sleep(Math.min(5_000, 200 * 2 ** attempt));
-      }
-    }
-  }
-
   /**
-   * Delivers `records` (consecutive records of one partition) until each is acknowledged or
-   * given up on; throws Stopped when the host stops first. `attempts` counts failed invocations
-   * of these records so far. The decisions are the Kinesis source's (kinesis-policy.ts): Lambda
-   * applies the same rules to both kinds of stream.
+   * A fetched batch of one partition as the stream driver sees it. Its records are acknowledged
+   * by committing after the driver returns (onBatch), so acknowledging here is only counting;
+   * the group hears a heartbeat during every invocation (whileBeating). The decisions are the
+   * Kinesis source's (kinesis-policy.ts): Lambda applies the same rules to both kinds of stream.
    */
-  private async deliver(
-    records: readonly ConsumedRecord[],
-    attempts: number,
-    heartbeat: () => Promise<void>,
-  ): Promise<void> {
-    const { settings, target, brokers } = this.options;
-    const retryDelay = this.options.retryDelayMs ?? defaultRetryDelayMs;
-    let current = records;
-    let tries = attempts;
-    let invokeCount = attempts;
-    let last: InvocationOutcome | undefined;
-    let notStarted = 0;
-    while (current.length > 0) {
-      if (this.stopping && (tries > 0 || notStarted > 0)) throw new Stopped();
+  private deliverySource(heartbeat: () => Promise<void>): BatchSource<ConsumedRecord> {
+    const { settings, target, brokers, consumerGroupId, sqs, onFailureQueueUrl, retryDelayMs, log } = this.options;
+    return {
+      kind: 'kafka',
+      policy: settings,
+      stats: this.stats,
+      functionArn: target.functionArn,
+      onFailure: { sqs, queueUrl: onFailureQueueUrl },
+      retryDelayMs: retryDelayMs ?? defaultRetryDelayMs,
+      log: (message) => log?.(message),
+      stopping: () => this.stopping,
+      itemIdentifier,
       // Kafka records carry their own timestamp; it plays the part of Kinesis's arrival time.
-      const expired = expiredPrefix(
-        current.map((r) => ({ approximateArrivalMs: r.timestamp })),
-        settings,
-        Date.now(),
-      );
-      if (expired > 0) {
-        await this.sendNotice(current.slice(0, expired), 'RecordAgeExceeded', invokeCount, last);
-        this.acknowledge(current.slice(0, expired));
-        current = current.slice(expired);
-        continue;
-      }
-      const outcome = await whileBeating(
-        target.invoke(selfManagedKafkaEvent(current, { bootstrapServers: brokers })),
-        heartbeat,
-      );
-      this.stats.invocations++;
-      invokeCount++;
-      last = outcome;
-      const decision = decide(
-        batchOutcome(outcome, current.map(itemIdentifier), settings),
-        current.length,
-        tries,
-        settings,
-      );
-      if (decision.action === 'done') {
-        this.acknowledge(current);
-        return;
-      }
-      this.stats.failedInvocations++;
-      if (decision.action === 'wait') {
-        await sleep(retryDelay(++notStarted));
-        continue;
-      }
-      // Stopping: what failed is not acknowledged and comes again after a restart (see kinesis-source.ts).
-      if (this.stopping) {
-        this.acknowledge(current.slice(0, decision.action === 'bisect' ? 0 : decision.acknowledge));
-        throw new Stopped();
-      }
-      if (decision.action === 'bisect') {
-        await this.deliver(current.slice(0, decision.at), decision.attempts, heartbeat);
-        await this.deliver(current.slice(decision.at), decision.attempts, heartbeat);
-        return;
-      }
-      this.acknowledge(current.slice(0, decision.acknowledge));
-      current = current.slice(decision.acknowledge);
-      tries = decision.attempts;
-      if (decision.action === 'give-up') {
-        await this.sendNotice(current, decision.condition, invokeCount, last);
-        this.acknowledge(current);
-        return;
-      }
-      await sleep(retryDelay(tries));
-    }
+      arrivalMs: (record) => record.timestamp,
+      invoke: (records) =>
+        whileBeating(target.invoke(selfManagedKafkaEvent(records, { bootstrapServers: brokers })), heartbeat),
+      acknowledge: () => undefined,
+      failureNotice: (records, failure) =>
+        kafkaFailureNotice({ records, ...failure, bootstrapServers: brokers, consumerGroupId }),
+      where: (records) => `from ${itemIdentifier(records[0] as ConsumedRecord)}`,
+    };
   }
 }

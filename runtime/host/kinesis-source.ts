@@ -3,15 +3,15 @@
  * which decides (and documents) AWS's semantics: lanes per partition key, batch size, record
  * age, partial batch responses, bisect on error, retry limits. This module polls every shard
  * (GetRecords), batches a lane's records up to `batchSize` or until the batching window since
- * the oldest waiting record has passed, invokes, and carries out the policy's decision. Records
- * given up on are acknowledged only after a notice naming their shard and sequence range is
- * durable in the on-failure queue; checkpoints are durable (checkpoints.ts) and only cover a
- * fully acknowledged prefix (shard-tracker.ts).
+ * the oldest waiting record has passed, and hands each batch to the stream driver
+ * (batch-driver.ts), which invokes and carries out the policy's decision. Records given up on
+ * are acknowledged only after a notice naming their shard and sequence range is durable in the
+ * on-failure queue; checkpoints are durable (checkpoints.ts) and only cover a fully
+ * acknowledged prefix (shard-tracker.ts).
  *
  * Stopping: no new batches start, retries in progress are abandoned (their records are not
  * acknowledged, so they are delivered again after a restart), batches in flight finish.
  */
-import { randomUUID } from 'node:crypto';
 import {
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
@@ -20,15 +20,15 @@ import {
   ListShardsCommand,
   type Shard,
 } from '@aws-sdk/client-kinesis';
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { exponentialDelayMs, sleep } from '#adapters/retry.js';
 import type { StreamRecord } from '#domain/stream.js';
 import type { KinesisSourceSpec } from '#topology.js';
+import { type BatchSource, deliver, deliveryStats, Stopped } from './batch-driver.js';
 import type { CheckpointKey, CheckpointStore } from './checkpoints.js';
 import type { EventSource, EventSourceContext, EventSourceKind, Invoker, ShardStatus } from './event-source.js';
-import { type FailureCondition, kinesisEvent, kinesisFailureNotice } from './events.js';
-import { batchLength, batchOutcome, decide, defaultRetryDelayMs, expiredPrefix, laneFor } from './kinesis-policy.js';
-import type { InvocationOutcome } from './protocol.js';
+import { kinesisEvent, kinesisFailureNotice } from './events.js';
+import { batchLength, defaultRetryDelayMs, laneFor } from './kinesis-policy.js';
 import { ShardTracker } from './shard-tracker.js';
 
 export interface KinesisSourceOptions {
@@ -47,24 +47,13 @@ export interface KinesisSourceOptions {
   readonly log?: (message: string) => void;
 }
 
-/** Delays between sends of an on-failure notice: it must become durable before the ack. */
-const NOTICE_RETRY = { baseMs: 200, maxMs: 5_000 } as const;
 /** Delays between the (at most 5) tries of one checkpoint write. */
 const CHECKPOINT_RETRY = { baseMs: 200, maxMs: 1_600 } as const;
-
-class Stopped extends Error {}
 
 export class KinesisEventSource implements EventSource {
   readonly kind = 'kinesis';
   readonly intake = true;
-  readonly stats = {
-    received: 0,
-    acknowledged: 0,
-    invocations: 0,
-    failedInvocations: 0,
-    noticesSent: 0,
-    recordsGivenUp: 0,
-  };
+  readonly stats = deliveryStats();
   private readonly shards = new Map<string, ShardPoller>();
   private stopping = false;
   private streamCreatedAt = '';
@@ -111,41 +100,6 @@ export class KinesisEventSource implements EventSource {
   async stop(): Promise<void> {
     this.stopping = true;
     await Promise.all([...this.shards.values()].map((p) => p.stop()));
-  }
-
-  /** Sends the on-failure notice; retried until durable, because the records are acknowledged after it. */
-  async sendNotice(
-    records: readonly StreamRecord[],
-    condition: FailureCondition,
-    invokeCount: number,
-    lastOutcome: InvocationOutcome | undefined,
-  ): Promise<void> {
-    const { region, streamName, sqs, onFailureQueueUrl, target } = this.options;
-    const notice = kinesisFailureNotice({
-      records,
-      condition,
-      functionArn: target.functionArn,
-      requestId: lastOutcome?.requestId ?? randomUUID(),
-      invokeCount,
-      functionError: lastOutcome && !lastOutcome.ok ? lastOutcome.functionError : '',
-      region,
-      streamName,
-    });
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await sqs.send(new SendMessageCommand({ QueueUrl: onFailureQueueUrl, MessageBody: JSON.stringify(notice) }));
-        this.stats.noticesSent++;
-        this.stats.recordsGivenUp += records.length;
-        this.options.log?.(
-          `kinesis: gave up on ${records.length} record(s) of ${records[0]?.shardId} (${condition}); notice sent`,
-        );
-        return;
-      } catch (error) {
-        if (this.stopping) throw new Stopped();
-        this.options.log?.(`kinesis: on-failure queue unavailable (${(error as Error).message}); retrying`);
-        await sleep(exponentialDelayMs(attempt, NOTICE_RETRY));
-      }
-    }
   }
 }
 
@@ -216,7 +170,7 @@ class Lane {
         )
         .map((w) => w.record);
       try {
-        await this.shard.process(batch, 0);
+        await deliver(this.shard.delivery, batch);
       } catch (error) {
         if (!(error instanceof Stopped)) throw error;
       }
@@ -227,6 +181,8 @@ class Lane {
 class ShardPoller {
   private readonly tracker = new ShardTracker();
   private readonly lanes: Lane[];
+  /** This shard as the stream driver sees it: its records are acknowledged into its checkpoint. */
+  readonly delivery: BatchSource<StreamRecord>;
   private iterator: string | undefined;
   private lastFetched: string | undefined;
   private checkpoint: string | undefined;
@@ -239,6 +195,28 @@ class ShardPoller {
     readonly shardId: string,
   ) {
     this.lanes = Array.from({ length: Math.max(1, source.options.spec.parallelizationFactor) }, () => new Lane(this));
+    this.delivery = this.deliverySource();
+  }
+
+  private deliverySource(): BatchSource<StreamRecord> {
+    const { spec, target, region, streamName, sqs, onFailureQueueUrl, retryDelayMs, log } = this.source.options;
+    return {
+      kind: 'kinesis',
+      policy: spec,
+      stats: this.source.stats,
+      functionArn: target.functionArn,
+      onFailure: { sqs, queueUrl: onFailureQueueUrl },
+      retryDelayMs: retryDelayMs ?? defaultRetryDelayMs,
+      log: (message) => log?.(message),
+      stopping: () => this.source.isStopping,
+      itemIdentifier: (record) => record.sequenceNumber,
+      arrivalMs: (record) => record.approximateArrivalMs,
+      invoke: (records) =>
+        target.invoke(kinesisEvent(records, { region, streamName, functionName: target.functionName })),
+      acknowledge: (records) => this.acknowledge(records),
+      failureNotice: (records, failure) => kinesisFailureNotice({ records, ...failure, region, streamName }),
+      where: (records) => `of ${records[0]?.shardId}`,
+    };
   }
 
   status(): ShardStatus {
@@ -330,9 +308,8 @@ class ShardPoller {
     }
   }
 
+  /** Marks records done; the checkpoint moves when they complete a prefix of the shard. */
   private acknowledge(records: readonly StreamRecord[]): void {
-    if (records.length === 0) return;
-    this.source.stats.acknowledged += records.length;
     const moved = this.tracker.acknowledge(records.map((r) => r.sequenceNumber));
     if (moved === undefined) return;
     this.checkpoint = moved;
@@ -350,78 +327,6 @@ class ShardPoller {
         }
       }
     });
-  }
-
-  /**
-   * Delivers `records` (consecutive records of one lane) until each is acknowledged, given up
-   * on, or the host stops. `attempts` counts the failed invocations of these records so far.
-   * What to do after each step is kinesis-policy.ts's decision; this method only carries it out.
-   */
-  async process(records: readonly StreamRecord[], attempts: number): Promise<void> {
-    const { spec, target, region, streamName } = this.source.options;
-    const retryDelay = this.source.options.retryDelayMs ?? defaultRetryDelayMs;
-    let current = records;
-    let tries = attempts;
-    let invokeCount = attempts;
-    let last: InvocationOutcome | undefined;
-    let notStarted = 0;
-    while (current.length > 0) {
-      if (this.source.isStopping && (tries > 0 || notStarted > 0)) throw new Stopped();
-      const expired = expiredPrefix(current, spec, Date.now());
-      if (expired > 0) {
-        await this.giveUp(current.slice(0, expired), 'RecordAgeExceeded', invokeCount, last);
-        current = current.slice(expired);
-        continue;
-      }
-      last = await target.invoke(kinesisEvent(current, { region, streamName, functionName: target.functionName }));
-      this.source.stats.invocations++;
-      invokeCount++;
-      const outcome = batchOutcome(
-        last,
-        current.map((r) => r.sequenceNumber),
-        spec,
-      );
-      const decision = decide(outcome, current.length, tries, spec);
-      if (decision.action === 'done') {
-        this.acknowledge(current);
-        return;
-      }
-      this.source.stats.failedInvocations++;
-      if (decision.action === 'wait') {
-        await sleep(retryDelay(++notStarted));
-        continue;
-      }
-      // Stopping: what failed is not acknowledged and comes again after a restart. Going on
-      // (a bisect runs up to 2n-1 invocations) would hold the stop for as long.
-      if (this.source.isStopping) {
-        this.acknowledge(current.slice(0, decision.action === 'bisect' ? 0 : decision.acknowledge));
-        throw new Stopped();
-      }
-      if (decision.action === 'bisect') {
-        await this.process(current.slice(0, decision.at), decision.attempts);
-        await this.process(current.slice(decision.at), decision.attempts);
-        return;
-      }
-      this.acknowledge(current.slice(0, decision.acknowledge));
-      current = current.slice(decision.acknowledge);
-      tries = decision.attempts;
-      if (decision.action === 'give-up') {
-        await this.giveUp(current, decision.condition, invokeCount, last);
-        return;
-      }
-      await sleep(retryDelay(tries));
-    }
-  }
-
-  /** On-failure notice first, acknowledgement after: a record is never dropped unrecorded. */
-  private async giveUp(
-    records: readonly StreamRecord[],
-    condition: FailureCondition,
-    invokeCount: number,
-    last: InvocationOutcome | undefined,
-  ): Promise<void> {
-    await this.source.sendNotice(records, condition, invokeCount, last);
-    this.acknowledge(records);
   }
 }
 

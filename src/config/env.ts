@@ -39,6 +39,13 @@ export const settings = {
   optionalUrl: z.string().regex(HTTP_URL, 'must be an http(s) URL such as http://127.0.0.1:4567').optional(),
   url: z.string().regex(HTTP_URL, 'must be an http(s) URL'),
   name: z.string().min(1),
+  /** An SNS topic ARN; the emulators (fauxqs, LocalStack) use account 000000000000. */
+  topicArn: z
+    .string()
+    .regex(
+      /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/,
+      'must be an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:iot-alerts',
+    ),
   /**
    * A rejection carries its bytes (base64) in one SQS message of at most 256 KiB, so the cap
    * stays well below that.

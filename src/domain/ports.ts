@@ -2,6 +2,7 @@
  * The ports the pipeline's use cases need. Adapters in src/adapters implement them with
  * PostgreSQL, SQS and Kinesis; the domain never imports those libraries.
  */
+import type { AlertEvent } from './alert-event.js';
 import type { ErrorRecord, ReadingRow } from './reading.js';
 import type { PositionedRecord } from './stream.js';
 
@@ -136,4 +137,32 @@ export interface AggregationStore {
    * marked.
    */
   recomputeMarkedWindows(limit: number): Promise<WindowRecomputation>;
+}
+
+/**
+ * Reading-alert events that have not been published yet (issue 10): the database keeps, per
+ * event, whether it went out, so a run that crashes or cannot publish leaves its events for the
+ * next run (at least once, never lost).
+ */
+export interface AlertOutbox {
+  /** Up to `limit` unpublished events, oldest alert first (an alert's opening before its closing). */
+  pending(limit: number): Promise<readonly AlertEvent[]>;
+  /** Records these events (by key) as published; a key already recorded is left as it is. */
+  markPublished(keys: readonly string[]): Promise<void>;
+}
+
+export interface UnpublishedAlert {
+  readonly event: AlertEvent;
+  /** The entry's error code, or the name of the error the whole call threw. */
+  readonly errorCode: string;
+  readonly errorMessage: string;
+}
+
+/** Publishes reading-alert events to the alert topic, one message per event. */
+export interface AlertPublisher {
+  /**
+   * Publishes every event; resolves (never rejects for an event the topic refused or could not be
+   * reached for) with the events that were not accepted.
+   */
+  publish(events: readonly AlertEvent[]): Promise<{ readonly unpublished: readonly UnpublishedAlert[] }>;
 }

@@ -112,6 +112,11 @@ export interface HealthFacts {
   readonly oldestPendingWindow: string | null;
   readonly dqLastRunAt: string | null;
   readonly dqOutcome: string | null;
+  /**
+   * When the database server last started: a scheduled job that has not run yet is late only
+   * once its limit has passed since then, so a first start does not report everything late.
+   */
+  readonly databaseUpSince: string;
 }
 
 export interface ChangeSet {

@@ -433,7 +433,9 @@ export class QueryService implements QueryApi {
       this.gauges?.queues().catch(() => null) ?? null,
     ]);
     const lagLate = (ms: number | null) => ms !== null && ms > this.options.streamLateAfterSeconds * 1000;
-    const lateSince = (at: string | null, seconds: number) => at === null || nowMs - Date.parse(at) > seconds * 1000;
+    // From the last run; a job that never ran is given its limit from the database's start.
+    const lateSince = (at: string | null, seconds: number) =>
+      nowMs - Date.parse(at ?? facts.databaseUpSince) > seconds * 1000;
     return {
       generatedAt: isoOf(nowMs),
       database: { ok: true },

@@ -206,6 +206,81 @@ describe('alert topic', () => {
   }, 120_000);
 });
 
+describe('reading alerts to the alert topic (the aggregator publishes after its commit)', () => {
+  const rolePolicy = (s: Synthesized, fid: FunctionId) =>
+    resourcesOfType(s, 'AWS::IAM::Policy')
+      .filter(([, p]) => JSON.stringify(p.Roles).includes(logicalId(s.stack, s.stack.functions[fid].role)))
+      .flatMap(([, p]) => (p.PolicyDocument as { Statement: (Statement & { Resource: unknown })[] }).Statement);
+  const variables = (s: Synthesized, fid: FunctionId) =>
+    (
+      (s.json.Resources[logicalId(s.stack, s.stack.functions[fid].function)]?.Properties as Props).Environment as {
+        Variables: Props;
+      }
+    ).Variables;
+
+  it.each([
+    ['aws', aws],
+    ['localstack', synthesize({ bundle: false, context: { target: 'localstack' } })],
+  ] as const)(
+    '%s: only the aggregator gets ALERT_TOPIC_ARN, sns:Publish on the topic and the key’s data keys',
+    (_target, s) => {
+      const [topicId] = one(s, 'AWS::SNS::Topic');
+      const [keyId] = one(s, 'AWS::KMS::Key');
+      const publishers = (Object.keys(topology.functions) as FunctionId[]).filter(
+        (fid) => FUNCTION_WIRING[fid].publishesAlerts,
+      );
+      expect(publishers).toEqual(['aggregator']);
+      for (const fid of Object.keys(topology.functions) as FunctionId[]) {
+        const statements = rolePolicy(s, fid);
+        const publish = statements.filter((st) => actions(st).includes('sns:Publish'));
+        if (fid !== 'aggregator') {
+          expect(variables(s, fid).ALERT_TOPIC_ARN, fid).toBeUndefined();
+          expect(publish, fid).toEqual([]);
+          continue;
+        }
+        expect(variables(s, fid).ALERT_TOPIC_ARN).toEqual({ Ref: topicId });
+        expect(publish).toHaveLength(1);
+        expect(publish[0]?.Resource).toEqual({ Ref: topicId });
+        const key = statements.find((st) => actions(st).includes('kms:GenerateDataKey*'));
+        expect(actions(key as Statement)).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*']);
+        expect(key && (key as { Resource: unknown }).Resource).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
+      }
+    },
+    120_000,
+  );
+
+  it('gives the VPC an sns interface endpoint that admits HTTPS from the aggregator', () => {
+    const endpoints = resourcesOfType(aws, 'AWS::EC2::VPCEndpoint').filter(([, p]) =>
+      JSON.stringify(p.ServiceName).includes('.sns'),
+    );
+    expect(endpoints).toHaveLength(1);
+    const [, endpoint] = endpoints[0] as [string, Props];
+    expect(endpoint).toMatchObject({ VpcEndpointType: 'Interface', PrivateDnsEnabled: true });
+    const groupId = JSON.stringify(endpoint.SecurityGroupIds).match(/"(\w+)","GroupId"/)?.[1];
+    const aggregatorGroups = JSON.stringify(
+      (aws.json.Resources[logicalId(aws.stack, aws.stack.functions.aggregator.function)]?.Properties as Props)
+        .VpcConfig,
+    );
+    const ingress = resourcesOfType(aws, 'AWS::EC2::SecurityGroupIngress').filter(
+      ([, p]) => JSON.stringify(p.GroupId).includes(`"${groupId}"`) && p.FromPort === 443,
+    );
+    expect(ingress.some(([, p]) => aggregatorGroups.includes(JSON.stringify(p.SourceSecurityGroupId)))).toBe(true);
+  });
+
+  it('alarms when reading alerts could not be published', () => {
+    const alarm = resourcesOfType(aws, 'AWS::CloudWatch::Alarm')
+      .map(([, p]) => p)
+      .find((a) => a.MetricName === 'AlertPublishFailures');
+    expect(alarm).toMatchObject({
+      Namespace: 'IoTFirst',
+      Dimensions: [{ Name: 'service', Value: 'aggregator' }],
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+  });
+});
+
 describe('alarms', () => {
   const alarms = () => resourcesOfType(aws, 'AWS::CloudWatch::Alarm').map(([, p]) => p);
 

@@ -52,7 +52,7 @@ describe('aws target', () => {
     expect(acks.length).toBeGreaterThan(0);
     for (const a of acks) {
       expect(a.id).toMatch(
-        /^AwsSolutions-(IAM5\[Resource::\*\]|IAM5\[Resource::<MigrationsHandler\w+\.Arn>:\*\]|IAM5\[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:\*\]|RDS3|RDS10|RDS11|APIG2|APIG3|APIG4|COG4)$/,
+        /^AwsSolutions-(IAM5\[Resource::\*\]|IAM5\[Resource::<MigrationsHandler\w+\.Arn>:\*\]|IAM5\[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:\*\]|IAM5\[Action::kms:GenerateDataKey\*\]|RDS3|RDS10|RDS11|APIG2|APIG3|APIG4|COG4)$/,
       );
       expect(a.reason.length, a.id).toBeGreaterThan(150);
       // Never the stack as a whole: a new resource with the same problem must still fail.
@@ -146,8 +146,8 @@ describe('aws target', () => {
     });
     s.template.hasResourceProperties('AWS::RDS::DBParameterGroup', { Parameters: { 'rds.force_ssl': '1' } });
     const endpoints = resourcesOfType(s, 'AWS::EC2::VPCEndpoint').map(([, p]) => JSON.stringify(p.ServiceName));
-    expect(endpoints).toHaveLength(4);
-    for (const svc of ['secretsmanager', 'sqs', 'kinesis-streams', 'monitoring'])
+    expect(endpoints).toHaveLength(5);
+    for (const svc of ['secretsmanager', 'sqs', 'kinesis-streams', 'monitoring', 'sns'])
       expect(
         endpoints.some((e) => e.includes(`.${svc}`)),
         svc,

@@ -5,11 +5,12 @@
  * validated at synth, and that cdk-nag has nothing to say about it.
  */
 import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
 import { KafkaBridgeSource, type KafkaSourceSpecLike, kafkaSourceFromContext } from '#infra/constructs/kafka-source.js';
+import { topology } from '#topology.js';
 import { nagFindings } from './synth.js';
 
 const SPEC: KafkaSourceSpecLike = {
@@ -26,7 +27,7 @@ const SPEC: KafkaSourceSpecLike = {
 const SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_iot-AbCdEf';
 const MSK = 'arn:aws:kafka:eu-west-1:123456789012:cluster/iot/0123abcd-0123-abcd-0123-0123456789ab-1';
 
-function synth(context: Record<string, string>) {
+function synth(context: Record<string, string>, spec: KafkaSourceSpecLike = SPEC) {
   const app = new App({ context });
   const stack = new Stack(app, 'KafkaDoor', { env: { account: '123456789012', region: 'eu-west-1' } });
   const fn = new lambda.Function(stack, 'Bridge', {
@@ -36,8 +37,7 @@ function synth(context: Record<string, string>) {
   });
   const failures = new sqs.Queue(stack, 'Failures', { enforceSSL: true });
   const deployment = kafkaSourceFromContext(stack.node);
-  if (deployment)
-    new KafkaBridgeSource(stack, 'KafkaSource', { deployment, spec: SPEC, target: fn, onFailure: failures });
+  if (deployment) new KafkaBridgeSource(stack, 'KafkaSource', { deployment, spec, target: fn, onFailure: failures });
   return { app, stack, template: Template.fromStack(stack), failures };
 }
 
@@ -88,6 +88,21 @@ describe('Kafka source in CDK', () => {
       SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: SPEC.consumerGroupId },
       MaximumRetryAttempts: SPEC.retryAttempts,
     });
+  });
+
+  it("synthesizes the topology's own Kafka settings: its 0.5 s window is Lambda's Kafka default, left unset", () => {
+    const spec = topology.kafkaSources[0];
+    if (!spec) throw new Error('the topology has no Kafka source');
+    expect(spec.maxBatchingWindowSeconds).toBe(0.5);
+    const { template } = synth({ kafkaBootstrapServers: 'b1.example.com:9094', kafkaSaslScramSecretArn: SECRET }, spec);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: spec.batchSize,
+      MaximumBatchingWindowInSeconds: Match.absent(),
+      MaximumRetryAttempts: spec.retryAttempts,
+    });
+    expect(() => synth({ kafkaMskClusterArn: MSK }, { ...spec, maxBatchingWindowSeconds: 1.5 })).toThrow(
+      /maxBatchingWindowSeconds must be whole seconds or 0\.5/,
+    );
   });
 
   it('refuses contradictory or malformed settings at synth, naming the setting', () => {

@@ -134,6 +134,16 @@ describe('rehearsal environment', () => {
     expect(env.LAMBDA_TASK_ROOT).toBe(validator.assetDir ?? '');
   });
 
+  it('gives the aggregator the template’s topic ARN, with SNS on the queue emulator (fauxqs serves both)', () => {
+    const plan = templateToHost(synth.template, synth.outdir);
+    const aggregator = plan.functions.find((f) => f.id === 'aggregator');
+    if (!aggregator) throw new Error('no aggregator');
+    const env = rehearsalEnvironment(synth.template, aggregator, side);
+    const topic = Object.values(synth.template.Resources).find((r) => r.Type === 'AWS::SNS::Topic');
+    expect(env.ALERT_TOPIC_ARN).toBe(`arn:aws:sns:us-east-1:000000000000:${String(topic?.Properties?.TopicName)}`);
+    expect(env.AWS_ENDPOINT_URL_SNS).toBe(side.endpoints.sqs);
+  });
+
   it('refuses a LocalStack endpoint in a variable it cannot attribute to a service', () => {
     const plan = templateToHost(synth.template, synth.outdir);
     const validator = plan.functions.find((f) => f.id === 'validator');

@@ -106,6 +106,10 @@ describe('rehearsal end to end: the cdk.out assets run the pipeline on the embed
     expect(report.kafka.readings).toBe(report.kafka.sent);
   });
 
+  it('publishes every reading-alert event the bundled aggregator records to the template’s topic, once', () => {
+    expect(report.alerts.messages).toBe(report.alerts.events);
+  });
+
   it('computes the windows and stores a data-quality run through the template’s schedules', () => {
     expect(report.windows).toBeGreaterThan(0);
     expect(report.dq.checks).toBeGreaterThan(0);

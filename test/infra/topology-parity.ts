@@ -284,6 +284,14 @@ const alertTopic: ParityCheck = (c) => {
   expect(topic.DisplayName).toBe(c.topology.alertTopic.displayName);
   const keyId = logicalId(c.s.stack, c.s.stack.alerts.key);
   expect(topic.KmsMasterKeyId).toEqual(getAtt(keyId, 'Arn'));
+  // The functions that publish reading alerts (the aggregator) name this topic in their environment.
+  const [topicId] = resourcesOfType(c.s, 'AWS::SNS::Topic')[0] as [string, Props];
+  const publishers = entries(c.topology.functions).filter(([fid]) => FUNCTION_WIRING[fid].publishesAlerts);
+  expect(publishers.map(([fid]) => fid)).toContain('aggregator');
+  for (const [fid] of publishers) {
+    const env = ((c.s.json.Resources[c.fnId(fid)]?.Properties as Props).Environment as { Variables: Props }).Variables;
+    expect(env[FUNCTION_WIRING[fid].publishesAlerts?.env ?? ''], fid).toEqual({ Ref: topicId });
+  }
   return [];
 };
 

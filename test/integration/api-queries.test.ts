@@ -346,9 +346,10 @@ describe('GET /api/errors', () => {
 
 describe('GET /api/dq/runs, /api/health', () => {
   it('lists runs newest first with their outcome, the latest with its checks; health says what is late', async () => {
+    // Whether a job that never ran is late depends on the database's age: api-health-first-start.test.ts.
     const health0 = await getJson('/api/health');
-    expect(health0.aggregator).toMatchObject({ lastRunAt: null, late: true });
-    expect(health0.dq).toMatchObject({ lastRunAt: null, late: true });
+    expect(health0.aggregator).toMatchObject({ lastRunAt: null });
+    expect(health0.dq).toMatchObject({ lastRunAt: null });
     expect(await getJson('/api/dq/runs/latest')).toEqual({ run: null });
     for (const [i, outcome] of ['pass', 'fail', 'warn'].entries()) {
       await api.db.query(

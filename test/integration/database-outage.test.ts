@@ -4,7 +4,7 @@
  * record exactly once. Uses its own PostgreSQL server, so stopping it affects no other test.
  */
 
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { KinesisStreamBatchResponse } from 'aws-lambda';
@@ -12,6 +12,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { migrate } from '#db/migrate.js';
 import { ensureDatabase, type RunningPostgres, startEmbeddedPostgres } from '#runtime/embedded/postgres.js';
+import { removeStateDir } from '#runtime/remove-state-dir.js';
 import { type RunningSqs, startSqs } from '../support/emulators.js';
 import { aReading, encode, kinesisEvent, lambdaContext } from '../support/factories.js';
 import { freePort } from '../support/free-port.js';
@@ -49,8 +50,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
   await sqs?.stop();
-  await rm(stateDir, { recursive: true, force: true });
-  await rm(path.dirname(server?.dataDir ?? stateDir), { recursive: true, force: true });
+  if (stateDir) await removeStateDir(stateDir);
 });
 
 async function countReadings(): Promise<number> {

@@ -14,7 +14,7 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -28,6 +28,7 @@ import { migrate } from '#db/migrate.js';
 import { packErrorMessages } from '#domain/error-message.js';
 import { buildErrorRecord } from '#domain/error-record.js';
 import { ensureDatabase, type RunningPostgres, startEmbeddedPostgres } from '#runtime/embedded/postgres.js';
+import { removeStateDir } from '#runtime/remove-state-dir.js';
 import { ensureQueues } from '#runtime/stack.js';
 import { aPosition, aReading, encode } from '../support/factories.js';
 import { freePort } from '../support/free-port.js';
@@ -56,10 +57,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.stop();
-  if (!pgStateDir) return;
-  await rm(pgStateDir, { recursive: true, force: true });
-  const dataParent = path.dirname(server?.dataDir ?? pgStateDir);
-  if (!dataParent.startsWith(pgStateDir)) await rm(dataParent, { recursive: true, force: true });
+  if (pgStateDir) await removeStateDir(pgStateDir);
 });
 
 async function databaseFor(name: string): Promise<string> {

@@ -5,29 +5,20 @@
  * same request afterwards shows those observations would have seen a run.
  */
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
-import { InvokeCommand, LambdaClient, ResourceNotFoundException } from '@aws-sdk/client-lambda';
+import { InvokeCommand, type LambdaClient, ResourceNotFoundException } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { copyTopology, startTestStack, type TestStack } from '../support/runtime-stack.js';
+import { type InvokeApiStack, startInvokeApiStack } from '../support/invoke-api-stack.js';
+import { copyTopology, type TestStack } from '../support/runtime-stack.js';
 
+let invokeApi: InvokeApiStack | undefined;
 let stack: TestStack;
 let lambda: LambdaClient;
 
 beforeAll(async () => {
-  stack = await startTestStack({
-    topology: copyTopology(),
-    label: 'dry_run',
-    host: { enable: { kinesis: false, sqs: false, schedules: false } },
-  });
-  lambda = new LambdaClient({
-    region: 'us-east-1',
-    endpoint: stack.endpoints.lambdaEndpoint,
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-  });
+  invokeApi = await startInvokeApiStack(copyTopology(), 'dry_run');
+  ({ stack, lambda } = invokeApi);
 });
-afterAll(async () => {
-  lambda?.destroy();
-  await stack?.close();
-});
+afterAll(() => invokeApi?.close());
 
 async function recordsInStream(): Promise<number> {
   const shards = await stack.kinesis.send(new ListShardsCommand({ StreamName: stack.endpoints.streamName }));

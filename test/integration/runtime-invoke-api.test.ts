@@ -12,13 +12,14 @@ import { pathToFileURL } from 'node:url';
 import {
   GetFunctionCommand,
   InvokeCommand,
-  LambdaClient,
+  type LambdaClient,
   ListFunctionsCommand,
   ResourceNotFoundException,
 } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpointsFile, STATE_DIR_ENV } from '#runtime/state-dir.js';
-import { copyTopology, PROJECT_ROOT, startTestStack, type TestStack, withFixtures } from '../support/runtime-stack.js';
+import { type InvokeApiStack, startInvokeApiStack } from '../support/invoke-api-stack.js';
+import { copyTopology, PROJECT_ROOT, type TestStack, withFixtures } from '../support/runtime-stack.js';
 
 type Run = { code: number | null; stdout: string; stderr: string };
 
@@ -50,6 +51,7 @@ if (!AWS_CLI || !PSQL) {
   console.warn(`runtime-invoke-api: ${missing} not installed; the tests that drive them are skipped`);
 }
 
+let invokeApi: InvokeApiStack | undefined;
 let stack: TestStack;
 let lambda: LambdaClient;
 const decoder = new TextDecoder();
@@ -58,21 +60,10 @@ beforeAll(async () => {
   const t = withFixtures(copyTopology(), { producer: 'test/fixtures/handlers/echo.ts' });
   t.functions.producer.timeoutSeconds = 2;
   process.env.HOST_ONLY = 'must not leak into functions';
-  stack = await startTestStack({
-    topology: t,
-    label: 'rt_invoke',
-    host: { enable: { kinesis: false, sqs: false, schedules: false } },
-  });
-  lambda = new LambdaClient({
-    region: 'us-east-1',
-    endpoint: stack.endpoints.lambdaEndpoint,
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-  });
+  invokeApi = await startInvokeApiStack(t, 'rt_invoke');
+  ({ stack, lambda } = invokeApi);
 });
-afterAll(async () => {
-  lambda?.destroy();
-  await stack?.close();
-});
+afterAll(() => invokeApi?.close());
 
 async function invoke(
   name: string,

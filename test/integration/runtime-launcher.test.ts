@@ -175,7 +175,7 @@ describe('npm start', () => {
       process.kill(-(started.npm.pid as number), 'SIGINT');
       await gone(pid, 'the stack to stop after Ctrl-C');
       await nothingLeft(started);
-      expect(started.output()).toContain('SIGTERM: finishing in-flight batches and stopping');
+      expect(started.output()).toContain('Ctrl-C (SIGINT): finishing in-flight batches and stopping');
       expect(started.output()).toContain('iot-first: stopped');
       expect(existsSync(path.join(started.stateDir, 'endpoints.json'))).toBe(false);
       expect(existsSync(path.join(started.stateDir, 'stack.pid'))).toBe(false);

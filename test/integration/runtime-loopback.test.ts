@@ -4,12 +4,12 @@
  * Lambda API and any door registered later) and reads every listening socket of its process
  * tree from /proc, so a server added later that listens on all interfaces fails it.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresDataDir } from '#runtime/embedded/postgres.js';
+import { removeStateDir } from '#runtime/remove-state-dir.js';
 import { isLoopback, listenersOf } from '../support/runtime-sockets.js';
 import { type ServeProcess, spawnServe } from '../support/runtime-stack.js';
 
@@ -27,9 +27,7 @@ afterAll(async () => {
     serve.child.kill('SIGTERM');
     await serve.exited;
   }
-  await rm(stateDir, { recursive: true, force: true });
-  // As root PostgreSQL's data lives outside the state folder (runtime/embedded/postgres.ts).
-  await rm(path.dirname(postgresDataDir(stateDir)), { recursive: true, force: true });
+  await removeStateDir(stateDir);
 });
 
 describe('listening sockets', () => {

@@ -24,6 +24,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKinesisClient, createSqsClient } from '#adapters/aws/clients.js';
 import { postgresDataDir } from '#runtime/embedded/postgres.js';
+import { removeStateDir } from '#runtime/remove-state-dir.js';
 import type { Endpoints } from '#runtime/stack.js';
 import { topology } from '#topology.js';
 import { createTestDatabase } from '../support/database.js';
@@ -50,11 +51,7 @@ beforeAll(async () => {
   for (const name of ['DATABASE_URL', 'KINESIS_ENDPOINT', 'SQS_ENDPOINT', 'IOT_FIRST_STATE_DIR']) delete env[name];
 });
 afterAll(async () => {
-  if (!stateDir) return;
-  await rm(stateDir, { recursive: true, force: true });
-  // As root the data directory lives outside the state folder (runtime/embedded/postgres.ts).
-  const dataParent = path.dirname(postgresDataDir(stateDir));
-  if (!dataParent.startsWith(stateDir)) await rm(dataParent, { recursive: true, force: true });
+  if (stateDir) await removeStateDir(stateDir);
 });
 
 function start(...extra: string[]): ServeProcess {

@@ -54,6 +54,13 @@ describe('soak, short run', () => {
       verdict.deadLetters.filter((q) => q.unaccounted > 0),
       context,
     ).toEqual([]);
+    // The calm readings' latency is split by door, and the split covers every one of them.
+    const byDoor = Object.values(verdict.latency.byDoor);
+    expect(
+      byDoor.reduce((sum, d) => sum + d.sendToRow.samples, 0),
+      context,
+    ).toBe(verdict.latency.outsideFaults.samples);
+    expect(verdict.latency.byDoor.mqtt?.sendToAck.samples, context).toBeGreaterThan(0);
     expect(report.stop.graceful, context).toBe(true);
     expect(report.ok, context).toBe(true);
   }, 900_000);

@@ -3,12 +3,13 @@
  * file clones the template (CREATE DATABASE … TEMPLATE, milliseconds) so files never share
  * state. The server runs on a free port with its own temporary data folder.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '#db/migrate.js';
 import { ensureDatabase, startEmbeddedPostgres } from '#runtime/embedded/postgres.js';
+import { removeStateDir } from '#runtime/remove-state-dir.js';
 import { freePort } from './free-port.js';
 
 export const TEMPLATE_DATABASE = 'iot_template';
@@ -48,15 +49,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
       project.provide('pgTemplateDatabase', TEMPLATE_DATABASE);
       return async () => {
         await server.stop();
-        await rm(stateDir, { recursive: true, force: true });
-        // As root the data lives outside stateDir (runtime/embedded/postgres.ts): remove its folder too.
-        if (!server.dataDir.startsWith(stateDir))
-          await rm(path.dirname(server.dataDir), { recursive: true, force: true });
+        await removeStateDir(stateDir);
       };
     } catch (error) {
       // A port taken between asking for it and binding it: ask again.
       lastError = error;
     }
   }
+  await removeStateDir(stateDir);
   throw lastError;
 }

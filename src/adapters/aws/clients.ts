@@ -8,6 +8,7 @@
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
@@ -47,4 +48,19 @@ export function createSqsClient(options: ClientOptions): SQSClient {
 
 export function createCloudWatchClient(options: ClientOptions): CloudWatchClient {
   return new CloudWatchClient({ ...localSettings(options), maxAttempts: 3 });
+}
+
+/**
+ * The alert topic's client. Short timeouts on every target: a topic that cannot be reached (an
+ * emulator that is down, a VPC without the `sns` endpoint, where a connection hangs instead of
+ * being refused) fails the publish in seconds, and the aggregator keeps its events for the next
+ * run, instead of spending its whole timeout on a socket.
+ */
+export function createSnsClient(options: ClientOptions): SNSClient {
+  return new SNSClient({
+    ...localSettings(options),
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 2_000, requestTimeout: 5_000 }),
+    // The publisher retries failed entries itself (src/adapters/sns/alert-publisher.ts).
+    maxAttempts: 1,
+  });
 }

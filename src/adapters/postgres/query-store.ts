@@ -333,7 +333,8 @@ export class PostgresQueryStore implements QueryStore {
     const [row] = await this.rows<HealthFacts>(`
       SELECT (SELECT ${iso('last_run_at')} FROM pipeline_heartbeats WHERE component = 'aggregator') AS "aggregatorLastRunAt",
              p.n AS "pendingWindows", ${iso('p.oldest')} AS "oldestPendingWindow",
-             ${iso('d.run_started_at')} AS "dqLastRunAt", d.outcome AS "dqOutcome"
+             ${iso('d.run_started_at')} AS "dqLastRunAt", d.outcome AS "dqOutcome",
+             ${iso('pg_postmaster_start_time()')} AS "databaseUpSince"
       FROM (SELECT count(*)::int AS n, min(window_start) AS oldest
             FROM (SELECT window_start FROM aggregation_dirty_windows LIMIT 100000) x) p
       LEFT JOIN LATERAL (
