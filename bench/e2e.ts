@@ -276,6 +276,9 @@ export async function benchE2e(server: BenchServer, options: E2eOptions): Promis
   if (!source) throw new Error('the topology has no Kinesis source for the validator');
   const { stack, databaseUrl } = await startE2eStack(server, options);
   const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  // An idle connection the server ends (a restart, another session's clean-up) is reported on the
+  // pool; unheard, it would be an uncaught exception that ends the whole run. The next query reconnects.
+  db.on('error', (error) => options.log(`e2e: an idle database connection was closed (${error.message})`));
   const run: E2eRun = {
     stack,
     db,
