@@ -115,7 +115,8 @@ session.post('Profiler.enable');
 session.post('Profiler.start');
 process.on('exit', () => {
   session.post('Profiler.stop', (error, result) => {
-    if (!error) writeFileSync(${JSON.stringify(dir)} + '/' + (process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'node') + '-' + process.pid + '.cpuprofile', JSON.stringify(result.profile));
+    const name = process.env.AWS_LAMBDA_FUNCTION_NAME ?? (process.argv[1] ?? 'node').split('/').pop().replace(/\\.[cm]?[jt]s$/, '');
+    if (!error) writeFileSync(${JSON.stringify(dir)} + '/' + name + '-' + process.pid + '.cpuprofile', JSON.stringify(result.profile));
   });
 });
 `,
@@ -275,6 +276,9 @@ export async function benchE2e(server: BenchServer, options: E2eOptions): Promis
   if (!source) throw new Error('the topology has no Kinesis source for the validator');
   const { stack, databaseUrl } = await startE2eStack(server, options);
   const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  // An idle connection the server ends (a restart, another session's clean-up) is reported on the
+  // pool; unheard, it would be an uncaught exception that ends the whole run. The next query reconnects.
+  db.on('error', (error) => options.log(`e2e: an idle database connection was closed (${error.message})`));
   const run: E2eRun = {
     stack,
     db,
@@ -327,18 +331,27 @@ async function startE2eStack(
   mkdirSync(stateDir, { recursive: true });
   const hostLog = path.join(stateDir, 'host.log');
   options.log(`e2e: starting the embedded stack (logs in ${stateDir})`);
-  const stack = await startStack({
-    projectRoot: PROJECT_ROOT,
-    stateDir,
-    databaseUrl,
-    ports: { postgres: 0, kinesis: 0, sqs: 0, lambda: 0 },
-    host: { enable: { schedules: false } },
-    ...(options.cpuProfileDir
-      ? { environment: { NODE_OPTIONS: `--import ${pathToFileURL(profilerPreload(options.cpuProfileDir)).href}` } }
-      : {}),
-    log: (line) => appendFileSync(hostLog, `${line}\n`),
-  });
-  return { stack, databaseUrl };
+  const profiling = options.cpuProfileDir
+    ? `--import ${pathToFileURL(profilerPreload(options.cpuProfileDir)).href}`
+    : undefined;
+  // The emulator process (kinesalite) inherits this process's environment: profiled through it.
+  const nodeOptions = process.env.NODE_OPTIONS;
+  if (profiling) process.env.NODE_OPTIONS = profiling;
+  try {
+    const stack = await startStack({
+      projectRoot: PROJECT_ROOT,
+      stateDir,
+      databaseUrl,
+      ports: { postgres: 0, kinesis: 0, sqs: 0, lambda: 0 },
+      host: { enable: { schedules: false } },
+      ...(profiling ? { environment: { NODE_OPTIONS: profiling } } : {}),
+      log: (line) => appendFileSync(hostLog, `${line}\n`),
+    });
+    return { stack, databaseUrl };
+  } finally {
+    if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = nodeOptions;
+  }
 }
 
 /** Waits until everything put so far has landed; the set's rows are added to the totals first. */

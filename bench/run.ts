@@ -8,7 +8,8 @@
  *   [--batch-size N] (records per validator batch in the ingest benchmark; default the topology's)
  *   [--memory-batch N] [--row-sample N] [--rounds N] [--admin-url URL] [--out DIR] [--markdown]
  *   [--cpu-prof] (V8 CPU profiles of the ingest validator worker and of the e2e function
- *   containers, in the run's log folder; run under `node --cpu-prof --import tsx` for the host)
+ *   containers and kinesalite process, in the run's log folder; run under
+ *   `node --cpu-prof --import tsx` for the host)
  *
  * Prints a table on stdout (progress on stderr), writes the JSON to bench/results/. A failed
  * benchmark is reported in the table and the JSON and makes the exit status 1; the others run.
@@ -82,7 +83,7 @@ export interface BenchOptions {
   readonly keepDatabases?: boolean | undefined;
   /** Folder for child-process logs and the e2e stack's state. */
   readonly logDir: string;
-  /** Folder for CPU profiles of the ingest validator worker and the e2e function containers (`--cpu-prof`). */
+  /** Folder for CPU profiles of the ingest validator worker, the e2e function containers and kinesalite (`--cpu-prof`). */
   readonly cpuProfileDir?: string | undefined;
   readonly quick: boolean;
   readonly quiet: boolean;

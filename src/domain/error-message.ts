@@ -68,27 +68,52 @@ export interface ErrorMessage {
   readonly body: string;
 }
 
+const envelope = (parts: readonly string[]): string => `{"v":${ERROR_MESSAGE_VERSION},"errors":[${parts.join(',')}]}`;
+const ENVELOPE_BYTES = envelope([]).length;
+
+/**
+ * Packs rejections as they come, in order, into message bodies of at most `targetBytes`: `add`
+ * answers a message as soon as it is full (the next rejection would not fit), so a caller can
+ * send it while it is still finding the others; `flush` answers the last, partial one.
+ */
+export class ErrorMessagePacker {
+  private records: ErrorRecord[] = [];
+  private parts: string[] = [];
+  private bytes = ENVELOPE_BYTES;
+
+  constructor(private readonly targetBytes = MESSAGE_TARGET_BYTES) {}
+
+  /** Adds one rejection; answers the message it completed, if any (the rejection starts the next). */
+  add(error: ErrorRecord): ErrorMessage | undefined {
+    const part = encodeRejection(error);
+    const full = this.parts.length > 0 && this.bytes + part.length + 1 > this.targetBytes ? this.flush() : undefined;
+    this.records.push(error);
+    this.parts.push(part);
+    this.bytes += part.length + 1;
+    return full;
+  }
+
+  /** The message of the rejections added since the last one answered, if any. */
+  flush(): ErrorMessage | undefined {
+    if (this.parts.length === 0) return undefined;
+    const message = { records: this.records, body: envelope(this.parts) };
+    this.records = [];
+    this.parts = [];
+    this.bytes = ENVELOPE_BYTES;
+    return message;
+  }
+}
+
 /** Packs rejections, in order, into message bodies of at most {@link MESSAGE_TARGET_BYTES}. */
 export function packErrorMessages(errors: readonly ErrorRecord[], targetBytes = MESSAGE_TARGET_BYTES): ErrorMessage[] {
-  const envelope = (parts: readonly string[]): string => `{"v":${ERROR_MESSAGE_VERSION},"errors":[${parts.join(',')}]}`;
-  const overhead = envelope([]).length;
+  const packer = new ErrorMessagePacker(targetBytes);
   const messages: ErrorMessage[] = [];
-  let records: ErrorRecord[] = [];
-  let parts: string[] = [];
-  let bytes = overhead;
   for (const error of errors) {
-    const part = encodeRejection(error);
-    if (parts.length > 0 && bytes + part.length + 1 > targetBytes) {
-      messages.push({ records, body: envelope(parts) });
-      records = [];
-      parts = [];
-      bytes = overhead;
-    }
-    records.push(error);
-    parts.push(part);
-    bytes += part.length + 1;
+    const full = packer.add(error);
+    if (full) messages.push(full);
   }
-  if (parts.length > 0) messages.push({ records, body: envelope(parts) });
+  const last = packer.flush();
+  if (last) messages.push(last);
   return messages;
 }
 

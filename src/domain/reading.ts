@@ -151,3 +151,57 @@ export const readingSchema = z
   });
 
 export type SensorReading = z.output<typeof readingSchema>;
+
+/** zod's own `guid` pattern (zod/v4/core/regexes.js), so both paths accept the same ids. */
+const GUID = /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/;
+
+function isText(v: unknown, minLength: number, maxLength: number): v is string {
+  return typeof v === 'string' && v.length >= minLength && v.length <= maxLength && isStorableText(v);
+}
+
+/** What z.number() accepts: a number that is neither NaN nor infinite (JSON's 1e999 parses to Infinity). */
+function isFiniteNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+function isSensorType(v: unknown): v is SensorType {
+  return v === 'temperature' || v === 'humidity' || v === 'pressure';
+}
+
+/**
+ * The schema's common case without zod: when every field of `json` has a shape
+ * {@link readingSchema} accepts, the reading it would produce; otherwise `undefined`, and the
+ * caller asks the schema, which names the issue. It may only be stricter than the schema, never
+ * laxer (test/unit/reading-fast-path.test.ts checks the two on the producer's records, on every
+ * boundary of every field and on mutated records).
+ *
+ * Why: the validator classifies every record on its critical path, and zod's general machinery
+ * was the largest piece of that (about 2 ms of a 500-record batch's 5.6 ms here), for records
+ * that are almost all well-formed.
+ */
+export function commonReading(json: Record<string, unknown>): SensorReading | undefined {
+  const { reading_id, sensor_id, sensor_type, value, unit, manufacturer, model, min, max, status, timestamp } = json;
+  if (!(reading_id === undefined || reading_id === null || (typeof reading_id === 'string' && GUID.test(reading_id))))
+    return undefined;
+  if (!isText(sensor_id, 1, 128) || !isSensorType(sensor_type) || !(value === null || isFiniteNumber(value)))
+    return undefined;
+  if (!isText(unit, 0, 32) || !isText(manufacturer, 0, 128) || !isText(model, 0, 128) || !isText(status, 0, Infinity))
+    return undefined;
+  if (!isFiniteNumber(min) || !isFiniteNumber(max) || !(min < max) || !Number.isFinite(max - min)) return undefined;
+  if (typeof timestamp !== 'string' || !isIsoTimestampWithOffset(timestamp)) return undefined;
+  // One object shape whether reading_id was sent or not (a conditional spread made V8 build each
+  // result in dictionary mode: slower than zod itself). An absent id reads as undefined either way.
+  return {
+    reading_id,
+    sensor_id,
+    sensor_type,
+    value,
+    unit,
+    manufacturer,
+    model,
+    min,
+    max,
+    status,
+    timestamp,
+  };
+}

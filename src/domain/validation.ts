@@ -6,7 +6,14 @@
 
 import { buildErrorRecord } from './error-record.js';
 import { normalize } from './normalization.js';
-import { type ErrorRecord, type ErrorType, type ReadingRow, readingSchema, type SensorReading } from './reading.js';
+import {
+  commonReading,
+  type ErrorRecord,
+  type ErrorType,
+  type ReadingRow,
+  readingSchema,
+  type SensorReading,
+} from './reading.js';
 import { parseRecordOrigin, senderIdentity } from './record-origin.js';
 import type { StreamPosition } from './stream.js';
 
@@ -58,13 +65,18 @@ export function classifyRecord(data: Uint8Array, position: StreamPosition, optio
   if ('errorType' in json) return reject(json);
   const mismatch = identityMismatch(json.object, senderId);
   if (mismatch) return reject(mismatch, json.object);
-  const result = readingSchema.safeParse(json.object);
-  if (!result.success)
-    return reject({ errorType: 'SCHEMA_ERROR', message: describeIssues(result.error.issues) }, json.object);
-  const broken = brokenValueRule(result.data);
+  // The common shape is checked without zod; anything else goes to the schema, which names the issue.
+  let reading = commonReading(json.object);
+  if (!reading) {
+    const result = readingSchema.safeParse(json.object);
+    if (!result.success)
+      return reject({ errorType: 'SCHEMA_ERROR', message: describeIssues(result.error.issues) }, json.object);
+    reading = result.data;
+  }
+  const broken = brokenValueRule(reading);
   if (broken) return reject(broken, json.object);
   // brokenValueRule has rejected a null value.
-  return { kind: 'reading', row: toRow(result.data, result.data.value as number, position, options.now) };
+  return { kind: 'reading', row: toRow(reading, reading.value as number, position, options.now) };
 }
 
 /**

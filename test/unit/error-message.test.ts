@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { packByCountAndBytes } from '#adapters/batching.js';
 import { decodeErrorMessage, isErrorMessage, MESSAGE_TARGET_BYTES, packErrorMessages } from '#domain/error-message.js';
 import { compareSequenceNumbers, isFailureNotice, parseFailureNotice } from '#domain/failure-notice.js';
-import { DEFAULT_PAYLOAD_CAP_BYTES } from '#domain/reading.js';
+import { simulate } from '#domain/fleet.js';
+import { DEFAULT_PAYLOAD_CAP_BYTES, type ErrorRecord } from '#domain/reading.js';
 import { classifyRecord } from '#domain/validation.js';
 import { aPosition, aReading, encode } from '../support/factories.js';
 
@@ -134,6 +135,69 @@ describe('failed-batch notices', () => {
     ).toBe(-1);
     expect(compareSequenceNumbers('9', '10')).toBe(-1);
     expect(compareSequenceNumbers('10', '10')).toBe(0);
+  });
+});
+
+/**
+ * The body the drainer and the messages already queued rely on, written out independently of
+ * the packer: `JSON.stringify` of each rejection as an object, every non-ASCII unit then
+ * escaped. Packing incrementally (ErrorMessagePacker) must not change a byte of it.
+ */
+function referenceBody(errors: readonly ErrorRecord[]): string {
+  const parts = errors.map((e) =>
+    JSON.stringify({
+      errorType: e.errorType,
+      errorMessage: e.errorMessage,
+      raw: Buffer.from(e.rawBytes).toString('base64'),
+      rawSize: e.rawSize,
+      sensorId: e.sensorId,
+      readingId: e.readingId,
+      streamName: e.position.streamName,
+      shardId: e.position.shardId,
+      sequenceNumber: e.position.sequenceNumber,
+      partitionKey: e.position.partitionKey,
+      arrivalTime: e.position.arrivalTime?.toISOString() ?? null,
+      errorTime: e.errorTime.toISOString(),
+    }).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+  );
+  return `{"v":2,"errors":[${parts.join(',')}]}`;
+}
+
+describe('the packed body', () => {
+  it("is byte for byte the version-2 encoding: the producer's rejections and every awkward string", () => {
+    const { records } = simulate({ count: 600, sensors: 50, seed: 3, startTime: now, intervalMs: 2_000 });
+    const produced = records.flatMap((r, i) => {
+      const result = classifyRecord(
+        r.data,
+        aPosition({ partitionKey: r.partitionKey, arrivalTime: new Date(now.getTime() + i) }),
+        {
+          payloadCapBytes: DEFAULT_PAYLOAD_CAP_BYTES,
+          now,
+        },
+      );
+      return result.kind === 'error' ? [result.error] : [];
+    });
+    expect(produced.length).toBeGreaterThan(100);
+    const awkward = [
+      rejectionOf(encode(aReading({ status: 'quote " backslash \\ tab \t newline \n ünïcødé \u2028 🔥' }))),
+      rejectionOf(encode(aReading({ sensor_id: 'sénsor "1"', status: 'off' }))),
+      { ...rejectionOf(encode('{')), sensorId: null, readingId: null },
+      {
+        ...rejectionOf(encode('[]')),
+        position: {
+          ...aPosition(),
+          partitionKey: null,
+          arrivalTime: null,
+          streamName: 'strëam',
+          shardId: 'shard\u0001',
+        },
+      },
+    ];
+    for (const errors of [produced, awkward]) {
+      const messages = packErrorMessages(errors, Number.POSITIVE_INFINITY);
+      expect(messages).toHaveLength(1);
+      expect(messages[0]?.body).toBe(referenceBody(errors));
+    }
   });
 });
 
