@@ -44,8 +44,12 @@ const alertPublisher = config.ALERT_TOPIC_ARN
     )
   : undefined;
 
-/** Time the publish step needs at least to start (a round is a read, a PublishBatch call and a write). */
-const PUBLISH_RESERVE_MS = 2_000;
+/**
+ * Time a call to the topic needs at worst (src/adapters/sns/alert-publisher.ts: 2 attempts of a
+ * 2 s connect and a 5 s request timeout, and the backoff between) plus a write of the marks: no
+ * call starts with less left, so the run ends and counts its failures before Lambda's timeout.
+ */
+const PUBLISH_RESERVE_MS = 16_000;
 let warnedNoTopic = false;
 
 export const handler = instrumentedHandler('aggregator', {

@@ -164,5 +164,11 @@ export interface AlertPublisher {
    * Publishes every event; resolves (never rejects for an event the topic refused or could not be
    * reached for) with the events that were not accepted.
    */
-  publish(events: readonly AlertEvent[]): Promise<{ readonly unpublished: readonly UnpublishedAlert[] }>;
+  publish(
+    events: readonly AlertEvent[],
+    options?: {
+      /** Asked before each call to the topic: true leaves the rest unsent (the invocation's time is short). */
+      readonly stop?: () => boolean;
+    },
+  ): Promise<{ readonly unpublished: readonly UnpublishedAlert[] }>;
 }

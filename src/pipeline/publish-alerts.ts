@@ -16,7 +16,7 @@ export interface PublishAlertsOptions {
   readonly pageSize?: number;
   /** Rounds per run at most; what is left waits for the next run. */
   readonly maxRounds?: number;
-  /** Milliseconds the invocation has left; no new round starts below `reserveMs`. */
+  /** Milliseconds the invocation has left; no round and no call to the topic starts below `reserveMs`. */
   readonly remainingMs?: () => number;
   readonly reserveMs?: number;
 }
@@ -46,7 +46,7 @@ export async function publishAlertEvents(
       if (remainingMs() < reserveMs) return { published, failures: 0, leftPending: true, problems: [] };
       const events = await outbox.pending(pageSize);
       if (events.length === 0) return { published, failures: 0, leftPending: false, problems: [] };
-      const { unpublished } = await publisher.publish(events);
+      const { unpublished } = await publisher.publish(events, { stop: () => remainingMs() < reserveMs });
       const failedKeys = new Set(unpublished.map((u) => u.event.key));
       const sent = events.filter((e) => !failedKeys.has(e.key)).map((e) => e.key);
       await outbox.markPublished(sent);

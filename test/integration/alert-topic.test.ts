@@ -124,6 +124,27 @@ async function alertOf(sensor: string) {
 
 const at = (s: number) => new Date(Date.UTC(2026, 10, 26, 12, 0, s)).toISOString();
 
+/** An opening event of `readings` opening readings (5,000 of them make it larger than SNS takes). */
+function event(alertId: number, readings: number): AlertEvent {
+  return {
+    key: `${alertId}:opened`,
+    alertId,
+    sensorId: 't3',
+    kind: 'low',
+    event: 'opened',
+    at: at(50),
+    openedAt: at(50),
+    closedAt: null,
+    peakValue: 1,
+    readingCount: readings,
+    openingReadings: Array.from({ length: readings }, (_, i) => ({
+      event_time: at(50),
+      value: 1,
+      position: `shardId-000000000000/${i}`,
+    })),
+  };
+}
+
 describe('reading alerts on the alert topic', () => {
   it('publishes an opening and a closing once each, keyed by attribute; nothing new, late or duplicate publishes nothing', async () => {
     const opening = [95, 96, 97].map((value, i) => ({ sensor: 't1', at: at(10 + i), value, readingId: randomUUID() }));
@@ -196,29 +217,46 @@ describe('reading alerts on the alert topic', () => {
   it('reports an event the topic refuses (over 256 KiB) as unpublished and publishes the others', async () => {
     const sns = createSnsClient({ region: REGION, endpoint: endpoint() });
     const publisher = new SnsAlertPublisher(sns, topic.topicArn, { attempts: 2, baseMs: 10, maxMs: 20 });
-    const event = (alertId: number, readings: number): AlertEvent => ({
-      key: `${alertId}:opened`,
-      alertId,
-      sensorId: 't3',
-      kind: 'low',
-      event: 'opened',
-      at: at(50),
-      openedAt: at(50),
-      closedAt: null,
-      peakValue: 1,
-      readingCount: readings,
-      openingReadings: Array.from({ length: readings }, (_, i) => ({
-        event_time: at(50),
-        value: 1,
-        position: `shardId-000000000000/${i}`,
-      })),
-    });
     try {
       const { unpublished } = await publisher.publish([event(9001, 3), event(9002, 5_000), event(9003, 3)]);
       expect(unpublished.map((u) => [u.event.key, u.errorCode])).toEqual([['9002:opened', 'InvalidParameter']]);
       expect((await received()).map((m) => m.key).sort()).toEqual(['9001:opened', '9003:opened']);
     } finally {
       sns.destroy();
+    }
+  });
+});
+
+describe('a topic that cannot be reached', () => {
+  it('costs one call’s attempts, not one per batch of ten, and no call starts when time is short', async () => {
+    const sns = createSnsClient({ region: REGION, endpoint: endpoint() });
+    let calls = 0;
+    // Counts the requests the real client makes (a middleware, not a stand-in for the client).
+    sns.middlewareStack.add(
+      (next) => async (args) => {
+        calls++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countCalls' },
+    );
+    const publisher = new SnsAlertPublisher(sns, topic.topicArn, { attempts: 2, baseMs: 10, maxMs: 20 });
+    const events = Array.from({ length: 25 }, (_, i) => event(9100 + i, 1)); // three PublishBatch calls
+    await emulator?.stop();
+    emulator = undefined;
+    try {
+      const down = await publisher.publish(events);
+      expect(calls).toBe(2);
+      expect(down.unpublished.map((u) => u.event.key)).toEqual(events.map((e) => e.key));
+      expect(new Set(down.unpublished.map((u) => u.errorCode)).size).toBe(1);
+
+      calls = 0;
+      const late = await publisher.publish(events, { stop: () => true });
+      expect(calls).toBe(0);
+      expect(late.unpublished.every((u) => u.errorCode === 'NotSent')).toBe(true);
+      expect(late.unpublished).toHaveLength(25);
+    } finally {
+      sns.destroy();
+      await startTopic();
     }
   });
 });

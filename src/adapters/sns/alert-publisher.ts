@@ -3,7 +3,10 @@
  * sent in `PublishBatch` calls of at most 10 entries and 256 KiB, with the event's key and kind
  * as message attributes (src/domain/alert-event.ts) so a subscriber can drop a repeat or filter
  * without parsing the body. Entries a call reports as failed are sent again with backoff; a call
- * that throws (the topic unreachable, access denied) fails all its entries.
+ * that still throws after its attempts (the topic unreachable, access denied) fails all its
+ * entries and the calls after it are not made: a topic that is down costs one call's attempts
+ * (2 × the client's 2 s connect + 5 s request timeouts at worst), not one per batch of ten, so
+ * the aggregator ends its run, and counts the failures, well within its timeout.
  *
  * No MessageDeduplicationId: the topic is a standard topic, and must stay one. CloudWatch alarms
  * cannot publish to a FIFO topic and a FIFO topic has no e-mail subscriptions, and its
@@ -45,31 +48,38 @@ export class SnsAlertPublisher implements AlertPublisher {
   constructor(
     private readonly sns: SNSClient,
     private readonly topicArn: string,
-    private readonly backoff: BackoffOptions = { attempts: 3, baseMs: 100, maxMs: 1_000 },
+    private readonly backoff: BackoffOptions = { attempts: 2, baseMs: 100, maxMs: 1_000 },
   ) {}
 
-  async publish(events: readonly AlertEvent[]): Promise<{ unpublished: readonly UnpublishedAlert[] }> {
+  async publish(
+    events: readonly AlertEvent[],
+    options: { readonly stop?: () => boolean } = {},
+  ): Promise<{ unpublished: readonly UnpublishedAlert[] }> {
     const calls = packByCountAndBytes(events.map(outgoing), (o) => o.bytes, {
       maxItems: MAX_PUBLISH_BATCH_ENTRIES,
       maxBytes: MAX_PUBLISH_BATCH_BYTES,
     });
     const unpublished: UnpublishedAlert[] = [];
-    // One call after another: a topic that is down fails the first call's retries, not ten at once.
+    /** Why the remaining calls are not made (a call threw after its attempts, or time is short). */
+    let notSent: { errorCode: string; errorMessage: string } | undefined;
     for (const batch of calls) {
+      if (!notSent && options.stop?.())
+        notSent = { errorCode: 'NotSent', errorMessage: 'too little time left this run' };
+      if (notSent) {
+        for (const o of batch) unpublished.push({ event: o.event, ...notSent });
+        continue;
+      }
       const reasons = new Map<Outgoing, { errorCode: string; errorMessage: string }>();
       const { failed, lastError } = await retryFailedEntries(
         batch,
         (pending) => this.publishBatch(pending, reasons),
         this.backoff,
       );
-      for (const o of failed) {
-        const thrown = lastError as Error | undefined;
-        const reason = reasons.get(o) ?? {
-          errorCode: thrown?.name ?? 'Unknown',
-          errorMessage: thrown?.message ?? 'not published',
-        };
-        unpublished.push({ event: o.event, ...reason });
-      }
+      const thrown = lastError as Error | undefined;
+      const callFailed = { errorCode: thrown?.name ?? 'Unknown', errorMessage: thrown?.message ?? 'not published' };
+      for (const o of failed) unpublished.push({ event: o.event, ...(reasons.get(o) ?? callFailed) });
+      // An entry without a reason of its own failed because the call itself kept throwing.
+      if (failed.some((o) => !reasons.has(o))) notSent = callFailed;
     }
     return { unpublished };
   }
