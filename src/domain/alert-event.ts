@@ -10,6 +10,7 @@
  * e-mail subscriber gets the subject and the body.
  */
 import { z } from 'zod';
+import { asciiJson } from './ascii-json.js';
 
 export type AlertKind = 'high' | 'low';
 export type AlertChange = 'opened' | 'closed';
@@ -36,15 +37,19 @@ export function alertEventKey(alertId: number, event: AlertChange): string {
   return `${alertId}:${event}`;
 }
 
-/** The message body: the event as JSON (the key included, so a body alone can be deduplicated). */
+/**
+ * The message body: the event as ASCII JSON (the key included, so a body alone can be
+ * deduplicated). A sensor id may hold characters SQS refuses (U+FFFE, U+FFFF), and an SQS
+ * subscriber would never receive a message carrying them.
+ */
 export function alertMessageBody(e: AlertEvent): string {
-  return JSON.stringify(e);
+  return asciiJson(e);
 }
 
-/** SNS subjects are at most 100 ASCII characters with no line breaks (they become e-mail subjects). */
+/** SNS subjects are fewer than 100 ASCII characters with no line breaks (they become e-mail subjects). */
 export function alertSubject(e: Pick<AlertEvent, 'sensorId' | 'kind' | 'event'>): string {
   const sensor = e.sensorId.replace(/[^\x20-\x7e]/g, '?');
-  return `[IoT First] ${sensor} ${e.kind} alert ${e.event}`.slice(0, 100);
+  return `[IoT First] ${sensor} ${e.kind} alert ${e.event}`.slice(0, 99);
 }
 
 /**
@@ -53,7 +58,15 @@ export function alertSubject(e: Pick<AlertEvent, 'sensorId' | 'kind' | 'event'>)
  * `kind` and `sensorId` (an SNS filter policy can pick, say, only openings).
  */
 export function alertMessageAttributes(e: AlertEvent): Record<string, string> {
-  return { key: e.key, type: READING_ALERT_TYPE, event: e.event, kind: e.kind, sensorId: e.sensorId };
+  // The id as its ASCII JSON text without the quotes: the same for every ordinary id, and one SQS
+  // accepts for any other.
+  return {
+    key: e.key,
+    type: READING_ALERT_TYPE,
+    event: e.event,
+    kind: e.kind,
+    sensorId: asciiJson(e.sensorId).slice(1, -1),
+  };
 }
 
 const openingReading = z.object({ event_time: z.string(), value: z.number(), position: z.string() });

@@ -13,6 +13,7 @@
  * as base64, so the drainer stores exactly what was received.
  */
 import { z } from 'zod';
+import { asciiJson } from './ascii-json.js';
 import { ERROR_TYPES, type ErrorRecord } from './reading.js';
 
 export const ERROR_MESSAGE_VERSION = 2;
@@ -36,14 +37,6 @@ const rejectionSchema = z.object({
   arrivalTime: isoDate.nullable(),
   errorTime: isoDate,
 });
-
-/** Escapes every non-ASCII UTF-16 unit as \uXXXX; JSON.parse reverses it exactly. */
-function asciiJson(value: unknown): string {
-  return JSON.stringify(value).replace(
-    /[\u007f-\uffff]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
 
 function encodeRejection(error: ErrorRecord): string {
   return asciiJson({

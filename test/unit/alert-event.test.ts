@@ -69,11 +69,23 @@ describe('reading-alert messages', () => {
     expect(eventOfMessage(envelope('an alarm in plain text', {}))).toMatchObject({ ok: false });
   });
 
-  it('keeps subjects within SNS’s 100 printable ASCII characters', () => {
+  it('keeps subjects under SNS’s 100 printable ASCII characters', () => {
     expect(alertSubject(event)).toBe('[IoT First] temp-0042 low alert closed');
     const odd = alertSubject({ sensorId: `s\nä${'x'.repeat(200)}`, kind: 'high', event: 'opened' });
-    expect(odd.length).toBe(100);
+    expect(odd.length).toBe(99);
     expect(odd).toMatch(/^[\x20-\x7e]+$/);
+  });
+
+  it('sends a sensor id SQS would refuse (U+FFFE, U+FFFF, controls) as ASCII, and it reads back the same', () => {
+    // The validator stores such ids (only NUL and lone surrogates are refused); SQS refuses
+    // U+FFFE and U+FFFF, so an SQS subscriber would never get a message carrying them raw.
+    const odd: AlertEvent = { ...event, sensorId: 'capteur-\uffff\ufffe-é-\u0007' };
+    const body = alertMessageBody(odd);
+    expect(body).toMatch(/^[\x20-\x7e]+$/);
+    const attributes = alertMessageAttributes(odd);
+    expect(Object.values(attributes).every((v) => /^[\x20-\x7e]+$/.test(v))).toBe(true);
+    expect(attributes.sensorId).toBe('capteur-\\uffff\\ufffe-\\u00e9-\\u0007');
+    expect(eventOfMessage(envelope(body, attributes))).toEqual({ ok: true, event: odd });
   });
 
   it('validates the topic ARN setting at start-up, naming it', () => {
