@@ -57,7 +57,7 @@ export function leveldownAvailable(): boolean {
 
 const KINESALITE_ENTRY = fileURLToPath(new URL('./kinesalite-process.mjs', import.meta.url));
 
-/** How long the process may take to listen (tsx compiles the entry on the first start of a busy machine). */
+/** How long the process may take to listen (loading kinesalite and opening LevelDB on a busy machine). */
 const KINESALITE_START_TIMEOUT_MS = 30_000;
 /** How long a stop may take (closing LevelDB) before the process is killed. */
 const KINESALITE_STOP_TIMEOUT_MS = 10_000;

@@ -245,10 +245,11 @@ export class FunctionRuntime {
         const idle = this.idle.pop();
         if (idle && !idle.dead) return idle;
       }
+      if (this.stopped) return undefined;
       if (!this.initializing) break;
       await this.initializing;
-      if (this.stopped) return undefined;
     }
+    if (this.stopped) return undefined; // no container outside the set stop() retires
     const container = this.launch();
     const gate: Promise<void> = container.ready
       .then(
@@ -333,7 +334,8 @@ export class FunctionRuntime {
       const errorType = failure.errorType ?? 'Runtime.InitError';
       throw Object.assign(new Error(`${this.functionName}: ${errorType}: ${failure.message}`), { errorType });
     }
-    this.idle.push(container);
+    // Stopped while it started: stop() retires it already (it is in `all`); never hand it out.
+    if (!this.stopped) this.idle.push(container);
   }
 
   /** A new container (a cold start), tracked until it dies or is discarded. */
