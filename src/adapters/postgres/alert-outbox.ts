@@ -8,16 +8,13 @@
 import type pg from 'pg';
 import { type AlertChange, type AlertEvent, alertEventKey } from '#domain/alert-event.js';
 import type { AlertOutbox } from '#domain/ports.js';
-
-const iso = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+import { ALERT_COLUMNS } from './sql-text.js';
 
 /** The predicate of the partial index alerts_unpublished_idx, word for word, so the planner uses it. */
 const UNPUBLISHED = 'opened_published_at IS NULL OR (closed_at IS NOT NULL AND closed_published_at IS NULL)';
 
 export const PENDING_ALERT_EVENTS = `
-SELECT alert_id::float8 AS "alertId", sensor_id AS "sensorId", kind, ${iso('opened_at')} AS "openedAt",
-       ${iso('closed_at')} AS "closedAt", peak_value AS "peakValue", reading_count AS "readingCount",
-       opening_readings AS "openingReadings",
+SELECT ${ALERT_COLUMNS}, opening_readings AS "openingReadings",
        opened_published_at IS NULL AS "openPending",
        closed_at IS NOT NULL AND closed_published_at IS NULL AS "closePending"
 FROM alerts WHERE ${UNPUBLISHED}

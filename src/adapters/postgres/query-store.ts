@@ -21,11 +21,12 @@ import type {
   WindowSelection,
   WindowsPageParts,
 } from '#domain/query-ports.js';
+import { ALERT_COLUMNS, isoText } from './sql-text.js';
 
 /** Microsecond UTC text of a timestamptz: the form keys travel in. */
 const key = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 /** Millisecond UTC text, as shown to clients. */
-const iso = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+const iso = isoText;
 
 const stepInterval = (step: Step) => `${STEPS[step]} minutes`;
 /** Buckets are binned from a UTC midnight, so every step (all divide a day) aligns to UTC. */
@@ -34,9 +35,6 @@ const ORIGIN = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`;
 const alertJson = (a: string) => `json_build_object(
   'alertId', ${a}.alert_id, 'sensorId', ${a}.sensor_id, 'kind', ${a}.kind, 'openedAt', ${iso(`${a}.opened_at`)},
   'closedAt', ${iso(`${a}.closed_at`)}, 'peakValue', ${a}.peak_value, 'readingCount', ${a}.reading_count)`;
-
-const ALERT_COLUMNS = `alert_id::float8 AS "alertId", sensor_id AS "sensorId", kind, ${iso('opened_at')} AS "openedAt",
-  ${iso('closed_at')} AS "closedAt", peak_value AS "peakValue", reading_count AS "readingCount"`;
 
 /**
  * The windows rollup, as CTEs ending in `r` (one row per non-empty bucket): 1-minute windows (and,

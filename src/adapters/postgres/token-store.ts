@@ -5,8 +5,9 @@
  */
 import type pg from 'pg';
 import type { StoredToken, TokenScope, TokenStore } from '#domain/query-ports.js';
+import { isoText } from './sql-text.js';
 
-const iso = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+const iso = isoText;
 
 const COLUMNS = `token_id::text AS "tokenId", name, prefix, scope, token_hash AS "tokenHash",
   ${iso('created_at')} AS "createdAt", ${iso('expires_at')} AS "expiresAt", ${iso('revoked_at')} AS "revokedAt",
