@@ -3,13 +3,10 @@
  * side by side in the same run (docs/DESIGN.md section 7), because these machines are shared and
  * noisy and only ratios travel between runs.
  *
- * Usage: npm run bench -- [--quick] [--only ingest,e2e,aggregation,memory,kafka] [--records N]
- *   [--agg-readings N] [--agg-sensors N] [--rate N] [--seconds N] [--saturation N]
- *   [--batch-size N] (records per validator batch in the ingest benchmark; default the topology's)
- *   [--memory-batch N] [--row-sample N] [--rounds N] [--admin-url URL] [--out DIR] [--markdown]
- *   [--cpu-prof] (V8 CPU profiles of the ingest validator worker and of the e2e function
- *   containers and kinesalite process, in the run's log folder; run under
- *   `node --cpu-prof --import tsx` for the host)
+ * Usage: `npm run bench -- --help` (USAGE below); a mistyped flag exits 2 with its message.
+ *   --cpu-prof writes V8 CPU profiles of the ingest validator worker and of the e2e function
+ *   containers and kinesalite process to the run's log folder; run under
+ *   `node --cpu-prof --import tsx` for the host.
  *
  * Prints a table on stdout (progress on stderr), writes the JSON to bench/results/. A failed
  * benchmark is reported in the table and the JSON and makes the exit status 1; the others run.
@@ -291,12 +288,32 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got ${value}`);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer, got ${value}`);
   return n;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
+const USAGE = `usage: npm run bench -- [--quick] [--only ${BENCHMARKS.join(',')}] [--records N]
+  [--agg-readings N] [--agg-sensors N] [--rate N] [--seconds N] [--saturation N] [--batch-size N]
+  [--memory-batch N] [--row-sample N] [--rounds N] [--admin-url URL] [--out DIR] [--markdown]
+  [--quiet] [--cpu-prof]   (docs/benchmarks.md says what each measures)`;
+
+/** A mistyped flag gets its message and the usage, never a stack trace. */
+class UsageError extends Error {}
+
+function parseCommandLine(): ReturnType<typeof parseBenchArgs> | undefined {
+  if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return undefined;
+  }
+  try {
+    return parseBenchArgs();
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function parseBenchArgs() {
+  return parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
@@ -318,11 +335,17 @@ async function main(): Promise<void> {
     },
     strict: true,
   });
+}
+
+async function main(): Promise<void> {
+  const parsed = parseCommandLine();
+  if (!parsed) return;
+  const { values } = parsed;
   const base = values.quick ? QUICK : FULL;
   const only = values.only ? values.only.split(',').map((s) => s.trim()) : [...BENCHMARKS];
   const unknown = only.filter((s) => !(BENCHMARKS as readonly string[]).includes(s));
   if (unknown.length > 0)
-    throw new Error(`--only: unknown benchmark(s) ${unknown.join(', ')}; choose from ${BENCHMARKS.join(', ')}`);
+    throw new UsageError(`--only: unknown benchmark(s) ${unknown.join(', ')}; choose from ${BENCHMARKS.join(', ')}`);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const options: BenchOptions = {
     ...base,
@@ -374,6 +397,10 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   main().then(
     () => process.exit(process.exitCode ?? 0),
     (error: unknown) => {
+      if (error instanceof UsageError) {
+        process.stderr.write(`bench: ${error.message}\n${USAGE}\n`);
+        process.exit(2);
+      }
       process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
       process.exit(1);
     },
