@@ -9,6 +9,7 @@
  * `CREATE DATABASE … TEMPLATE` clone gives in milliseconds.
  */
 
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -18,6 +19,7 @@ import pg from 'pg';
 import { migrate } from '#db/migrate.js';
 import { ensureDatabase, startEmbeddedPostgres } from '#runtime/embedded/postgres.js';
 import { freePort } from '#runtime/free-port.js';
+import { type RunningStack, startStack } from '#runtime/stack.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -159,4 +161,35 @@ export function round(value: number, digits = 3): number {
 /** Logs to stderr so the table on stdout stays clean when piped. */
 export function logger(quiet: boolean): (line: string) => void {
   return quiet ? () => undefined : (line) => process.stderr.write(`[bench] ${line}\n`);
+}
+
+/**
+ * The embedded stack as `npm start` runs it, for a benchmark: a database of the run's server, a
+ * state folder in the run's log folder (the host's log in it), free ports, and no schedules (the
+ * aggregator's minute would land in the middle of a measurement).
+ */
+export async function startBenchStack(
+  server: BenchServer,
+  label: string,
+  options: {
+    readonly logDir: string;
+    readonly log: (line: string) => void;
+    readonly environment?: Record<string, string>;
+  },
+): Promise<{ stack: RunningStack; databaseUrl: string; stateDir: string }> {
+  const databaseUrl = await server.createDatabase(label);
+  const stateDir = path.join(options.logDir, `${label}-${Date.now().toString(36)}`);
+  mkdirSync(stateDir, { recursive: true });
+  const hostLog = path.join(stateDir, 'host.log');
+  options.log(`${label}: starting the embedded stack (logs in ${stateDir})`);
+  const stack = await startStack({
+    projectRoot: PROJECT_ROOT,
+    stateDir,
+    databaseUrl,
+    ports: { postgres: 0, kinesis: 0, sqs: 0, lambda: 0 },
+    host: { enable: { schedules: false } },
+    ...(options.environment ? { environment: options.environment } : {}),
+    log: (line) => appendFileSync(hostLog, `${line}\n`),
+  });
+  return { stack, databaseUrl, stateDir };
 }

@@ -17,7 +17,7 @@
  * interval of error. Schedules (the once-a-minute aggregator) are off so runs are repeatable.
  */
 
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -30,9 +30,9 @@ import {
 import pg from 'pg';
 import { exponentialDelayMs } from '#adapters/retry.js';
 import type { SimulatedRecord } from '#domain/fleet.js';
-import { type RunningStack, startStack } from '#runtime/stack.js';
+import type { RunningStack } from '#runtime/stack.js';
 import { topology } from '#topology.js';
-import { type BenchServer, PROJECT_ROOT, percentile, round, sleep } from './common.js';
+import { type BenchServer, percentile, round, sleep, startBenchStack } from './common.js';
 import { copyBatch, prepare } from './ingest.js';
 import { type RecordSet, type RecordSetSpec, recordSet } from './records.js';
 
@@ -108,7 +108,7 @@ function profilerPreload(dir: string): string {
   writeFileSync(
     file,
     `import { Session } from 'node:inspector';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 const session = new Session();
 session.connect();
 session.post('Profiler.enable');
@@ -326,11 +326,6 @@ async function startE2eStack(
   server: BenchServer,
   options: E2eOptions,
 ): Promise<{ stack: RunningStack; databaseUrl: string }> {
-  const databaseUrl = await server.createDatabase('e2e');
-  const stateDir = path.join(options.logDir, `e2e-${Date.now().toString(36)}`);
-  mkdirSync(stateDir, { recursive: true });
-  const hostLog = path.join(stateDir, 'host.log');
-  options.log(`e2e: starting the embedded stack (logs in ${stateDir})`);
   const profiling = options.cpuProfileDir
     ? `--import ${pathToFileURL(profilerPreload(options.cpuProfileDir)).href}`
     : undefined;
@@ -338,14 +333,10 @@ async function startE2eStack(
   const nodeOptions = process.env.NODE_OPTIONS;
   if (profiling) process.env.NODE_OPTIONS = profiling;
   try {
-    const stack = await startStack({
-      projectRoot: PROJECT_ROOT,
-      stateDir,
-      databaseUrl,
-      ports: { postgres: 0, kinesis: 0, sqs: 0, lambda: 0 },
-      host: { enable: { schedules: false } },
+    const { stack, databaseUrl } = await startBenchStack(server, 'e2e', {
+      logDir: options.logDir,
+      log: options.log,
       ...(profiling ? { environment: { NODE_OPTIONS: profiling } } : {}),
-      log: (line) => appendFileSync(hostLog, `${line}\n`),
     });
     return { stack, databaseUrl };
   } finally {

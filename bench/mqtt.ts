@@ -12,15 +12,14 @@
  * - Latency: `rate` readings/s for `seconds`; from the publish call to the row visible in
  *   sensor_readings (every 5th valid reading is watched, polled every 50 ms), and to its PUBACK.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { KinesisStreamWriter } from '#adapters/kinesis/stream-writer.js';
 import { LocalDeviceDirectory } from '#runtime/mqtt/device-directory.js';
 import { type DeviceCredentials, planMessages, runDeviceSimulation } from '#runtime/mqtt/device-simulator.js';
 import { startMqttDoor } from '#runtime/mqtt/door.js';
-import { startStack } from '#runtime/stack.js';
-import { type BenchServer, PROJECT_ROOT, percentile, round } from './common.js';
+import { type BenchServer, percentile, round, startBenchStack } from './common.js';
 import { type Latency, until, VisibilityProbe } from './e2e.js';
 
 export interface MqttBenchOptions {
@@ -60,25 +59,13 @@ function latency(values: number[]): Latency {
 
 export async function benchMqtt(server: BenchServer, options: MqttBenchOptions): Promise<MqttResult> {
   const { log } = options;
-  const databaseUrl = await server.createDatabase('mqtt');
-  const stateDir = path.join(options.logDir, `mqtt-${Date.now().toString(36)}`);
-  mkdirSync(stateDir, { recursive: true });
-  const hostLog = path.join(stateDir, 'host.log');
-  log(`mqtt: starting the embedded stack and the broker (logs in ${stateDir})`);
-  const stack = await startStack({
-    projectRoot: PROJECT_ROOT,
-    stateDir,
-    databaseUrl,
-    ports: { postgres: 0, kinesis: 0, sqs: 0, lambda: 0 },
-    host: { enable: { schedules: false } },
-    log: (line) => appendFileSync(hostLog, `${line}\n`),
-  });
+  const { stack, databaseUrl, stateDir } = await startBenchStack(server, 'mqtt', { logDir: options.logDir, log });
   const streamName = stack.endpoints.streamName;
   const door = await startMqttDoor({
     stateDir,
     kinesis: stack.kinesis,
     streamName,
-    log: (entry) => appendFileSync(hostLog, `${JSON.stringify(entry)}\n`),
+    log: (entry) => appendFileSync(path.join(stateDir, 'host.log'), `${JSON.stringify(entry)}\n`),
   });
   const devices = new LocalDeviceDirectory(stateDir);
   const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
