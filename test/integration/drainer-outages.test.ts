@@ -83,15 +83,16 @@ async function queued(stack: TestStack, name: string): Promise<number> {
   );
 }
 
-const hostLog = (stack: TestStack): string => readFileSync(path.join(stack.stateDir, 'logs', 'host.log'), 'utf8');
-/** The drainer containers' log ('' before the first one started). */
-function drainerLog(stack: TestStack): string {
+/** A log of the stack's folder, '' before its first line (the file is created by the first write). */
+function logOf(stack: TestStack, file: string): string {
   try {
-    return readFileSync(path.join(stack.stateDir, 'logs', `${stack.topology.functions.dlqDrainer.name}.log`), 'utf8');
+    return readFileSync(path.join(stack.stateDir, 'logs', file), 'utf8');
   } catch {
     return '';
   }
 }
+const hostLog = (stack: TestStack): string => logOf(stack, 'host.log');
+const drainerLog = (stack: TestStack): string => logOf(stack, `${stack.topology.functions.dlqDrainer.name}.log`);
 
 describe('the drainer across outages', () => {
   it(
