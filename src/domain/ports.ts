@@ -51,25 +51,10 @@ export interface PipelineStore {
 
 export interface ErrorQueue {
   /**
-   * Sends the rejections, retrying failed entries. Resolves with the records that could still
-   * not be sent (their stream records must be retried).
+   * Sends each rejection as one message, retrying failed entries. Resolves with the records
+   * that could still not be sent (their stream records must be retried).
    */
   send(errors: readonly ErrorRecord[]): Promise<{ readonly unsent: readonly ErrorRecord[] }>;
-  /**
-   * The same as {@link send}, with the rejections given as they are found (see {@link ErrorSend}).
-   * Optional: a queue without it gets everything at once, through `send`, at the end.
-   */
-  open?(): ErrorSend;
-}
-
-/**
- * One send of rejections given piece by piece: whatever is ready to go (a full message) may
- * leave before `end`, so the queue's round trips overlap the caller's remaining work. `end`
- * sends the rest and resolves, as `send` does, with the records that could not be sent.
- */
-export interface ErrorSend {
-  add(errors: readonly ErrorRecord[]): void;
-  end(): Promise<{ readonly unsent: readonly ErrorRecord[] }>;
 }
 
 /** Reads records back from the stream, for failure notices that name a range, not records. */

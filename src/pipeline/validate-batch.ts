@@ -7,7 +7,7 @@
  * Nothing here throws for a record's content; only the ports' infrastructure failures
  * surface, and those become item failures too.
  */
-import type { ErrorQueue, ErrorSend, PipelineStore, ReadingsWrite } from '#domain/ports.js';
+import type { ErrorQueue, PipelineStore, ReadingsWrite } from '#domain/ports.js';
 import type { ErrorRecord, ErrorType } from '#domain/reading.js';
 import type { PositionedRecord } from '#domain/stream.js';
 import { batchClassifier, type ClassifiedBatch } from './classify-batch.js';
@@ -45,34 +45,19 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 /**
  * Classifies the records chunk by chunk into one streamed write of the store: while this thread
  * decodes, parses and validates the next chunk, the database parses and indexes the previous
- * one. The rows written are the batch's rows, in order. Each chunk's rejections go to the
- * errors queue's send as found, so a message that fills leaves during the batch, not after it.
+ * one. The rows written are the batch's rows, in order.
  */
 async function classifyInto(
   records: readonly PositionedRecord[],
   write: ReadingsWrite,
-  rejected: ErrorSend,
   options: { readonly payloadCapBytes: number; readonly now: Date },
 ): Promise<ClassifiedBatch> {
   const batch = batchClassifier(options);
   for (let start = 0; start < records.length; start += CHUNK_RECORDS) {
     if (start > 0) await nextTurn();
-    const known = batch.rejections.length;
     write.write(batch.add(records.slice(start, start + CHUNK_RECORDS)));
-    rejected.add(batch.rejections.slice(known));
   }
   return batch;
-}
-
-/** A queue that cannot take rejections piece by piece gets them all at the end, in one `send`. */
-function sendAtEnd(queue: ErrorQueue): ErrorSend {
-  const errors: ErrorRecord[] = [];
-  return {
-    add: (more) => {
-      errors.push(...more);
-    },
-    end: () => (errors.length === 0 ? Promise.resolve({ unsent: [] }) : queue.send(errors)),
-  };
 }
 
 export async function validateBatch(
@@ -81,9 +66,7 @@ export async function validateBatch(
 ): Promise<BatchOutcome> {
   const now = (deps.now ?? (() => new Date()))();
   const write = deps.store.openReadings();
-  // Rejections leave as their messages fill, while the rest of the batch is still classified.
-  const rejected = deps.errorQueue.open?.() ?? sendAtEnd(deps.errorQueue);
-  const batch = await classifyInto(records, write, rejected, { payloadCapBytes: deps.payloadCapBytes, now });
+  const batch = await classifyInto(records, write, { payloadCapBytes: deps.payloadCapBytes, now });
   const { rows } = batch;
   const rejections = batch.rejections.slice();
 
@@ -92,14 +75,10 @@ export async function validateBatch(
   let stored = 0;
   let duplicates = 0;
 
-  /** Waits for one send of `errors`; what it could not send is retried by the event source. */
-  const settleRejections = async (
-    errors: readonly ErrorRecord[],
-    sent: () => Promise<{ readonly unsent: readonly ErrorRecord[] }>,
-  ): Promise<void> => {
+  const sendRejections = async (errors: readonly ErrorRecord[]): Promise<void> => {
     if (errors.length === 0) return;
     try {
-      const { unsent } = await sent();
+      const { unsent } = await deps.errorQueue.send(errors);
       for (const e of unsent) failed.add(e.position.sequenceNumber);
       if (unsent.length > 0) problems.push(`${unsent.length} rejection(s) could not be sent to the errors queue`);
     } catch (error) {
@@ -117,16 +96,16 @@ export async function validateBatch(
       // Content the database refused becomes a rejection like any other, so it is kept.
       const refusedAsErrors = batch.rejectionsFor(result.refused);
       rejections.push(...refusedAsErrors);
-      await settleRejections(refusedAsErrors, () => deps.errorQueue.send(refusedAsErrors));
+      await sendRejections(refusedAsErrors);
     } catch (error) {
       for (const row of rows) failed.add(row.position.sequenceNumber);
       problems.push(`database: ${describeError(error)}`);
     }
   };
 
-  // The COPY's data is all written: end it first, then send the last rejections, so the queue's
-  // CPU work (packing, the SQS client) runs while the server finishes and commits.
-  await Promise.all([storeReadings(), settleRejections(batch.rejections, () => rejected.end())]);
+  // The COPY's data is all written: end it first, then send the rejections, so the queue's CPU
+  // work (packing, the SQS client) runs while the server finishes and commits, not before it.
+  await Promise.all([storeReadings(), sendRejections(batch.rejections)]);
 
   const rejectedByType: Partial<Record<ErrorType, number>> = {};
   for (const e of rejections) rejectedByType[e.errorType] = (rejectedByType[e.errorType] ?? 0) + 1;

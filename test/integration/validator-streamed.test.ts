@@ -7,17 +7,15 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createSqsClient } from '#adapters/aws/clients.js';
 import { copyText, PostgresPipelineStore } from '#adapters/postgres/pipeline-store.js';
 import { SqsErrorQueue } from '#adapters/sqs/error-queue.js';
 import { decodeErrorMessage } from '#domain/error-message.js';
-import type { PipelineStore } from '#domain/ports.js';
 import { DEFAULT_PAYLOAD_CAP_BYTES, type ReadingRow } from '#domain/reading.js';
 import type { PositionedRecord } from '#domain/stream.js';
 import { classifyBatch } from '#pipeline/classify-batch.js';
 import { CHUNK_RECORDS, validateBatch } from '#pipeline/validate-batch.js';
 import { createTestDatabase } from '../support/database.js';
-import { REGION, type RunningSqs, startSqs } from '../support/emulators.js';
+import { type RunningSqs, startSqs } from '../support/emulators.js';
 import { aPosition, aReading, encode } from '../support/factories.js';
 
 let sqs: RunningSqs;
@@ -162,64 +160,5 @@ describe('streamed COPY', () => {
     expect(await count('SELECT count(*) AS n FROM sensor_readings')).toBe(0);
     // The same rows again, on a fresh connection: all of them, once.
     expect(await new PostgresPipelineStore(db).insertReadings(rows)).toMatchObject({ inserted: 400, duplicates: 0 });
-  });
-
-  it('rejections leave as their messages fill, while the batch is still being classified; all acknowledged once accepted', async () => {
-    // Enough rejections for several 64 KiB messages: each rejected record carries 2 KB.
-    const records: PositionedRecord[] = Array.from({ length: CHUNK_RECORDS * 5 }, (_, i) => ({
-      data: encode(
-        i % 2 === 0 ? aReading({ sensor_id: `early-${i}` }) : aReading({ status: 'offline', model: 'x'.repeat(2_000) }),
-      ),
-      position: aPosition(),
-    }));
-    // The real client and store, watched: SendMessageBatch calls issued, and how many had been
-    // issued each time the use case handed the store a chunk of rows.
-    const client = createSqsClient({ region: REGION, endpoint: sqs.endpoint });
-    let calls = 0;
-    client.middlewareStack.add(
-      (next, context) => (args) => {
-        if (context.commandName === 'SendMessageBatchCommand') calls++;
-        return next(args);
-      },
-      { step: 'initialize', name: 'countSends' },
-    );
-    const store = new PostgresPipelineStore(db);
-    const callsAtEachChunk: number[] = [];
-    const watched: PipelineStore = {
-      insertReadings: (rows) => store.insertReadings(rows),
-      insertErrors: (errors) => store.insertErrors(errors),
-      openReadings: () => {
-        const write = store.openReadings();
-        return {
-          write: (rows) => {
-            callsAtEachChunk.push(calls);
-            write.write(rows);
-          },
-          end: () => write.end(),
-        };
-      },
-    };
-    try {
-      const outcome = await validateBatch(records, {
-        store: watched,
-        errorQueue: new SqsErrorQueue(client, queueUrl),
-        payloadCapBytes: DEFAULT_PAYLOAD_CAP_BYTES,
-      });
-      expect(callsAtEachChunk).toHaveLength(5);
-      // Before the last chunk was classified, full messages had already gone to the queue.
-      expect(callsAtEachChunk.at(-1)).toBeGreaterThan(0);
-      expect(calls).toBeGreaterThan(callsAtEachChunk.at(-1) as number);
-      expect(outcome.failedSequenceNumbers).toEqual([]);
-      expect(outcome.stored).toBe(records.length / 2);
-    } finally {
-      client.destroy();
-    }
-    const rejections = await drainRejections();
-    expect(rejections.map((r) => r.position.sequenceNumber).sort()).toEqual(
-      records
-        .filter((_, i) => i % 2 === 1)
-        .map((r) => r.position.sequenceNumber)
-        .sort(),
-    );
   });
 });
