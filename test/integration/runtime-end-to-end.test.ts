@@ -6,10 +6,11 @@
  */
 
 import path from 'node:path';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scheduledEvent } from '#runtime/host/events.js';
 import type { FunctionId } from '#topology.js';
+import { localLambdaClient } from '../support/invoke-api-stack.js';
 import {
   copyTopology,
   count,
@@ -60,11 +61,7 @@ describe('embedded pipeline, real handlers', () => {
   it(
     'lands every produced reading exactly once with the injected error counts, and aggregates them',
     async () => {
-      const lambda = new LambdaClient({
-        region: 'us-east-1',
-        endpoint: stack.endpoints.lambdaEndpoint,
-        credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-      });
+      const lambda = localLambdaClient(stack.endpoints.lambdaEndpoint);
       const out = await lambda.send(
         new InvokeCommand({
           FunctionName: 'producer',

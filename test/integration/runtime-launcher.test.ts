@@ -18,13 +18,14 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSqsClient } from '#adapters/aws/clients.js';
 import type { Endpoints } from '#runtime/stack.js';
 import { topology } from '#topology.js';
 import { createTestDatabase } from '../support/database.js';
+import { localLambdaClient } from '../support/invoke-api-stack.js';
 import { LOADED_MACHINE_BOUND_MS, PROJECT_ROOT, waitFor } from '../support/runtime-stack.js';
 
 const stateDirs: string[] = [];
@@ -150,11 +151,7 @@ async function nothingLeft(started: NpmStart): Promise<void> {
 
 /** Runs the aggregator once through the Invoke API, so a function container is running. */
 async function warmContainer(endpoints: Endpoints, started: NpmStart): Promise<void> {
-  const lambda = new LambdaClient({
-    region: endpoints.region,
-    endpoint: endpoints.lambdaEndpoint,
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-  });
+  const lambda = localLambdaClient(endpoints.lambdaEndpoint, endpoints.region);
   const out = await lambda.send(
     new InvokeCommand({ FunctionName: 'aggregator', Payload: new TextEncoder().encode('{}') }),
   );

@@ -14,7 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +22,7 @@ import { createSqsClient } from '#adapters/aws/clients.js';
 import { type RunningEmulator, startKinesalite, startSqsEmulator } from '#runtime/embedded/emulators.js';
 import { ensureQueues } from '#runtime/stack.js';
 import { createTestDatabase } from '../support/database.js';
+import { localLambdaClient } from '../support/invoke-api-stack.js';
 import {
   copyTopology,
   count,
@@ -104,11 +105,7 @@ describe('npm start process', () => {
         region: 'us-east-1',
       });
 
-      const lambda = new LambdaClient({
-        region: 'us-east-1',
-        endpoint: endpoints.lambdaEndpoint,
-        credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-      });
+      const lambda = localLambdaClient(endpoints.lambdaEndpoint);
       const out = await lambda.send(
         new InvokeCommand({
           FunctionName: 'producer',
@@ -177,11 +174,7 @@ describe('npm start process', () => {
       );
       // The first stack kept its endpoints file and still serves.
       expect(JSON.parse(readFileSync(path.join(stateDir, 'endpoints.json'), 'utf8'))).toEqual(endpoints);
-      const lambda = new LambdaClient({
-        region: 'us-east-1',
-        endpoint: endpoints.lambdaEndpoint,
-        credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-      });
+      const lambda = localLambdaClient(endpoints.lambdaEndpoint);
       const out = await lambda.send(
         new InvokeCommand({ FunctionName: 'aggregator', Payload: new TextEncoder().encode('{}') }),
       );

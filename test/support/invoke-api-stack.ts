@@ -8,8 +8,8 @@ import type { Topology } from '#topology.js';
 import { startTestStack, type TestStack } from './runtime-stack.js';
 
 /** The real Lambda client on a local Invoke API endpoint (the host checks no credentials). */
-export function localLambdaClient(endpoint: string): LambdaClient {
-  return new LambdaClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+export function localLambdaClient(endpoint: string, region = 'us-east-1'): LambdaClient {
+  return new LambdaClient({ region, endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
 }
 
 export interface InvokeApiStack {
